@@ -1,0 +1,197 @@
+"""The `ContactsKit` facade and the `create_app` factory."""
+
+import inspect
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.security import OAuth2PasswordBearer
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contacts_kit.__about__ import __version__
+from contacts_kit.auth.passwords import PasswordHasher
+from contacts_kit.auth.schemas import AuthenticatedUser
+from contacts_kit.auth.tokens import TokenCodec
+from contacts_kit.backends.protocols import Cache, Mailer, Storage
+from contacts_kit.backends.resilient import ResilientCache
+from contacts_kit.backends.storage_local import LocalStorage
+from contacts_kit.db.engine import make_engine, make_session_factory
+from contacts_kit.db.session import transaction
+from contacts_kit.errors import ConfigurationError, NotAuthenticated, install_exception_handlers
+from contacts_kit.plugins import make_plugin_manager
+from contacts_kit.settings import Settings
+
+logger = logging.getLogger("contacts_kit")
+
+MIN_SECRET_BYTES = 32
+
+
+class ContactsKit:
+    """One contacts service: settings, plugins, database, backends and the routers to mount.
+
+    A host app builds one per process, mounts the routers it wants, calls `install(app)` and
+    runs `lifespan` inside its own.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        plugins: Iterable[object] = (),
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.now: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.plugin_manager = make_plugin_manager(
+            plugins, load_entry_points=settings.load_entry_points
+        )
+        self.tokens = TokenCodec(_resolve_jwt_secret(settings), self.now)
+        self.passwords = PasswordHasher(settings)
+        self.engine = make_engine(settings)
+        self.session_factory = make_session_factory(self.engine)
+        self.cache: Cache = ResilientCache(self._provide("provide_cache", Cache))
+        self.mailer: Mailer = self._provide("provide_mailer", Mailer)
+        self.storage: Storage = self._provide("provide_storage", Storage)
+        self.oauth2_scheme = OAuth2PasswordBearer(
+            tokenUrl=f"{settings.api_prefix}/auth/login", auto_error=False
+        )
+        self.current_user = self._make_current_user_dependency()
+
+    def _provide(self, hook_name: str, protocol: type[Any]) -> Any:
+        backend = getattr(self.plugin_manager.hook, hook_name)(settings=self.settings)
+        if backend is None:
+            raise ConfigurationError(f"no plugin answered {hook_name}; register one")
+        if not isinstance(backend, protocol):
+            raise ConfigurationError(
+                f"{hook_name} returned {type(backend).__name__}, "
+                f"which does not implement {protocol.__name__}"
+            )
+        return backend
+
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """Dependency: the request's session; commits when the endpoint returns."""
+        async for session in transaction(self.session_factory):
+            yield session
+
+    def _make_current_user_dependency(self) -> Callable[..., Any]:
+        from contacts_kit.auth.service import AuthService
+
+        async def current_user(
+            token: Annotated[str | None, Depends(self.oauth2_scheme)],
+        ) -> AuthenticatedUser:
+            """Dependency: the user of the bearer token, or 401 with `WWW-Authenticate`."""
+            if not token:
+                raise NotAuthenticated()
+            async with self.session_factory() as session:
+                return await AuthService(self, session).authenticate(token)
+
+        return current_user
+
+    async def emit(self, hook_name: str, **kwargs: Any) -> None:
+        """Call an event hook with keyword arguments; await the results that are awaitable."""
+        for result in getattr(self.plugin_manager.hook, hook_name)(**kwargs):
+            if inspect.isawaitable(result):
+                await result
+
+    def auth_router(self) -> APIRouter:
+        """Signup, login, refresh and logout; mount it at `{API_PREFIX}/auth`."""
+        from contacts_kit.auth.router import get_auth_router
+
+        return get_auth_router(self)
+
+    def users_router(self) -> APIRouter:
+        """The current user's account; mount it at `{API_PREFIX}/users`."""
+        from contacts_kit.auth.router import get_users_router
+
+        return get_users_router(self)
+
+    def health_router(self) -> APIRouter:
+        """`/healthz` and `/readyz`; mount it at the root of the app."""
+        from contacts_kit.health import get_health_router
+
+        return get_health_router(self)
+
+    def install(self, app: FastAPI) -> None:
+        """Add the error handlers, and serve local-disk files when that storage is in use."""
+        install_exception_handlers(app)
+        app.state.contacts_kit = self
+        if isinstance(self.storage, LocalStorage):
+            self.settings.media_dir.mkdir(parents=True, exist_ok=True)
+            app.mount(
+                self.settings.media_url_path,
+                StaticFiles(directory=self.settings.media_dir),
+                name="contacts_kit_media",
+            )
+
+    @asynccontextmanager
+    async def lifespan(self, app: FastAPI | None = None) -> AsyncIterator[None]:
+        """Open nothing eagerly; on the way out close the cache and dispose of the engine."""
+        try:
+            yield
+        finally:
+            await self.cache.close()
+            await self.engine.dispose()
+
+
+def _resolve_jwt_secret(settings: Settings) -> bytes:
+    if settings.jwt_secret is not None:
+        secret = settings.jwt_secret.get_secret_value().encode()
+        if len(secret) >= MIN_SECRET_BYTES:
+            return secret
+        if settings.environment == "production":
+            raise ConfigurationError(
+                f"CONTACTS_KIT_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes in production"
+            )
+        logger.warning("CONTACTS_KIT_JWT_SECRET is shorter than %d bytes", MIN_SECRET_BYTES)
+        return secret
+    if settings.environment == "production":
+        raise ConfigurationError("CONTACTS_KIT_JWT_SECRET is required in production")
+    return _development_secret(settings.jwt_secret_file)
+
+
+def _development_secret(path: Path) -> bytes:
+    """A secret created once in `path` and read back by every later process and worker."""
+    if not path.exists():
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(secrets.token_urlsafe(48))
+        tmp.chmod(0o600)
+        try:
+            # link() fails if another worker won the race; then everyone reads the winner's.
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    logger.warning(
+        "\n%s\nNo CONTACTS_KIT_JWT_SECRET set: using the development secret kept in %s.\n"
+        "Set CONTACTS_KIT_JWT_SECRET (32+ random bytes) before going to production.\n%s",
+        "!" * 78,
+        path.resolve(),
+        "!" * 78,
+    )
+    return path.read_text().strip().encode()
+
+
+def create_app(settings: Settings | None = None, *, plugins: Iterable[object] = ()) -> FastAPI:
+    """A FastAPI app serving every contacts-kit router under `settings.api_prefix`."""
+    settings = settings or Settings()
+    kit = ContactsKit(settings, plugins=plugins)
+    app = FastAPI(
+        title="contacts-kit",
+        version=__version__,
+        description="Accounts with JWT and per-user address books.",
+        lifespan=kit.lifespan,
+    )
+    kit.install(app)
+    prefix = settings.api_prefix
+    app.include_router(kit.auth_router(), prefix=f"{prefix}/auth", tags=["auth"])
+    app.include_router(kit.users_router(), prefix=f"{prefix}/users", tags=["users"])
+    app.include_router(kit.health_router(), tags=["health"])
+    return app

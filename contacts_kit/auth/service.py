@@ -1,0 +1,129 @@
+"""Account logic: signup, login, token rotation, logout, deletion and the current user."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contacts_kit.auth.models import User
+from contacts_kit.auth.repository import RefreshTokenRepository, UserRepository
+from contacts_kit.auth.schemas import AuthenticatedUser, TokenPair, UserCreate
+from contacts_kit.auth.tokens import TokenType, hash_token
+from contacts_kit.db.session import after_commit
+from contacts_kit.errors import InvalidCredentials, InvalidToken
+
+if TYPE_CHECKING:
+    from contacts_kit.app import ContactsKit
+
+
+def user_cache_key(user_id: uuid.UUID | str) -> str:
+    """Cache key of one user's `AuthenticatedUser` JSON."""
+    return f"contacts_kit:user:{user_id}"
+
+
+class AuthService:
+    """Account operations of one request, inside that request's transaction."""
+
+    def __init__(self, kit: ContactsKit, session: AsyncSession) -> None:
+        self.kit = kit
+        self.session = session
+        self.users = UserRepository(session)
+        self.tokens = RefreshTokenRepository(session)
+
+    async def signup(self, data: UserCreate) -> User:
+        """Create an account; `EmailAlreadyRegistered` when the email is taken."""
+        hashed = await self.kit.passwords.hash(data.password)
+        return await self.users.add(data.email, hashed)
+
+    async def login(self, email: str, password: str) -> TokenPair:
+        """A new token pair (a new family) for valid credentials; one 401 for every mismatch."""
+        user = await self.users.get_by_email(email)
+        valid = await self.kit.passwords.verify(password, user.hashed_password if user else None)
+        if user is None or not valid:
+            raise InvalidCredentials()
+        return await self._issue_pair(user, family_id=uuid.uuid4())
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Rotate: the presented token is spent and a new pair of the same family returned.
+
+        A token presented a second time revokes its whole family (reuse detection).
+        """
+        self.kit.tokens.decode(refresh_token, TokenType.REFRESH)
+        stored = await self.tokens.get_by_hash(hash_token(refresh_token))
+        if stored is None:
+            raise InvalidToken()
+        now = self.kit.now()
+        if not await self.tokens.consume(stored.id, now):
+            if stored.revoked_at is None and stored.expires_at > now:
+                # Spent already: someone replayed it. Kill the session and keep that decision
+                # even though this request fails.
+                await self.tokens.revoke_family(stored.family_id, now)
+                await self.session.commit()
+                raise InvalidToken("This refresh token was already used; the session is revoked.")
+            raise InvalidToken()
+        user = await self.users.get(stored.user_id)
+        if user is None:
+            raise InvalidToken()
+        return await self._issue_pair(user, family_id=stored.family_id)
+
+    async def logout(self, refresh_token: str) -> None:
+        """Revoke the login session the refresh token belongs to."""
+        self.kit.tokens.decode(refresh_token, TokenType.REFRESH)
+        stored = await self.tokens.get_by_hash(hash_token(refresh_token))
+        if stored is not None:
+            await self.tokens.revoke_family(stored.family_id, self.kit.now())
+
+    async def delete_account(self, user_id: uuid.UUID, password: str) -> None:
+        """Delete the account and everything it owns, after checking its password."""
+        user = await self.users.get(user_id)
+        hashed = user.hashed_password if user else None
+        if user is None or not await self.kit.passwords.verify(password, hashed):
+            raise InvalidCredentials("Incorrect password.")
+        await self.users.delete(user.id)
+        self.invalidate_user(user.id)
+
+    async def authenticate(self, access_token: str) -> AuthenticatedUser:
+        """The user an access token stands for: from the cache when warm, else the database."""
+        claims = self.kit.tokens.decode(access_token, TokenType.ACCESS)
+        try:
+            user_id = uuid.UUID(claims.sub)
+        except ValueError as exc:
+            raise InvalidToken() from exc
+        version = claims.extra.get("ver")
+        cached = await self.kit.cache.get(user_cache_key(user_id))
+        if cached is not None:
+            user = AuthenticatedUser.model_validate_json(cached)
+            if user.token_version == version:
+                return user
+        row = await self.users.get(user_id)
+        if row is None or row.token_version != version:
+            raise InvalidToken()
+        user = AuthenticatedUser.model_validate(row)
+        await self.kit.cache.set(
+            user_cache_key(user_id), user.model_dump_json(), self.kit.settings.user_cache_ttl
+        )
+        return user
+
+    def invalidate_user(self, user_id: uuid.UUID) -> None:
+        """Drop the cached user once the current transaction has committed."""
+        after_commit(self.session, lambda: self.kit.cache.delete(user_cache_key(user_id)))
+
+    async def _issue_pair(self, user: User, *, family_id: uuid.UUID) -> TokenPair:
+        settings = self.kit.settings
+        access, _ = self.kit.tokens.encode(
+            str(user.id), TokenType.ACCESS, settings.access_token_ttl, ver=user.token_version
+        )
+        refresh, claims = self.kit.tokens.encode(
+            str(user.id), TokenType.REFRESH, settings.refresh_token_ttl
+        )
+        await self.tokens.add(
+            token_id=uuid.UUID(claims.jti),
+            user_id=user.id,
+            family_id=family_id,
+            token_hash=hash_token(refresh),
+            expires_at=datetime.fromtimestamp(claims.exp, UTC),
+        )
+        return TokenPair(access_token=access, refresh_token=refresh)

@@ -1,0 +1,110 @@
+"""JWT encoding and verification with joserfc: HS256 only, every claim checked explicitly."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+
+from contacts_kit.errors import InvalidToken
+
+ALGORITHM = "HS256"
+
+
+class TokenType(StrEnum):
+    """The `type` claim: a token of one type is never accepted as another."""
+
+    ACCESS = "access"
+    REFRESH = "refresh"
+    VERIFY_EMAIL = "verify_email"
+    RESET_PASSWORD = "reset_password"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """The verified claims of a token."""
+
+    sub: str
+    jti: str
+    type: TokenType
+    iat: int
+    exp: int
+    extra: dict[str, Any]
+
+
+class TokenCodec:
+    """Signs and verifies the JWTs of one `ContactsKit` instance."""
+
+    def __init__(self, secret: bytes, now: Callable[[], datetime]) -> None:
+        self._key = OctKey.import_key(secret)
+        self._now = now
+
+    def encode(
+        self, subject: str, token_type: TokenType, ttl: timedelta, **extra: Any
+    ) -> tuple[str, TokenClaims]:
+        """Return a signed token and its claims; `extra` claims are added as they are."""
+        issued = int(self._now().timestamp())
+        claims = TokenClaims(
+            sub=subject,
+            jti=uuid.uuid4().hex,
+            type=token_type,
+            iat=issued,
+            exp=issued + int(ttl.total_seconds()),
+            extra=extra,
+        )
+        payload = {
+            **extra,
+            "sub": claims.sub,
+            "jti": claims.jti,
+            "type": claims.type.value,
+            "iat": claims.iat,
+            "exp": claims.exp,
+        }
+        return jwt.encode({"alg": ALGORITHM, "typ": "JWT"}, payload, self._key, [ALGORITHM]), claims
+
+    def decode(self, token: str, expected: TokenType) -> TokenClaims:
+        """Verify signature, algorithm, expiry and type; raise `InvalidToken` on any failure.
+
+        joserfc's `decode` checks only the signature, so the claims are validated here.
+        """
+        now = int(self._now().timestamp())
+        registry = jwt.JWTClaimsRegistry(
+            now=now,
+            sub={"essential": True},
+            jti={"essential": True},
+            iat={"essential": True},
+            exp={"essential": True},
+            type={"essential": True, "value": expected.value},
+        )
+        try:
+            decoded = jwt.decode(token, self._key, algorithms=[ALGORITHM])
+            registry.validate(decoded.claims)
+            claims = decoded.claims
+            if not isinstance(claims["iat"], int) or not isinstance(claims["exp"], int):
+                raise InvalidToken()
+            if claims["iat"] > now + 60:
+                raise InvalidToken()
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            raise InvalidToken() from exc
+        known = {"sub", "jti", "type", "iat", "exp"}
+        return TokenClaims(
+            sub=claims["sub"],
+            jti=claims["jti"],
+            type=TokenType(claims["type"]),
+            iat=claims["iat"],
+            exp=claims["exp"],
+            extra={k: v for k, v in claims.items() if k not in known},
+        )
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 of a token: what the database keeps instead of the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()

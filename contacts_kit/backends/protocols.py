@@ -1,0 +1,63 @@
+"""The contracts every cache, mailer and storage backend fulfils."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Cache(Protocol):
+    """A string key-value store with per-entry expiry."""
+
+    async def get(self, key: str) -> str | None:
+        """Return the value stored under `key`, or None when missing or expired."""
+        ...
+
+    async def set(self, key: str, value: str, ttl: int) -> None:
+        """Store `value` under `key` for `ttl` seconds."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Forget `key`; a missing key is not an error."""
+        ...
+
+    async def ping(self) -> bool:
+        """Return True when the cache answers."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; called once when the app stops."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class MailMessage:
+    """One email: a recipient, a subject, a plain-text part and an optional HTML part."""
+
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+
+
+@runtime_checkable
+class Mailer(Protocol):
+    """Sends email."""
+
+    async def send(self, message: MailMessage) -> None:
+        """Deliver `message` or raise; the caller logs failures."""
+        ...
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """Keeps uploaded files and tells where they are served from."""
+
+    async def save(self, key: str, data: bytes, content_type: str) -> str:
+        """Store `data` under `key` and return the public URL of the stored file."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove the file stored under `key`; a missing file is not an error."""
+        ...

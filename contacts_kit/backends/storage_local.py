@@ -1,0 +1,49 @@
+"""Local-disk storage: the embedded default; the app serves the folder under a static path."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import anyio
+
+from contacts_kit.hookspecs import hookimpl
+from contacts_kit.settings import Settings
+
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")
+
+
+class LocalStorage:
+    """Stores files under `root` and returns URLs under `base_url`."""
+
+    def __init__(self, root: Path, base_url: str) -> None:
+        self.root = root
+        self.base_url = base_url.rstrip("/")
+
+    def _path(self, key: str) -> Path:
+        if not _SAFE_KEY.match(key) or ".." in key.split("/"):
+            raise ValueError(f"unsafe storage key: {key!r}")
+        return self.root / key
+
+    async def save(self, key: str, data: bytes, content_type: str) -> str:
+        """Write the file atomically (temporary file, then rename) and return its URL."""
+        path = self._path(key)
+        tmp = path.with_name(path.name + ".part")
+
+        def _write() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+            tmp.replace(path)
+
+        await anyio.to_thread.run_sync(_write)
+        return f"{self.base_url}/{key}"
+
+    async def delete(self, key: str) -> None:
+        """Remove the file if present."""
+        await anyio.to_thread.run_sync(lambda: self._path(key).unlink(missing_ok=True))
+
+
+@hookimpl(trylast=True)
+def provide_storage(settings: Settings) -> LocalStorage:
+    """The fallback storage when no other plugin provides one."""
+    return LocalStorage(settings.media_dir, settings.public_url + settings.media_url_path)

@@ -1,0 +1,133 @@
+"""Domain exceptions, their error codes and the one handler that maps them to responses."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+
+class ErrorCode(StrEnum):
+    """Machine-readable `code` of every error body contacts-kit returns."""
+
+    EMAIL_ALREADY_REGISTERED = "EMAIL_ALREADY_REGISTERED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    INVALID_TOKEN = "INVALID_TOKEN"
+    NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
+    CONTACT_NOT_FOUND = "CONTACT_NOT_FOUND"
+    CONTACT_EMAIL_EXISTS = "CONTACT_EMAIL_EXISTS"
+    PRECONDITION_FAILED = "PRECONDITION_FAILED"
+
+
+class ErrorBody(BaseModel):
+    """The JSON body of every contacts-kit error response."""
+
+    detail: str
+    code: ErrorCode
+
+
+class ContactsKitError(HTTPException):
+    """Base of the domain exceptions.
+
+    It is an `HTTPException`, so a host app that did not install our handler still answers
+    with the right status; `ContactsKit.install` adds the `code` field to the body.
+    """
+
+    http_status: ClassVar[int] = status.HTTP_400_BAD_REQUEST
+    code: ClassVar[ErrorCode]
+    message: ClassVar[str]
+
+    def __init__(self, detail: str | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(type(self).http_status, detail or type(self).message, headers)
+
+
+class EmailAlreadyRegistered(ContactsKitError):
+    """Signup with an email that already has an account."""
+
+    http_status = status.HTTP_409_CONFLICT
+    code = ErrorCode.EMAIL_ALREADY_REGISTERED
+    message = "An account with this email already exists."
+
+
+class InvalidCredentials(ContactsKitError):
+    """Wrong email or password."""
+
+    http_status = status.HTTP_401_UNAUTHORIZED
+    code = ErrorCode.INVALID_CREDENTIALS
+    message = "Incorrect email or password."
+
+
+class InvalidToken(ContactsKitError):
+    """A token that is missing, malformed, expired, revoked or of the wrong type."""
+
+    http_status = status.HTTP_401_UNAUTHORIZED
+    code = ErrorCode.INVALID_TOKEN
+    message = "The token is invalid, expired or revoked."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, {"WWW-Authenticate": "Bearer"})
+
+
+class NotAuthenticated(ContactsKitError):
+    """No bearer token on a route that needs one."""
+
+    http_status = status.HTTP_401_UNAUTHORIZED
+    code = ErrorCode.NOT_AUTHENTICATED
+    message = "Not authenticated: send an access token as `Authorization: Bearer <token>`."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, {"WWW-Authenticate": "Bearer"})
+
+
+class ContactNotFound(ContactsKitError):
+    """No contact with this id in the caller's address book."""
+
+    http_status = status.HTTP_404_NOT_FOUND
+    code = ErrorCode.CONTACT_NOT_FOUND
+    message = "Contact not found."
+
+
+class ContactEmailExists(ContactsKitError):
+    """Another contact in the same address book has this email."""
+
+    http_status = status.HTTP_409_CONFLICT
+    code = ErrorCode.CONTACT_EMAIL_EXISTS
+    message = "A contact with this email already exists in your address book."
+
+
+class PreconditionFailed(ContactsKitError):
+    """`If-Match` does not match the current version of the resource."""
+
+    http_status = status.HTTP_412_PRECONDITION_FAILED
+    code = ErrorCode.PRECONDITION_FAILED
+    message = "The contact was changed by someone else; fetch it again and retry."
+
+
+class ConfigurationError(RuntimeError):
+    """Settings or plugins that cannot work; raised at start-up, never during a request."""
+
+
+async def _handle_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ContactsKitError)
+    body = ErrorBody(detail=str(exc.detail), code=exc.code)
+    return JSONResponse(body.model_dump(mode="json"), exc.status_code, headers=exc.headers)
+
+
+def install_exception_handlers(app: FastAPI) -> None:
+    """Answer domain exceptions with `{"detail": ..., "code": ...}` and their status."""
+    app.add_exception_handler(ContactsKitError, _handle_domain_error)
+
+
+def error_responses(*errors: type[ContactsKitError]) -> dict[int | str, dict[str, object]]:
+    """OpenAPI `responses=` entries documenting the given errors of a route."""
+    responses: dict[int | str, dict[str, object]] = {}
+    for error in errors:
+        entry = responses.setdefault(
+            error.http_status, {"model": ErrorBody, "description": error.message}
+        )
+        if entry["description"] != error.message:
+            entry["description"] = f"{entry['description']} / {error.message}"
+    return responses

@@ -1,0 +1,36 @@
+"""Plugin manager factory: one manager per `ContactsKit` instance, never a module global."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+
+import pluggy
+
+from contacts_kit import hookspecs
+
+ENTRY_POINT_GROUP = "contacts_kit"
+
+DEFAULT_PLUGINS = (
+    "contacts_kit.backends.cache_memory",
+    "contacts_kit.backends.mail_console",
+    "contacts_kit.backends.storage_local",
+)
+
+
+def make_plugin_manager(
+    plugins: Iterable[object] = (), *, load_entry_points: bool = True
+) -> pluggy.PluginManager:
+    """Build a manager with the specs, the built-in defaults, installed and given plugins.
+
+    Built-ins register their providers with `trylast=True`, so any other plugin wins.
+    """
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    for name in DEFAULT_PLUGINS:
+        manager.register(importlib.import_module(name), name=name)
+    if load_entry_points:
+        manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for plugin in plugins:
+        manager.register(plugin)
+    return manager

@@ -1,0 +1,129 @@
+"""Configuration of a contacts-kit instance.
+
+`Settings` reads `CONTACTS_KIT_*` variables from the environment and from `.env`. There is no
+module-level instance: build one and pass it to `ContactsKit` or `create_app`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_FILE = "contacts_kit.db"
+
+
+def normalize_database_url(url: str) -> str:
+    """Give a bare `postgresql://` or `sqlite://` URL the async driver contacts-kit uses."""
+    for prefix, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(prefix):
+            return driver + url[len(prefix) :]
+    return url
+
+
+class Settings(BaseSettings):
+    """Every knob of contacts-kit. Each field maps to the variable `CONTACTS_KIT_<NAME>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CONTACTS_KIT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    environment: Literal["development", "production"] = Field(
+        "development",
+        description="`production` refuses to start without a strong JWT secret.",
+    )
+    database_url: str = Field(
+        f"sqlite+aiosqlite:///./{DEFAULT_SQLITE_FILE}",
+        description="SQLAlchemy URL of the database; `postgresql://` and `sqlite://` get the "
+        "async driver (asyncpg, aiosqlite) automatically.",
+    )
+    database_pool_size: int = Field(
+        10, ge=1, le=200, description="Connections kept open per worker (PostgreSQL only)."
+    )
+    redis_url: str | None = Field(
+        None, description="Redis URL (`redis://host:6379/0`); unset keeps the in-memory cache."
+    )
+    jwt_secret: SecretStr | None = Field(
+        None,
+        description="HMAC key that signs the JWTs; at least 32 bytes. Required in production. "
+        "In development a missing secret is generated once and kept in `jwt_secret_file`.",
+    )
+    jwt_secret_file: Path = Field(
+        Path(".contacts-kit-secret"),
+        description="Development only: where the generated JWT secret is kept, so that tokens "
+        "survive restarts and are shared by every worker.",
+    )
+    access_token_ttl: timedelta = Field(
+        timedelta(minutes=15),
+        description="Lifetime of an access token (seconds or ISO 8601 duration such as PT15M).",
+    )
+    refresh_token_ttl: timedelta = Field(
+        timedelta(days=7),
+        description="Lifetime of a refresh token (seconds or ISO 8601 duration such as P7D).",
+    )
+    api_prefix: str = Field(
+        "/api", description="Path under which the routers are mounted; used to build links."
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Public base URL of the service (scheme and host), used in emailed links.",
+    )
+    password_hash_time_cost: int = Field(
+        3, ge=1, description="Argon2 time cost (iterations) for password hashes."
+    )
+    password_hash_memory_cost: int = Field(
+        65536, ge=8, description="Argon2 memory cost in KiB for password hashes."
+    )
+    password_hash_parallelism: int = Field(
+        4, ge=1, description="Argon2 parallelism (lanes) for password hashes."
+    )
+    user_cache_ttl: int = Field(
+        300, ge=0, description="Seconds the current user stays cached after authentication."
+    )
+    memory_cache_max_entries: int = Field(
+        10_000, ge=1, description="Upper bound of entries kept by the in-memory cache."
+    )
+    media_dir: Path = Field(
+        Path("media"), description="Folder where the local-disk storage keeps uploaded files."
+    )
+    media_url_path: str = Field(
+        "/media", description="URL path under which the local-disk storage serves its files."
+    )
+    load_entry_points: bool = Field(
+        True,
+        description="Load third-party plugins installed under the `contacts_kit` entry point.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("api_prefix", "media_url_path")
+    @classmethod
+    def _path_prefix(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith("/"):
+            value = "/" + value
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the configured database is SQLite."""
+        return self.database_url.startswith("sqlite")
