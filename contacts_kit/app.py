@@ -52,7 +52,8 @@ class ContactsKit:
         self.plugin_manager = make_plugin_manager(
             plugins, load_entry_points=settings.load_entry_points
         )
-        self.tokens = TokenCodec(_resolve_jwt_secret(settings), self.now)
+        # Through a lambda, so a clock swapped on the kit later is seen by the codec too.
+        self.tokens = TokenCodec(_resolve_jwt_secret(settings), lambda: self.now())
         self.passwords = PasswordHasher(settings)
         self.engine = make_engine(settings)
         self.session_factory = make_session_factory(self.engine)
@@ -111,6 +112,12 @@ class ContactsKit:
         from contacts_kit.auth.router import get_users_router
 
         return get_users_router(self)
+
+    def contacts_router(self) -> APIRouter:
+        """The current user's address book; mount it at `{API_PREFIX}/contacts`."""
+        from contacts_kit.contact.router import get_contacts_router
+
+        return get_contacts_router(self)
 
     def health_router(self) -> APIRouter:
         """`/healthz` and `/readyz`; mount it at the root of the app."""
@@ -193,5 +200,6 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[object] = 
     prefix = settings.api_prefix
     app.include_router(kit.auth_router(), prefix=f"{prefix}/auth", tags=["auth"])
     app.include_router(kit.users_router(), prefix=f"{prefix}/users", tags=["users"])
+    app.include_router(kit.contacts_router(), prefix=f"{prefix}/contacts", tags=["contacts"])
     app.include_router(kit.health_router(), tags=["health"])
     return app

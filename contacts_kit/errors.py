@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -116,9 +119,36 @@ async def _handle_domain_error(request: Request, exc: Exception) -> JSONResponse
     return JSONResponse(body.model_dump(mode="json"), exc.status_code, headers=exc.headers)
 
 
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped, so any echoed input (even a lone surrogate) encodes."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+
+
+_SECRET_FIELDS = ("password", "token", "secret")
+
+
+def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
+    # Never echo a password or a token back (it would end up in proxies' and clients' logs).
+    if any(secret in str(part) for part in error.get("loc", ()) for secret in _SECRET_FIELDS):
+        error = {key: value for key, value in error.items() if key not in ("input", "ctx")}
+    return error
+
+
+async def _handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [_safe_error(error) for error in exc.errors()]
+    return _AsciiJSONResponse(
+        {"detail": jsonable_encoder(errors)}, status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
+
+
 def install_exception_handlers(app: FastAPI) -> None:
-    """Answer domain exceptions with `{"detail": ..., "code": ...}` and their status."""
+    """Answer domain exceptions with `{"detail": ..., "code": ...}` and their status, and
+    validation errors without echoing secrets."""
     app.add_exception_handler(ContactsKitError, _handle_domain_error)
+    app.add_exception_handler(RequestValidationError, _handle_validation_error)
 
 
 def error_responses(*errors: type[ContactsKitError]) -> dict[int | str, dict[str, object]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -9,6 +10,7 @@ import pluggy
 if TYPE_CHECKING:
     from contacts_kit.auth.schemas import UserRead
     from contacts_kit.backends.protocols import Cache, Mailer, Storage
+    from contacts_kit.contact.schemas import ContactRead
     from contacts_kit.settings import Settings
 
 PROJECT_NAME = "contacts_kit"
@@ -35,3 +37,8 @@ def provide_storage(settings: Settings) -> Storage | None:
 @hookspec
 def on_user_registered(user: UserRead, settings: Settings) -> Any:
     """Called after a new account is committed; may return an awaitable."""
+
+
+@hookspec
+def on_contact_created(contact: ContactRead, owner_id: uuid.UUID, settings: Settings) -> Any:
+    """Called after a new contact is committed; may return an awaitable."""

@@ -59,3 +59,8 @@ def upgrade(database_url: str, revision: str = "head") -> None:
             await engine.dispose()
 
     asyncio.run(_run())
+
+
+def is_migration_only_index(name: str | None) -> bool:
+    """Indexes the migrations create on PostgreSQL only, absent from the models on purpose."""
+    return bool(name and name.endswith("_trgm"))

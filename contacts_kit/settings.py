@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -100,6 +101,16 @@ class Settings(BaseSettings):
     media_url_path: str = Field(
         "/media", description="URL path under which the local-disk storage serves its files."
     )
+    phone_default_region: str = Field(
+        "US",
+        min_length=2,
+        max_length=2,
+        description="ISO 3166 region assumed for contact phone numbers written without a "
+        "`+` country code.",
+    )
+    timezone: str = Field(
+        "UTC", description="IANA time zone that decides what 'today' is for birthdays."
+    )
     load_entry_points: bool = Field(
         True,
         description="Load third-party plugins installed under the `contacts_kit` entry point.",
@@ -109,6 +120,20 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("phone_default_region")
+    @classmethod
+    def _upper_region(cls, value: str) -> str:
+        return value.upper()
 
     @field_validator("api_prefix", "media_url_path")
     @classmethod

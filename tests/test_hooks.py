@@ -6,6 +6,7 @@ The meta-test at the bottom demands a `test_hook_<name>` for every declared hook
 from __future__ import annotations
 
 import ast
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,9 @@ from contacts_kit.backends.cache_memory import MemoryCache
 from contacts_kit.backends.mail_console import ConsoleMailer
 from contacts_kit.backends.protocols import MailMessage
 from contacts_kit.backends.storage_local import LocalStorage
+from contacts_kit.contact.schemas import ContactRead
 from contacts_kit.errors import ConfigurationError
-from tests.conftest import RunningApp, signup
+from tests.conftest import RunningApp, auth_headers, signup
 
 
 class _DictCache(MemoryCache):
@@ -126,6 +128,37 @@ async def test_hook_on_user_registered(settings: Settings) -> None:
         body = await signup(running.client, "hooked@example.com")
         assert [user.email for user in seen] == ["hooked@example.com"]
         assert str(seen[0].id) == body["id"]
+        from tests.conftest import empty_tables
+
+        await empty_tables(running.kit)
+
+
+async def test_hook_on_contact_created(settings: Settings) -> None:
+    seen: list[tuple[str, uuid.UUID]] = []
+
+    class _Listener:
+        @hookimpl
+        def on_contact_created(
+            self, contact: ContactRead, owner_id: uuid.UUID, settings: Settings
+        ) -> None:
+            seen.append((contact.email, owner_id))
+
+    async with RunningApp(settings, plugins=(_Listener(),)) as running:
+        headers = await auth_headers(running.client, "owner@example.com")
+        me = (await running.client.get("/api/users/me", headers=headers)).json()
+        response = await running.client.post(
+            "/api/contacts",
+            json={
+                "first_name": "Hook",
+                "last_name": "Test",
+                "email": "Hook@Example.com",
+                "phone": "+12025550143",
+                "birthday": "1990-01-01",
+            },
+            headers=headers,
+        )
+        assert response.status_code == 201
+        assert seen == [("hook@example.com", uuid.UUID(me["id"]))]
         from tests.conftest import empty_tables
 
         await empty_tables(running.kit)

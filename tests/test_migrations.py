@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import contacts_kit.models  # noqa: F401
 from contacts_kit.db.base import Base
-from contacts_kit.migrate import VERSION_TABLE, migrations_dir, upgrade
+from contacts_kit.migrate import VERSION_TABLE, is_migration_only_index, migrations_dir, upgrade
 
 
 async def _diff_and_tables(url: str) -> tuple[list[Any], list[str]]:
@@ -34,6 +34,8 @@ async def _diff_and_tables(url: str) -> tuple[list[Any], list[str]]:
 
 
 def _ours(name: str | None, type_: str, parent_names: object) -> bool:
+    if type_ == "index":
+        return not is_migration_only_index(name)
     return type_ != "table" or name != VERSION_TABLE
 
 
@@ -62,3 +64,17 @@ def upgrade_to_base(url: str) -> None:
 def test_migrations_folder_is_found() -> None:
     assert (migrations_dir() / "env.py").is_file()
     assert any(migrations_dir().glob("versions/*.py"))
+
+
+def test_the_search_column_of_the_migration_is_the_models() -> None:
+    import importlib.util
+
+    from contacts_kit.contact.models import SEARCH_TEXT_SQL
+
+    path = migrations_dir() / "versions" / "0002_contacts.py"
+    spec = importlib.util.spec_from_file_location("contacts_migration", path)
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.SEARCH_TEXT_SQL == SEARCH_TEXT_SQL

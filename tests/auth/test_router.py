@@ -186,7 +186,7 @@ async def test_expired_access_token_is_401(settings, tmp_path) -> None:  # type:
             await running.client.get("/api/users/me", headers={"Authorization": f"Bearer {access}"})
         ).status_code == 200
         later = datetime.now(UTC) + settings.access_token_ttl + timedelta(seconds=5)
-        running.kit.tokens._now = lambda: later  # the clock seam of the token codec
+        running.kit.now = lambda: later
         await _assert_rejected(running.client, access)
         from tests.conftest import empty_tables
 
@@ -310,3 +310,12 @@ async def test_concurrent_signups_with_one_email_yield_exactly_one_account(
         assert codes.count(201) == 1
         assert codes.count(409) == 49
         await empty_tables(running.kit)
+
+
+async def test_validation_errors_never_echo_the_password(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/auth/signup", json={"email": "echo@example.com", "password": "tiny-pw"}
+    )
+    assert response.status_code == 422
+    assert "tiny-pw" not in response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "password"]

@@ -1,0 +1,62 @@
+"""The table of contacts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Computed,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from contacts_kit.db.base import Base, UTCDateTime, utcnow
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+# The searchable fields joined by U+001F, a character no field or query may contain, so a
+# substring of this text is exactly a substring of one of the fields.
+SEARCH_SEPARATOR = "\x1f"
+SEARCH_TEXT_SQL = (
+    f"first_name || '{SEARCH_SEPARATOR}' || last_name || '{SEARCH_SEPARATOR}' || email"
+)
+
+
+class Contact(Base):
+    """One entry of a user's address book. `email` is stored lower-cased."""
+
+    __tablename__ = "contacts_kit_contacts"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "email"),
+        Index("ix_contacts_kit_contacts_owner_name", "owner_id", "last_name", "first_name", "id"),
+        Index("ix_contacts_kit_contacts_owner_birthday", "owner_id", "birthday_key"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contacts_kit_users.id", ondelete="CASCADE")
+    )
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(320))
+    phone: Mapped[str] = mapped_column(String(32))
+    birthday: Mapped[date] = mapped_column(Date)
+    # month * 100 + day, so the birthday window is an indexed range.
+    birthday_key: Mapped[int] = mapped_column(SmallInteger)
+    notes: Mapped[str | None] = mapped_column(Text, default=None)
+    # Served by a trigram GIN index on (owner_id, search_text) on PostgreSQL.
+    search_text: Mapped[str] = mapped_column(Text, Computed(SEARCH_TEXT_SQL, persisted=True))
+    # Bumped on every write; the ETag of the contact.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

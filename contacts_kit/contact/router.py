@@ -1,0 +1,198 @@
+"""Router of the address book: `/contacts`."""
+
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Depends,
+    Header,
+    Path,
+    Query,
+    Request,
+    Response,
+    status,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contacts_kit.auth.schemas import AuthenticatedUser
+from contacts_kit.contact.repository import ContactFilters
+from contacts_kit.contact.schemas import ContactBirthday, ContactCreate, ContactRead, ContactUpdate
+from contacts_kit.contact.service import ContactService, etag
+from contacts_kit.errors import (
+    ContactEmailExists,
+    ContactNotFound,
+    InvalidToken,
+    NotAuthenticated,
+    PreconditionFailed,
+    error_responses,
+)
+from contacts_kit.fields import CleanStr
+
+if TYPE_CHECKING:
+    from contacts_kit.app import ContactsKit
+
+MAX_ID = 2**63 - 1
+MAX_OFFSET = 1_000_000_000
+
+ContactId = Annotated[int, Path(ge=1, le=MAX_ID, description="The contact's id.")]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description="ETag from a previous read; the write happens only if it is still current.",
+        max_length=1024,
+    ),
+]
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")]
+NameQuery = Annotated[CleanStr | None, Query(max_length=100)]
+EmailQuery = Annotated[CleanStr | None, Query(max_length=320)]
+
+_AUTH_ERRORS = (NotAuthenticated, InvalidToken)
+
+
+def get_contacts_router(kit: "ContactsKit") -> APIRouter:
+    """CRUD, search and upcoming birthdays of the current user's contacts."""
+    router = APIRouter()
+    SessionDep = Annotated[AsyncSession, Depends(kit.session, scope="function")]
+    CurrentUser = Annotated[AuthenticatedUser, Depends(kit.current_user)]
+
+    def service(session: SessionDep, user: CurrentUser) -> ContactService:
+        return ContactService(kit, session, user.id)
+
+    Contacts = Annotated[ContactService, Depends(service)]
+
+    @router.post(
+        "",
+        name="contacts:create",
+        status_code=status.HTTP_201_CREATED,
+        response_model=ContactRead,
+        responses=error_responses(*_AUTH_ERRORS, ContactEmailExists),
+    )
+    async def create_contact(
+        body: ContactCreate,
+        contacts: Contacts,
+        user: CurrentUser,
+        request: Request,
+        response: Response,
+        background: BackgroundTasks,
+    ) -> ContactRead:
+        """Add a contact. Its email must be new in your address book."""
+        row = await contacts.create(body)
+        contact = ContactRead.model_validate(row)
+        response.headers["Location"] = str(request.url_for("contacts:get", contact_id=contact.id))
+        response.headers["ETag"] = etag(row)
+        background.add_task(
+            kit.emit, "on_contact_created", contact=contact, owner_id=user.id, settings=kit.settings
+        )
+        return contact
+
+    @router.get(
+        "",
+        name="contacts:list",
+        response_model=list[ContactRead],
+        responses=error_responses(*_AUTH_ERRORS),
+    )
+    async def list_contacts(
+        contacts: Contacts,
+        q: Annotated[
+            CleanStr | None,
+            Query(max_length=320, description="Substring of first name, last name or email."),
+        ] = None,
+        first_name: NameQuery = None,
+        last_name: NameQuery = None,
+        email: EmailQuery = None,
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> list[ContactRead]:
+        """Your contacts by last name, first name, id; filters are case-insensitive substrings
+        (`%` and `_` match themselves) and combine with AND."""
+        filters = ContactFilters(q=q, first_name=first_name, last_name=last_name, email=email)
+        rows = await contacts.search(filters, limit, offset)
+        return [ContactRead.model_validate(row) for row in rows]
+
+    @router.get(
+        "/birthdays",
+        name="contacts:birthdays",
+        response_model=list[ContactBirthday],
+        responses=error_responses(*_AUTH_ERRORS),
+    )
+    async def upcoming_birthdays(
+        contacts: Contacts,
+        days: Annotated[
+            int, Query(ge=0, le=366, description="Window length: today through today + days.")
+        ] = 7,
+        limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 100,
+        offset: Offset = 0,
+    ) -> list[ContactBirthday]:
+        """Contacts whose next birthday falls from today through today + `days`, soonest
+        first. 29 February is celebrated on 28 February in non-leap years."""
+        return await contacts.upcoming_birthdays(days, limit, offset)
+
+    @router.get(
+        "/{contact_id}",
+        name="contacts:get",
+        response_model=ContactRead,
+        responses=error_responses(*_AUTH_ERRORS, ContactNotFound),
+    )
+    async def get_contact(
+        contact_id: ContactId, contacts: Contacts, response: Response
+    ) -> ContactRead:
+        """One contact, with its `ETag`."""
+        contact = await contacts.get(contact_id)
+        response.headers["ETag"] = etag(contact)
+        return ContactRead.model_validate(contact)
+
+    @router.put(
+        "/{contact_id}",
+        name="contacts:replace",
+        response_model=ContactRead,
+        responses=error_responses(
+            *_AUTH_ERRORS, ContactNotFound, ContactEmailExists, PreconditionFailed
+        ),
+    )
+    async def replace_contact(
+        contact_id: ContactId,
+        body: ContactCreate,
+        contacts: Contacts,
+        response: Response,
+        if_match: IfMatch = None,
+    ) -> ContactRead:
+        """Replace every field. With `If-Match`, only if nobody changed the contact since."""
+        contact = await contacts.replace(contact_id, body, if_match)
+        response.headers["ETag"] = etag(contact)
+        return ContactRead.model_validate(contact)
+
+    @router.patch(
+        "/{contact_id}",
+        name="contacts:update",
+        response_model=ContactRead,
+        responses=error_responses(
+            *_AUTH_ERRORS, ContactNotFound, ContactEmailExists, PreconditionFailed
+        ),
+    )
+    async def update_contact(
+        contact_id: ContactId,
+        body: ContactUpdate,
+        contacts: Contacts,
+        response: Response,
+        if_match: IfMatch = None,
+    ) -> ContactRead:
+        """Change the fields sent. With `If-Match`, only if nobody changed the contact since."""
+        contact = await contacts.patch(contact_id, body, if_match)
+        response.headers["ETag"] = etag(contact)
+        return ContactRead.model_validate(contact)
+
+    @router.delete(
+        "/{contact_id}",
+        name="contacts:delete",
+        status_code=status.HTTP_204_NO_CONTENT,
+        responses=error_responses(*_AUTH_ERRORS, ContactNotFound, PreconditionFailed),
+    )
+    async def delete_contact(
+        contact_id: ContactId, contacts: Contacts, if_match: IfMatch = None
+    ) -> None:
+        """Delete a contact."""
+        await contacts.delete(contact_id, if_match)
+
+    return router

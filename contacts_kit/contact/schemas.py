@@ -1,0 +1,122 @@
+"""Request and response bodies of the contact routes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from contacts_kit.fields import Printable
+
+# Today is later east of UTC: a birthday is "in the future" only once it is tomorrow everywhere.
+_EARLIEST_OFFSET = timedelta(hours=14)
+
+
+def _not_in_the_future(value: date) -> date:
+    if value > (datetime.now(UTC) + _EARLIEST_OFFSET).date():
+        raise ValueError("a birthday cannot be in the future")
+    return value
+
+
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Printable
+]
+ContactEmail = Annotated[EmailStr, AfterValidator(str.lower)]
+Phone = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=32),
+    Printable,
+    Field(description="Any common notation; stored in E.164 (`+12025550143`) when possible."),
+]
+Birthday = Annotated[date, AfterValidator(_not_in_the_future)]
+Notes = Annotated[str, StringConstraints(max_length=2000), Printable]
+
+_EXAMPLE: dict[str, Any] = {
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "email": "ada@example.com",
+    "phone": "+44 20 7946 0958",
+    "birthday": "1815-12-10",
+    "notes": "Met at the Analytical Engine meetup.",
+}
+
+
+class ContactCreate(BaseModel):
+    """A new contact, or the full replacement of one (`PUT`)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+
+    first_name: Name
+    last_name: Name
+    email: ContactEmail
+    phone: Phone
+    birthday: Birthday
+    notes: Notes | None = None
+
+
+class ContactUpdate(BaseModel):
+    """A partial change (`PATCH`): only the fields sent are changed; `notes: null` clears."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"phone": "+1 202 555 0143"}]})
+
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: ContactEmail | None = None
+    phone: Phone | None = None
+    birthday: Birthday | None = None
+    notes: Notes | None = None
+
+    @model_validator(mode="after")
+    def _required_fields_are_not_null(self) -> ContactUpdate:
+        nulled = [
+            name
+            for name in self.model_fields_set
+            if name != "notes" and getattr(self, name) is None
+        ]
+        if nulled:
+            raise ValueError(f"{', '.join(sorted(nulled))} cannot be null")
+        return self
+
+
+class ContactRead(BaseModel):
+    """A contact as the API shows it."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                _EXAMPLE
+                | {
+                    "id": 42,
+                    "phone": "+442079460958",
+                    "created_at": "2026-01-01T12:00:00Z",
+                    "updated_at": "2026-01-01T12:00:00Z",
+                }
+            ]
+        },
+    )
+
+    id: int
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    birthday: date
+    notes: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactBirthday(ContactRead):
+    """A contact with the date of its next birthday."""
+
+    next_birthday: date

@@ -1,0 +1,134 @@
+"""Address book logic: one owner's contacts, optimistic concurrency, birthdays."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contacts_kit.contact.birthdays import birthday_key, birthday_window, next_birthday
+from contacts_kit.contact.models import Contact
+from contacts_kit.contact.phones import InvalidPhoneNumber, normalize_phone
+from contacts_kit.contact.repository import ContactFilters, ContactRepository
+from contacts_kit.contact.schemas import (
+    ContactBirthday,
+    ContactCreate,
+    ContactRead,
+    ContactUpdate,
+)
+from contacts_kit.errors import ContactNotFound, PreconditionFailed
+
+if TYPE_CHECKING:
+    from contacts_kit.app import ContactsKit
+
+
+def etag(contact: Contact) -> str:
+    """The strong entity tag of a contact's current version."""
+    return f'"{contact.version}"'
+
+
+def parse_if_match(header: str | None) -> list[int] | None:
+    """The versions an `If-Match` header accepts; None when absent or `*` (any version)."""
+    if header is None or header.strip() == "*":
+        return None
+    versions = []
+    for tag in header.split(","):
+        tag = tag.strip()
+        # If-Match uses the strong comparison: weak tags never match.
+        if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isdigit():
+            versions.append(int(tag[1:-1]))
+    return versions
+
+
+class ContactService:
+    """One user's address book, inside the request's transaction."""
+
+    def __init__(self, kit: ContactsKit, session: AsyncSession, owner_id: uuid.UUID) -> None:
+        self.kit = kit
+        self.contacts = ContactRepository(session, owner_id)
+
+    def today(self) -> date:
+        """Today in the configured time zone."""
+        return self.kit.now().astimezone(ZoneInfo(self.kit.settings.timezone)).date()
+
+    def _values(self, data: dict[str, Any]) -> dict[str, Any]:
+        values = dict(data)
+        if "phone" in values:
+            try:
+                values["phone"] = normalize_phone(
+                    values["phone"], self.kit.settings.phone_default_region
+                )
+            except InvalidPhoneNumber as exc:
+                raise RequestValidationError(
+                    [
+                        {
+                            "type": "value_error",
+                            "loc": ("body", "phone"),
+                            "msg": str(exc),
+                            "input": data["phone"],
+                        }
+                    ]
+                ) from exc
+        if "birthday" in values:
+            values["birthday_key"] = birthday_key(values["birthday"])
+        return values
+
+    async def create(self, data: ContactCreate) -> Contact:
+        """Add a contact; `ContactEmailExists` when the email is already in the book."""
+        now = self.kit.now()
+        values = self._values(data.model_dump()) | {"created_at": now, "updated_at": now}
+        return await self.contacts.add(values)
+
+    async def get(self, contact_id: int) -> Contact:
+        """The contact, or `ContactNotFound` (also for another user's contact)."""
+        contact = await self.contacts.get(contact_id)
+        if contact is None:
+            raise ContactNotFound()
+        return contact
+
+    async def search(self, filters: ContactFilters, limit: int, offset: int) -> Sequence[Contact]:
+        """A page of matching contacts."""
+        return await self.contacts.search(filters, limit, offset)
+
+    async def replace(self, contact_id: int, data: ContactCreate, if_match: str | None) -> Contact:
+        """Full replacement (`PUT`)."""
+        return await self._update(contact_id, data.model_dump(), if_match)
+
+    async def patch(self, contact_id: int, data: ContactUpdate, if_match: str | None) -> Contact:
+        """Partial change (`PATCH`): only the fields that were sent."""
+        return await self._update(contact_id, data.model_dump(exclude_unset=True), if_match)
+
+    async def _update(self, contact_id: int, data: dict[str, Any], if_match: str | None) -> Contact:
+        values = self._values(data) | {"updated_at": self.kit.now()}
+        versions = parse_if_match(if_match)
+        contact = await self.contacts.update(contact_id, values, versions)
+        if contact is None:
+            await self._raise_missing_or_stale(contact_id)
+        assert contact is not None
+        return contact
+
+    async def delete(self, contact_id: int, if_match: str | None) -> None:
+        """Delete the contact (only at the `If-Match` version when one is given)."""
+        if not await self.contacts.delete(contact_id, parse_if_match(if_match)):
+            await self._raise_missing_or_stale(contact_id)
+
+    async def _raise_missing_or_stale(self, contact_id: int) -> None:
+        if await self.contacts.get(contact_id) is None:
+            raise ContactNotFound()
+        raise PreconditionFailed()
+
+    async def upcoming_birthdays(self, days: int, limit: int, offset: int) -> list[ContactBirthday]:
+        """Contacts whose next birthday is within `days` days from today, soonest first."""
+        today = self.today()
+        rows = await self.contacts.upcoming_birthdays(birthday_window(today, days), limit, offset)
+        return [_with_next_birthday(row, today) for row in rows]
+
+
+def _with_next_birthday(contact: Contact, today: date) -> ContactBirthday:
+    fields = {name: getattr(contact, name) for name in ContactRead.model_fields}
+    return ContactBirthday(**fields, next_birthday=next_birthday(contact.birthday, today))

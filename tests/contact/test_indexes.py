@@ -1,0 +1,165 @@
+"""On PostgreSQL, a large address book is searched and scanned for birthdays through indexes.
+
+The book is seeded with SQL (not through the API) and the plans are read with EXPLAIN.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from contacts_kit.contact.birthdays import birthday_window
+from contacts_kit.contact.repository import ContactFilters, ContactRepository
+
+BOOK_SIZE = 100_000
+
+SEED = text(
+    """
+    INSERT INTO contacts_kit_contacts
+        (owner_id, first_name, last_name, email, phone, birthday, birthday_key, notes,
+         version, created_at, updated_at)
+    SELECT :owner,
+           (ARRAY['Ada','Alan','Grace','Linus','Barbara','Ken','Edsger','Margaret'])[1 + n % 8]
+               || n::text,
+           (ARRAY['Lovelace','Turing','Hopper','Torvalds','Liskov','Thompson','Dijkstra',
+                  'Hamilton'])[1 + (n / 8) % 8] || (n % 997)::text,
+           'person' || n::text || '@example' || (n % 50)::text || '.org',
+           '+1202555' || lpad((n % 10000)::text, 4, '0'),
+           d,
+           (extract(month FROM d) * 100 + extract(day FROM d))::smallint,
+           NULL, 1, now(), now()
+    FROM generate_series(1, :size) AS n,
+         LATERAL (SELECT date '1950-01-01' + (n * 7919 % 20000) AS d) AS birthday
+    """
+)
+
+
+@pytest.fixture(scope="module")
+async def big_book(postgres_database_url: str) -> AsyncIterator[tuple[AsyncEngine, uuid.UUID]]:
+    engine = create_async_engine(postgres_database_url)
+    owner, other = uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        for user_id, email in ((owner, "big@example.com"), (other, "small@example.com")):
+            await connection.execute(
+                text(
+                    "INSERT INTO contacts_kit_users (id, email, hashed_password, is_verified,"
+                    " token_version, created_at, updated_at)"
+                    " VALUES (:id, :email, 'x', true, 0, :now, :now)"
+                ),
+                {"id": user_id, "email": email, "now": now},
+            )
+        await connection.execute(SEED, {"owner": owner, "size": BOOK_SIZE})
+        await connection.execute(SEED, {"owner": other, "size": 1000})
+        await connection.execute(text("ANALYZE contacts_kit_contacts"))
+    yield engine, owner
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("DELETE FROM contacts_kit_users WHERE id IN (:a, :b)"), {"a": owner, "b": other}
+        )
+    await engine.dispose()
+
+
+async def _plan(engine: AsyncEngine, statement: Any) -> dict[str, Any]:
+    compiled = statement.compile(
+        dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+    )
+    async with engine.connect() as connection:
+        rows = await connection.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}"))
+        plan: dict[str, Any] = json.loads(json.dumps(rows.scalar_one()))[0]["Plan"]
+    return plan
+
+
+def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [plan]
+    for child in plan.get("Plans", []):
+        found.extend(_nodes(child))
+    return found
+
+
+def _scans_of_contacts(plan: dict[str, Any]) -> list[tuple[str, str | None]]:
+    return [
+        (node["Node Type"], node.get("Index Name"))
+        for node in _nodes(plan)
+        if node.get("Relation Name") == "contacts_kit_contacts" or "Index Name" in node
+    ]
+
+
+class _Capture:
+    """Stands in for a session: records the statement the repository would execute."""
+
+    def __init__(self) -> None:
+        self.statement: Any = None
+
+    async def scalars(self, statement: Any) -> Any:
+        self.statement = statement
+
+        class _Empty:
+            def all(self) -> list[Any]:
+                return []
+
+        return _Empty()
+
+
+async def _statement(owner: uuid.UUID, call: str, *args: Any) -> Any:
+    capture = _Capture()
+    repository = ContactRepository(capture, owner)  # type: ignore[arg-type]
+    await getattr(repository, call)(*args)
+    return capture.statement
+
+
+TRIGRAM_INDEX = "ix_contacts_kit_contacts_search_trgm"
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        ContactFilters(q="person4242@"),
+        ContactFilters(q="zzzq"),
+        ContactFilters(last_name="hopper12"),
+        ContactFilters(email="person777"),
+        ContactFilters(first_name="grace4", email="example7"),
+    ],
+    ids=["q-one-email", "q-no-match", "last-name", "email", "two-fields"],
+)
+async def test_a_selective_search_on_a_large_book_uses_the_trigram_index(
+    big_book: tuple[AsyncEngine, uuid.UUID], filters: ContactFilters
+) -> None:
+    engine, owner = big_book
+    statement = await _statement(owner, "search", filters, 20, 0)
+    scans = _scans_of_contacts(await _plan(engine, statement))
+    assert ("Seq Scan", None) not in scans, scans
+    assert ("Bitmap Index Scan", TRIGRAM_INDEX) in scans, scans
+
+
+@pytest.mark.parametrize("q", ["hopper1", "ada", "example"])
+async def test_a_broad_search_on_a_large_book_still_uses_an_index(
+    big_book: tuple[AsyncEngine, uuid.UUID], q: str
+) -> None:
+    # When many rows match, walking the (owner, name) index in order until the page is full
+    # can beat collecting every match: PostgreSQL may pick either, never a table scan.
+    engine, owner = big_book
+    statement = await _statement(owner, "search", ContactFilters(q=q), 20, 0)
+    scans = _scans_of_contacts(await _plan(engine, statement))
+    assert ("Seq Scan", None) not in scans, scans
+    assert any(name for _, name in scans), scans
+
+
+async def test_birthday_window_on_a_large_book_uses_the_owner_birthday_index(
+    big_book: tuple[AsyncEngine, uuid.UUID],
+) -> None:
+    engine, owner = big_book
+    for today in (datetime(2026, 6, 10, tzinfo=UTC), datetime(2026, 12, 29, tzinfo=UTC)):
+        window = birthday_window(today.date(), 7)
+        statement = await _statement(owner, "upcoming_birthdays", window, 100, 0)
+        scans = _scans_of_contacts(await _plan(engine, statement))
+        assert ("Seq Scan", None) not in scans, scans
+        assert any(name == "ix_contacts_kit_contacts_owner_birthday" for _, name in scans), scans
