@@ -19,12 +19,13 @@ from contacts_kit.__about__ import __version__
 from contacts_kit.auth.passwords import PasswordHasher
 from contacts_kit.auth.schemas import AuthenticatedUser
 from contacts_kit.auth.tokens import TokenCodec
-from contacts_kit.backends.protocols import Cache, Mailer, Storage
+from contacts_kit.backends.protocols import Cache, Mailer, MailMessage, Storage
 from contacts_kit.backends.resilient import ResilientCache
 from contacts_kit.backends.storage_local import LocalStorage
 from contacts_kit.db.engine import make_engine, make_session_factory
 from contacts_kit.db.session import transaction
 from contacts_kit.errors import ConfigurationError, NotAuthenticated, install_exception_handlers
+from contacts_kit.mail import MailComposer, deliver
 from contacts_kit.plugins import make_plugin_manager
 from contacts_kit.settings import Settings
 
@@ -60,6 +61,7 @@ class ContactsKit:
         self.cache: Cache = ResilientCache(self._provide("provide_cache", Cache))
         self.mailer: Mailer = self._provide("provide_mailer", Mailer)
         self.storage: Storage = self._provide("provide_storage", Storage)
+        self.mail = MailComposer(settings)
         self.oauth2_scheme = OAuth2PasswordBearer(
             tokenUrl=f"{settings.api_prefix}/auth/login", auto_error=False
         )
@@ -94,6 +96,10 @@ class ContactsKit:
                 return await AuthService(self, session).authenticate(token)
 
         return current_user
+
+    async def send_mail(self, message: MailMessage) -> bool:
+        """Send through the configured mailer; failures are logged, never raised."""
+        return await deliver(self.mailer, message)
 
     async def emit(self, hook_name: str, **kwargs: Any) -> None:
         """Call an event hook with keyword arguments; await the results that are awaitable."""

@@ -20,6 +20,9 @@ class ErrorCode(StrEnum):
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     INVALID_TOKEN = "INVALID_TOKEN"
     NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
+    EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
+    INVALID_VERIFICATION_TOKEN = "INVALID_VERIFICATION_TOKEN"
+    INVALID_RESET_TOKEN = "INVALID_RESET_TOKEN"
     CONTACT_NOT_FOUND = "CONTACT_NOT_FOUND"
     CONTACT_EMAIL_EXISTS = "CONTACT_EMAIL_EXISTS"
     PRECONDITION_FAILED = "PRECONDITION_FAILED"
@@ -83,6 +86,33 @@ class NotAuthenticated(ContactsKitError):
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail, {"WWW-Authenticate": "Bearer"})
+
+
+class EmailNotVerified(ContactsKitError):
+    """Login refused until the email address is verified."""
+
+    http_status = status.HTTP_403_FORBIDDEN
+    code = ErrorCode.EMAIL_NOT_VERIFIED
+    message = (
+        "Verify your email address first: open the link we sent you, or ask for a new one "
+        "with POST /auth/verify/resend."
+    )
+
+
+class InvalidVerificationToken(ContactsKitError):
+    """A verification link that is malformed, expired or not for this account."""
+
+    http_status = status.HTTP_400_BAD_REQUEST
+    code = ErrorCode.INVALID_VERIFICATION_TOKEN
+    message = "This verification link is invalid or has expired; ask for a new one."
+
+
+class InvalidResetToken(ContactsKitError):
+    """A password reset link that is malformed, expired or already used."""
+
+    http_status = status.HTTP_400_BAD_REQUEST
+    code = ErrorCode.INVALID_RESET_TOKEN
+    message = "This password reset link is invalid, expired or already used; ask for a new one."
 
 
 class ContactNotFound(ContactsKitError):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import EmailStr, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_FILE = "contacts_kit.db"
@@ -100,6 +100,40 @@ class Settings(BaseSettings):
     )
     media_url_path: str = Field(
         "/media", description="URL path under which the local-disk storage serves its files."
+    )
+    require_verified_email: bool = Field(
+        True, description="Refuse login (403) until the user has verified their email address."
+    )
+    verify_token_ttl: timedelta = Field(
+        timedelta(days=2), description="Lifetime of an email verification link."
+    )
+    reset_token_ttl: timedelta = Field(
+        timedelta(hours=1), description="Lifetime of a password reset link."
+    )
+    password_reset_url: str | None = Field(
+        None,
+        description="Page the reset link points to (`?token=...` is appended); unset uses the "
+        "small form served at `{API_PREFIX}/auth/password-reset/confirm`.",
+    )
+    mail_server: str | None = Field(
+        None, description="SMTP host; when set, mail goes out over SMTP instead of the log."
+    )
+    mail_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
+    mail_username: str | None = Field(
+        None, description="SMTP login; unset means no SMTP authentication."
+    )
+    mail_password: SecretStr | None = Field(None, description="SMTP password.")
+    mail_from: EmailStr = Field(
+        "no-reply@example.com", description="Sender address of every email."
+    )
+    mail_from_name: str = Field("contacts-kit", description="Sender display name.")
+    mail_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
+    mail_ssl_tls: bool = Field(False, description="Connect to SMTP over implicit TLS (port 465).")
+    mail_validate_certs: bool = Field(True, description="Verify the SMTP server's certificate.")
+    mail_timeout: int = Field(30, ge=1, description="Seconds before an SMTP operation fails.")
+    mail_template_dir: Path | None = Field(
+        None,
+        description="Folder whose templates override the built-in emails (same file names).",
     )
     phone_default_region: str = Field(
         "US",

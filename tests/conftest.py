@@ -84,6 +84,8 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
         "load_entry_points": False,
         "media_dir": tmp_path / "media",
         "public_url": "http://testserver",
+        # Most tests log in right after signup; the verification flow has its own tests.
+        "require_verified_email": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

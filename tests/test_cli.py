@@ -74,7 +74,8 @@ def serving(cwd: Path, *args: str, env: dict[str, str]) -> Iterator[str]:
 
 
 def test_serve_on_the_embedded_default_just_works(tmp_path: Path) -> None:
-    with serving(tmp_path, "--workers", "2", env=_env()) as base:
+    env = _env(CONTACTS_KIT_REQUIRE_VERIFIED_EMAIL="false")
+    with serving(tmp_path, "--workers", "2", env=env) as base:
         assert httpx.get(f"{base}/docs").status_code == 200
         account = {"email": "cli@example.com", "password": PASSWORD}
         assert httpx.post(f"{base}/api/auth/signup", json=account).status_code == 201
@@ -89,7 +90,7 @@ def test_serve_on_the_embedded_default_just_works(tmp_path: Path) -> None:
     assert (tmp_path / "contacts_kit.db").is_file()
     assert (tmp_path / ".contacts-kit-secret").is_file()
     # A restart keeps the development secret: the old token still works.
-    with serving(tmp_path, env=_env()) as base:
+    with serving(tmp_path, env=env) as base:
         me = httpx.get(
             f"{base}/api/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
         )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contacts_kit.auth.models import RefreshToken, User
+from contacts_kit.db.base import utcnow
 from contacts_kit.errors import EmailAlreadyRegistered
 
 
@@ -37,6 +39,29 @@ class UserRepository:
         """The account with this (lower-cased) email, if any."""
         result = await self.session.execute(select(User).where(User.email == email))
         return result.scalar_one_or_none()
+
+    async def replace_password(
+        self, user_id: uuid.UUID, old_hash: str, new_hash: str, *, end_sessions: bool
+    ) -> bool:
+        """Swap the password hash if it is still `old_hash` (one statement, so a reset link
+        cannot be used twice, even concurrently). `end_sessions` also bumps the token version,
+        which kills every access token, and marks the email verified (the link proved it)."""
+        values: dict[str, Any] = {"hashed_password": new_hash, "updated_at": utcnow()}
+        if end_sessions:
+            values |= {"token_version": User.token_version + 1, "is_verified": True}
+        result = await self.session.execute(
+            update(User)
+            .where(User.id == user_id, User.hashed_password == old_hash)
+            .values(**values)
+            .returning(User.id)
+        )
+        return result.first() is not None
+
+    async def mark_verified(self, user_id: uuid.UUID) -> None:
+        """Set the verified flag."""
+        await self.session.execute(
+            update(User).where(User.id == user_id).values(is_verified=True, updated_at=utcnow())
+        )
 
     async def delete(self, user_id: uuid.UUID) -> None:
         """Delete the account; its tokens and contacts go with it (ON DELETE CASCADE)."""

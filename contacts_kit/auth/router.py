@@ -1,27 +1,37 @@
 """Routers of the account routes: `/auth/*` and `/users/me`."""
 
 import json
+import uuid
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contacts_kit.auth.schemas import (
+    Accepted,
     AuthenticatedUser,
+    EmailRequest,
     LoginRequest,
+    PasswordChange,
     PasswordConfirm,
+    PasswordResetConfirm,
     RefreshRequest,
     TokenPair,
     UserCreate,
     UserRead,
 )
 from contacts_kit.auth.service import AuthService
+from contacts_kit.auth.tokens import TokenType
 from contacts_kit.errors import (
     EmailAlreadyRegistered,
+    EmailNotVerified,
     InvalidCredentials,
+    InvalidResetToken,
     InvalidToken,
+    InvalidVerificationToken,
     NotAuthenticated,
     error_responses,
 )
@@ -85,7 +95,11 @@ def get_auth_router(kit: "ContactsKit") -> APIRouter:
         body: UserCreate, session: SessionDep, background: BackgroundTasks
     ) -> UserRead:
         """Create an account. The email is case-insensitively unique."""
-        user = UserRead.model_validate(await AuthService(kit, session).signup(body))
+        service = AuthService(kit, session)
+        row = await service.signup(body)
+        user = UserRead.model_validate(row)
+        # Both run after the response, so after the commit; a mail failure is only logged.
+        background.add_task(kit.send_mail, service.verification_message(row))
         background.add_task(kit.emit, "on_user_registered", user=user, settings=kit.settings)
         return user
 
@@ -93,7 +107,7 @@ def get_auth_router(kit: "ContactsKit") -> APIRouter:
         "/login",
         name="auth:login",
         response_model=TokenPair,
-        responses=error_responses(InvalidCredentials),
+        responses=error_responses(InvalidCredentials, EmailNotVerified),
         openapi_extra=_LOGIN_BODY,
     )
     async def login(
@@ -121,6 +135,94 @@ def get_auth_router(kit: "ContactsKit") -> APIRouter:
     async def logout(body: RefreshRequest, session: SessionDep) -> None:
         """Revoke the session of this refresh token."""
         await AuthService(kit, session).logout(body.refresh_token)
+
+    @router.get(
+        "/verify",
+        name="auth:verify",
+        response_model=UserRead,
+        responses=error_responses(InvalidVerificationToken),
+    )
+    async def verify(
+        token: Annotated[str, Query(min_length=1, max_length=4096)], session: SessionDep
+    ) -> UserRead:
+        """Follow the link of the verification email: the account becomes verified."""
+        return UserRead.model_validate(await AuthService(kit, session).verify_email(token))
+
+    @router.post(
+        "/verify/resend",
+        name="auth:verify_resend",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=Accepted,
+    )
+    async def resend_verification(
+        body: EmailRequest, session: SessionDep, background: BackgroundTasks
+    ) -> Accepted:
+        """Send the verification email again. The reply is the same for any address."""
+        message = await AuthService(kit, session).resend_verification(body.email)
+        if message is not None:
+            background.add_task(kit.send_mail, message)
+        return Accepted(detail="If this address has an unverified account, an email is on its way.")
+
+    @router.post(
+        "/password-reset",
+        name="auth:password_reset",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=Accepted,
+    )
+    async def request_password_reset(
+        body: EmailRequest, session: SessionDep, background: BackgroundTasks
+    ) -> Accepted:
+        """Email a password reset link. The reply is the same for any address."""
+        message = await AuthService(kit, session).password_reset_message(body.email)
+        if message is not None:
+            background.add_task(kit.send_mail, message)
+        return Accepted(detail="If this address has an account, an email is on its way.")
+
+    @router.get(
+        "/password-reset/confirm",
+        name="auth:password_reset_form",
+        response_class=HTMLResponse,
+    )
+    async def password_reset_form(
+        request: Request, token: Annotated[str, Query(min_length=1, max_length=4096)]
+    ) -> HTMLResponse:
+        """A small page to choose a new password, for services without a front end."""
+        page = kit.mail.environment.get_template("password_reset_form.html").render(
+            token=token, action=str(request.url_for("auth:password_reset_confirm"))
+        )
+        return HTMLResponse(page, headers={"Referrer-Policy": "no-referrer"})
+
+    @router.post(
+        "/password-reset/confirm",
+        name="auth:password_reset_confirm",
+        status_code=status.HTTP_204_NO_CONTENT,
+        responses=error_responses(InvalidResetToken),
+    )
+    async def confirm_password_reset(body: PasswordResetConfirm, session: SessionDep) -> None:
+        """Set a new password with the token of a reset link. Every session ends."""
+        await AuthService(kit, session).reset_password(body.token, body.new_password)
+
+    @router.post(
+        "/password-change",
+        name="auth:password_change",
+        status_code=status.HTTP_204_NO_CONTENT,
+        responses=error_responses(NotAuthenticated, InvalidToken, InvalidCredentials),
+    )
+    async def change_password(
+        body: PasswordChange,
+        user: Annotated[AuthenticatedUser, Depends(kit.current_user)],
+        token: Annotated[str | None, Depends(kit.oauth2_scheme)],
+        session: SessionDep,
+    ) -> None:
+        """Change your password; your other sessions end, this one stays."""
+        assert token is not None  # current_user has checked it
+        family = kit.tokens.decode(token, TokenType.ACCESS).extra.get("fam")
+        await AuthService(kit, session).change_password(
+            user.id,
+            body.current_password,
+            body.new_password,
+            keep_family=uuid.UUID(family) if isinstance(family, str) else None,
+        )
 
     return router
 

@@ -50,6 +50,34 @@ class PasswordConfirm(BaseModel):
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
+class EmailRequest(BaseModel):
+    """Body of verification resend and password reset requests."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "ada@example.com"}]})
+
+    email: NormalizedEmail
+
+
+class PasswordResetConfirm(BaseModel):
+    """Body of the password reset confirmation."""
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    new_password: Password
+
+
+class PasswordChange(BaseModel):
+    """Body of a password change by a logged-in user."""
+
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    new_password: Password
+
+
+class Accepted(BaseModel):
+    """Reply of the requests that never reveal whether an account exists."""
+
+    detail: str
+
+
 class TokenPair(BaseModel):
     """A fresh access token and the refresh token that can renew it."""
 

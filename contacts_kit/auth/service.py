@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,11 +14,24 @@ from contacts_kit.auth.models import User
 from contacts_kit.auth.repository import RefreshTokenRepository, UserRepository
 from contacts_kit.auth.schemas import AuthenticatedUser, TokenPair, UserCreate
 from contacts_kit.auth.tokens import TokenType, hash_token
+from contacts_kit.backends.protocols import MailMessage
 from contacts_kit.db.session import after_commit
-from contacts_kit.errors import InvalidCredentials, InvalidToken
+from contacts_kit.errors import (
+    EmailNotVerified,
+    InvalidCredentials,
+    InvalidResetToken,
+    InvalidToken,
+    InvalidVerificationToken,
+)
+from contacts_kit.mail import describe_duration
 
 if TYPE_CHECKING:
     from contacts_kit.app import ContactsKit
+
+
+def _fingerprint(hashed_password: str) -> str:
+    """A digest of the password hash, so a reset token can be bound to it without carrying it."""
+    return hashlib.sha256(hashed_password.encode()).hexdigest()[:32]
 
 
 def user_cache_key(user_id: uuid.UUID | str) -> str:
@@ -44,6 +59,9 @@ class AuthService:
         valid = await self.kit.passwords.verify(password, user.hashed_password if user else None)
         if user is None or not valid:
             raise InvalidCredentials()
+        # Checked after the password, so only the owner learns the account is unverified.
+        if self.kit.settings.require_verified_email and not user.is_verified:
+            raise EmailNotVerified()
         return await self._issue_pair(user, family_id=uuid.uuid4())
 
     async def refresh(self, refresh_token: str) -> TokenPair:
@@ -85,6 +103,108 @@ class AuthService:
         await self.users.delete(user.id)
         self.invalidate_user(user.id)
 
+    def verification_message(self, user: User) -> MailMessage:
+        """The email with the link that verifies `user`'s address."""
+        settings = self.kit.settings
+        token, _ = self.kit.tokens.encode(
+            str(user.id), TokenType.VERIFY_EMAIL, settings.verify_token_ttl, email=user.email
+        )
+        link = (
+            f"{settings.public_url}{settings.api_prefix}/auth/verify?{urlencode({'token': token})}"
+        )
+        return self.kit.mail.compose(
+            "verify_email",
+            user.email,
+            email=user.email,
+            link=link,
+            valid_for=describe_duration(settings.verify_token_ttl),
+        )
+
+    async def verify_email(self, token: str) -> User:
+        """Mark the account of a verification token verified; idempotent."""
+        try:
+            claims = self.kit.tokens.decode(token, TokenType.VERIFY_EMAIL)
+            user = await self.users.get(uuid.UUID(claims.sub))
+        except (InvalidToken, ValueError) as exc:
+            raise InvalidVerificationToken() from exc
+        # The link is bound to the address it was sent to.
+        if user is None or claims.extra.get("email") != user.email:
+            raise InvalidVerificationToken()
+        if not user.is_verified:
+            await self.users.mark_verified(user.id)
+            user.is_verified = True
+            self.invalidate_user(user.id)
+        return user
+
+    async def resend_verification(self, email: str) -> MailMessage | None:
+        """A new verification email, or None when there is nothing to verify (kept secret)."""
+        user = await self.users.get_by_email(email)
+        if user is None or user.is_verified:
+            return None
+        return self.verification_message(user)
+
+    async def password_reset_message(self, email: str) -> MailMessage | None:
+        """The email with a reset link, or None for an unknown address (kept secret)."""
+        user = await self.users.get_by_email(email)
+        if user is None:
+            return None
+        settings = self.kit.settings
+        token, _ = self.kit.tokens.encode(
+            str(user.id),
+            TokenType.RESET_PASSWORD,
+            settings.reset_token_ttl,
+            pwd=_fingerprint(user.hashed_password),
+        )
+        page = settings.password_reset_url or (
+            f"{settings.public_url}{settings.api_prefix}/auth/password-reset/confirm"
+        )
+        link = f"{page}{'&' if '?' in page else '?'}{urlencode({'token': token})}"
+        return self.kit.mail.compose(
+            "reset_password",
+            user.email,
+            email=user.email,
+            link=link,
+            valid_for=describe_duration(settings.reset_token_ttl),
+        )
+
+    async def reset_password(self, token: str, new_password: str) -> None:
+        """Set a new password from a reset link; every session and access token ends."""
+        try:
+            claims = self.kit.tokens.decode(token, TokenType.RESET_PASSWORD)
+            user = await self.users.get(uuid.UUID(claims.sub))
+        except (InvalidToken, ValueError) as exc:
+            raise InvalidResetToken() from exc
+        # Bound to the password hash of the moment it was issued: it dies once used.
+        if user is None or claims.extra.get("pwd") != _fingerprint(user.hashed_password):
+            raise InvalidResetToken()
+        new_hash = await self.kit.passwords.hash(new_password)
+        if not await self.users.replace_password(
+            user.id, user.hashed_password, new_hash, end_sessions=True
+        ):
+            raise InvalidResetToken()
+        await self.tokens.revoke_user(user.id, self.kit.now())
+        self.invalidate_user(user.id)
+
+    async def change_password(
+        self,
+        user_id: uuid.UUID,
+        current_password: str,
+        new_password: str,
+        keep_family: uuid.UUID | None,
+    ) -> None:
+        """Change the password after checking the current one; other sessions end."""
+        user = await self.users.get(user_id)
+        hashed = user.hashed_password if user else None
+        if user is None or not await self.kit.passwords.verify(current_password, hashed):
+            raise InvalidCredentials("Incorrect current password.")
+        new_hash = await self.kit.passwords.hash(new_password)
+        if not await self.users.replace_password(
+            user.id, user.hashed_password, new_hash, end_sessions=False
+        ):
+            raise InvalidCredentials("The password was changed meanwhile; try again.")
+        await self.tokens.revoke_user(user.id, self.kit.now(), keep_family=keep_family)
+        self.invalidate_user(user.id)
+
     async def authenticate(self, access_token: str) -> AuthenticatedUser:
         """The user an access token stands for: from the cache when warm, else the database."""
         claims = self.kit.tokens.decode(access_token, TokenType.ACCESS)
@@ -114,7 +234,11 @@ class AuthService:
     async def _issue_pair(self, user: User, *, family_id: uuid.UUID) -> TokenPair:
         settings = self.kit.settings
         access, _ = self.kit.tokens.encode(
-            str(user.id), TokenType.ACCESS, settings.access_token_ttl, ver=user.token_version
+            str(user.id),
+            TokenType.ACCESS,
+            settings.access_token_ttl,
+            ver=user.token_version,
+            fam=str(family_id),
         )
         refresh, claims = self.kit.tokens.encode(
             str(user.id), TokenType.REFRESH, settings.refresh_token_ttl
