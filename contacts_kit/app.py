@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,7 @@ from contacts_kit.__about__ import __version__
 from contacts_kit.auth.passwords import PasswordHasher
 from contacts_kit.auth.schemas import AuthenticatedUser
 from contacts_kit.auth.tokens import TokenCodec
+from contacts_kit.backends.cache_redis import redis_client
 from contacts_kit.backends.protocols import Cache, Mailer, MailMessage, Storage
 from contacts_kit.backends.resilient import ResilientCache
 from contacts_kit.backends.storage_local import LocalStorage
@@ -26,7 +28,9 @@ from contacts_kit.db.engine import make_engine, make_session_factory
 from contacts_kit.db.session import transaction
 from contacts_kit.errors import ConfigurationError, NotAuthenticated, install_exception_handlers
 from contacts_kit.mail import MailComposer, deliver
+from contacts_kit.middleware import BodySizeLimitMiddleware
 from contacts_kit.plugins import make_plugin_manager
+from contacts_kit.ratelimit import RateLimits
 from contacts_kit.settings import Settings
 
 logger = logging.getLogger("contacts_kit")
@@ -58,10 +62,19 @@ class ContactsKit:
         self.passwords = PasswordHasher(settings)
         self.engine = make_engine(settings)
         self.session_factory = make_session_factory(self.engine)
-        self.cache: Cache = ResilientCache(self._provide("provide_cache", Cache))
+        self.cache: Cache = ResilientCache(
+            self._provide("provide_cache", Cache), retry_after=settings.cache_retry_after
+        )
         self.mailer: Mailer = self._provide("provide_mailer", Mailer)
         self.storage: Storage = self._provide("provide_storage", Storage)
         self.mail = MailComposer(settings)
+        self.redis = redis_client(settings) if settings.redis_url else None
+        self.rate_limits = RateLimits(settings, self.redis)
+        if "*" in settings.cors_origins and settings.cors_allow_credentials:
+            raise ConfigurationError(
+                "CORS: `*` origins together with credentials would let any site act as the "
+                "user; list the origins instead"
+            )
         self.oauth2_scheme = OAuth2PasswordBearer(
             tokenUrl=f"{settings.api_prefix}/auth/login", auto_error=False
         )
@@ -87,13 +100,16 @@ class ContactsKit:
         from contacts_kit.auth.service import AuthService
 
         async def current_user(
-            token: Annotated[str | None, Depends(self.oauth2_scheme)],
+            request: Request, token: Annotated[str | None, Depends(self.oauth2_scheme)]
         ) -> AuthenticatedUser:
             """Dependency: the user of the bearer token, or 401 with `WWW-Authenticate`."""
             if not token:
                 raise NotAuthenticated()
             async with self.session_factory() as session:
-                return await AuthService(self, session).authenticate(token)
+                user = await AuthService(self, session).authenticate(token)
+            # Per-user rate limits key on it.
+            request.state.contacts_kit_user_id = user.id
+            return user
 
         return current_user
 
@@ -125,16 +141,43 @@ class ContactsKit:
 
         return get_contacts_router(self)
 
+    def avatar_router(self) -> APIRouter:
+        """`PATCH /me/avatar`; mount it at `{API_PREFIX}/users`."""
+        from contacts_kit.avatar.router import get_avatar_router
+
+        return get_avatar_router(self)
+
     def health_router(self) -> APIRouter:
         """`/healthz` and `/readyz`; mount it at the root of the app."""
         from contacts_kit.health import get_health_router
 
         return get_health_router(self)
 
+    def _body_limit(self, path: str) -> int | None:
+        prefix = self.settings.api_prefix
+        if not path.startswith(prefix + "/"):
+            return None  # the host app's own routes are not ours to limit
+        if path.endswith("/me/avatar"):
+            # Room for the multipart framing around the image.
+            return self.settings.avatar_max_bytes + 16 * 1024
+        return self.settings.max_body_bytes
+
     def install(self, app: FastAPI) -> None:
-        """Add the error handlers, and serve local-disk files when that storage is in use."""
+        """Add the error handlers, the body size limit, CORS when origins are configured, and
+        serve local-disk files when that storage is in use."""
         install_exception_handlers(app)
         app.state.contacts_kit = self
+        app.add_middleware(BodySizeLimitMiddleware, limit_for=self._body_limit)
+        settings = self.settings
+        if settings.cors_origins:
+            app.add_middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=settings.cors_allow_methods,
+                allow_headers=settings.cors_allow_headers,
+                allow_credentials=settings.cors_allow_credentials,
+                expose_headers=["ETag", "Location", "Retry-After"],
+            )
         if isinstance(self.storage, LocalStorage):
             self.settings.media_dir.mkdir(parents=True, exist_ok=True)
             app.mount(
@@ -150,6 +193,8 @@ class ContactsKit:
             yield
         finally:
             await self.cache.close()
+            if self.redis is not None:
+                await self.redis.aclose()
             await self.engine.dispose()
 
 
@@ -206,6 +251,7 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[object] = 
     prefix = settings.api_prefix
     app.include_router(kit.auth_router(), prefix=f"{prefix}/auth", tags=["auth"])
     app.include_router(kit.users_router(), prefix=f"{prefix}/users", tags=["users"])
+    app.include_router(kit.avatar_router(), prefix=f"{prefix}/users", tags=["users"])
     app.include_router(kit.contacts_router(), prefix=f"{prefix}/contacts", tags=["contacts"])
     app.include_router(kit.health_router(), tags=["health"])
     return app

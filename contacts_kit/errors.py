@@ -26,6 +26,11 @@ class ErrorCode(StrEnum):
     CONTACT_NOT_FOUND = "CONTACT_NOT_FOUND"
     CONTACT_EMAIL_EXISTS = "CONTACT_EMAIL_EXISTS"
     PRECONDITION_FAILED = "PRECONDITION_FAILED"
+    RATE_LIMITED = "RATE_LIMITED"
+    RATE_LIMIT_UNAVAILABLE = "RATE_LIMIT_UNAVAILABLE"
+    UNSUPPORTED_IMAGE = "UNSUPPORTED_IMAGE"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    STORAGE_FAILED = "STORAGE_FAILED"
 
 
 class ErrorBody(BaseModel):
@@ -137,6 +142,30 @@ class PreconditionFailed(ContactsKitError):
     http_status = status.HTTP_412_PRECONDITION_FAILED
     code = ErrorCode.PRECONDITION_FAILED
     message = "The contact was changed by someone else; fetch it again and retry."
+
+
+class UnsupportedImage(ContactsKitError):
+    """An upload that is not a PNG, JPEG, WebP or GIF image."""
+
+    http_status = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+    code = ErrorCode.UNSUPPORTED_IMAGE
+    message = "The file is not a PNG, JPEG, WebP or GIF image."
+
+
+class FileTooLarge(ContactsKitError):
+    """An upload over the size limit."""
+
+    http_status = status.HTTP_413_CONTENT_TOO_LARGE
+    code = ErrorCode.FILE_TOO_LARGE
+    message = "The file is larger than allowed."
+
+
+class StorageFailed(ContactsKitError):
+    """The storage backend (Cloudinary, disk) refused or failed to keep the file."""
+
+    http_status = status.HTTP_502_BAD_GATEWAY
+    code = ErrorCode.STORAGE_FAILED
+    message = "The avatar could not be stored; the previous one is kept. Try again later."
 
 
 class ConfigurationError(RuntimeError):

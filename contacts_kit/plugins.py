@@ -14,9 +14,11 @@ ENTRY_POINT_GROUP = "contacts_kit"
 # Among `trylast` implementations pluggy calls the first registered first: a conditional
 # backend (SMTP when a server is set) comes before the fallback it declines to (console).
 DEFAULT_PLUGINS = (
+    "contacts_kit.backends.cache_redis",
     "contacts_kit.backends.cache_memory",
     "contacts_kit.backends.mail_smtp",
     "contacts_kit.backends.mail_console",
+    "contacts_kit.backends.storage_cloudinary",
     "contacts_kit.backends.storage_local",
 )
 

@@ -6,15 +6,36 @@ module-level instance: build one and pass it to `ContactsKit` or `create_app`.
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import EmailStr, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_FILE = "contacts_kit.db"
+
+_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_RATE = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day)s?\s*$", re.I)
+
+
+def parse_rates(text: str) -> list[tuple[int, int]]:
+    """`10/minute;100/day` -> [(10, 60), (100, 86400)]: limits and their windows in seconds."""
+    rates = []
+    for part in text.split(";"):
+        match = _RATE.match(part)
+        if not match or int(match.group(1)) < 1:
+            raise ValueError(
+                f"{part.strip()!r} is not a rate such as '10/minute', '100 per hour' or "
+                "'5/30 seconds'"
+            )
+        count = int(match.group(2) or 1)
+        rates.append((int(match.group(1)), count * _PERIODS[match.group(3).lower()]))
+    return rates
 
 
 def normalize_database_url(url: str) -> str:
@@ -89,6 +110,15 @@ class Settings(BaseSettings):
     password_hash_parallelism: int = Field(
         4, ge=1, description="Argon2 parallelism (lanes) for password hashes."
     )
+    redis_timeout: float = Field(
+        1.0, gt=0, description="Seconds before a Redis connect or command gives up."
+    )
+    cache_retry_after: float = Field(
+        5.0,
+        ge=0,
+        description="After a cache failure, seconds during which the cache is skipped "
+        "(requests are served from the database meanwhile).",
+    )
     user_cache_ttl: int = Field(
         300, ge=0, description="Seconds the current user stays cached after authentication."
     )
@@ -135,6 +165,60 @@ class Settings(BaseSettings):
         None,
         description="Folder whose templates override the built-in emails (same file names).",
     )
+    rate_limit_enabled: bool = Field(
+        True, description="Turn rate limiting off entirely (for benchmarks)."
+    )
+    rate_limit_contact_create: str = Field(
+        "10/minute", description="Contact creations per user, e.g. `10/minute;100/day`."
+    )
+    rate_limit_contacts: str = Field("120/minute", description="Other contact requests per user.")
+    rate_limit_auth: str = Field(
+        "5/minute;30/hour",
+        description="Signup, login, verification resend and password reset requests per "
+        "client IP, per route.",
+    )
+    rate_limit_fail_open: bool = Field(
+        True,
+        description="When the rate limit store (Redis) fails: true lets requests through, "
+        "false answers 503.",
+    )
+    rate_limit_max_keys: int = Field(
+        100_000,
+        ge=100,
+        description="In-memory rate limiting: most keys (users, IPs) tracked at once; the "
+        "least recently seen are forgotten first.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Proxy addresses or networks (JSON list or comma-separated) whose "
+        "`X-Forwarded-For` is believed when finding the client IP.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed by CORS (JSON list or comma-separated); none by default.",
+    )
+    cors_allow_methods: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE"],
+        description="Methods allowed by CORS.",
+    )
+    cors_allow_headers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["Authorization", "Content-Type", "If-Match"],
+        description="Request headers allowed by CORS.",
+    )
+    cors_allow_credentials: bool = Field(
+        False, description="Allow credentialed CORS requests (never together with `*`)."
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body accepted under `API_PREFIX` (413)."
+    )
+    avatar_max_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, description="Largest avatar upload, in bytes (413)."
+    )
+    cloudinary_url: SecretStr | None = Field(
+        None,
+        description="`cloudinary://key:secret@cloud` (query options such as `upload_prefix` "
+        "honoured); when set, avatars go to Cloudinary instead of the local disk.",
+    )
     phone_default_region: str = Field(
         "US",
         min_length=2,
@@ -154,6 +238,31 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @field_validator(
+        "trusted_proxies", "cors_origins", "cors_allow_methods", "cors_allow_headers", mode="before"
+    )
+    @classmethod
+    def _list_from_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)
+        return value
+
+    @field_validator("rate_limit_contact_create", "rate_limit_contacts", "rate_limit_auth")
+    @classmethod
+    def _readable_rate(cls, value: str) -> str:
+        parse_rates(value)
+        return value
 
     @field_validator("timezone")
     @classmethod

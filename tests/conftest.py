@@ -86,6 +86,8 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
         "public_url": "http://testserver",
         # Most tests log in right after signup; the verification flow has its own tests.
         "require_verified_email": False,
+        # Tests sign up and log in far faster than a person; the limits have their own tests.
+        "rate_limit_enabled": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

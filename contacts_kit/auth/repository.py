@@ -57,6 +57,17 @@ class UserRepository:
         )
         return result.first() is not None
 
+    async def set_avatar(self, user_id: uuid.UUID, url: str) -> User | None:
+        """Point the account at a new avatar URL; the updated row, or None if it is gone."""
+        result = await self.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(avatar_url=url, updated_at=utcnow())
+            .returning(User)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        return result.scalar_one_or_none()
+
     async def mark_verified(self, user_id: uuid.UUID) -> None:
         """Set the verified flag."""
         await self.session.execute(

@@ -35,6 +35,7 @@ from contacts_kit.errors import (
     NotAuthenticated,
     error_responses,
 )
+from contacts_kit.ratelimit import RateLimited
 
 if TYPE_CHECKING:
     from contacts_kit.app import ContactsKit
@@ -87,9 +88,10 @@ def get_auth_router(kit: "ContactsKit") -> APIRouter:
     @router.post(
         "/signup",
         name="auth:signup",
+        dependencies=[Depends(kit.rate_limits.auth)],
         status_code=status.HTTP_201_CREATED,
         response_model=UserRead,
-        responses=error_responses(EmailAlreadyRegistered),
+        responses=error_responses(EmailAlreadyRegistered, RateLimited),
     )
     async def signup(
         body: UserCreate, session: SessionDep, background: BackgroundTasks
@@ -106,8 +108,9 @@ def get_auth_router(kit: "ContactsKit") -> APIRouter:
     @router.post(
         "/login",
         name="auth:login",
+        dependencies=[Depends(kit.rate_limits.auth)],
         response_model=TokenPair,
-        responses=error_responses(InvalidCredentials, EmailNotVerified),
+        responses=error_responses(InvalidCredentials, EmailNotVerified, RateLimited),
         openapi_extra=_LOGIN_BODY,
     )
     async def login(
@@ -151,8 +154,10 @@ def get_auth_router(kit: "ContactsKit") -> APIRouter:
     @router.post(
         "/verify/resend",
         name="auth:verify_resend",
+        dependencies=[Depends(kit.rate_limits.auth)],
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
+        responses=error_responses(RateLimited),
     )
     async def resend_verification(
         body: EmailRequest, session: SessionDep, background: BackgroundTasks
@@ -166,8 +171,10 @@ def get_auth_router(kit: "ContactsKit") -> APIRouter:
     @router.post(
         "/password-reset",
         name="auth:password_reset",
+        dependencies=[Depends(kit.rate_limits.auth)],
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
+        responses=error_responses(RateLimited),
     )
     async def request_password_reset(
         body: EmailRequest, session: SessionDep, background: BackgroundTasks

@@ -50,12 +50,17 @@ class Mailer(Protocol):
         ...
 
 
+class StorageError(Exception):
+    """A storage backend could not store or delete a file; the message says why."""
+
+
 @runtime_checkable
 class Storage(Protocol):
     """Keeps uploaded files and tells where they are served from."""
 
     async def save(self, key: str, data: bytes, content_type: str) -> str:
-        """Store `data` under `key` and return the public URL of the stored file."""
+        """Store `data` under `key` and return the public URL of the stored file; raise
+        `StorageError` when the file cannot be stored."""
         ...
 
     async def delete(self, key: str) -> None:

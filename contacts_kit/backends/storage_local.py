@@ -7,6 +7,7 @@ from pathlib import Path
 
 import anyio
 
+from contacts_kit.backends.protocols import StorageError
 from contacts_kit.hookspecs import hookimpl
 from contacts_kit.settings import Settings
 
@@ -35,7 +36,10 @@ class LocalStorage:
             tmp.write_bytes(data)
             tmp.replace(path)
 
-        await anyio.to_thread.run_sync(_write)
+        try:
+            await anyio.to_thread.run_sync(_write)
+        except OSError as exc:
+            raise StorageError(f"could not write the file: {exc.strerror}") from exc
         return f"{self.base_url}/{key}"
 
     async def delete(self, key: str) -> None:

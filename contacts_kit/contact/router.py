@@ -28,6 +28,7 @@ from contacts_kit.errors import (
     error_responses,
 )
 from contacts_kit.fields import CleanStr
+from contacts_kit.ratelimit import RateLimited
 
 if TYPE_CHECKING:
     from contacts_kit.app import ContactsKit
@@ -48,7 +49,7 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")
 NameQuery = Annotated[CleanStr | None, Query(max_length=100)]
 EmailQuery = Annotated[CleanStr | None, Query(max_length=320)]
 
-_AUTH_ERRORS = (NotAuthenticated, InvalidToken)
+_AUTH_ERRORS = (NotAuthenticated, InvalidToken, RateLimited)
 
 
 def get_contacts_router(kit: "ContactsKit") -> APIRouter:
@@ -62,9 +63,20 @@ def get_contacts_router(kit: "ContactsKit") -> APIRouter:
 
     Contacts = Annotated[ContactService, Depends(service)]
 
+    # `user` makes authentication run first: the limits are per user.
+    async def limit_create(request: Request, response: Response, user: CurrentUser) -> None:
+        await kit.rate_limits.contact_create(request, response)
+
+    async def limit_others(request: Request, response: Response, user: CurrentUser) -> None:
+        await kit.rate_limits.contacts(request, response)
+
+    created_limit = [Depends(limit_create)]
+    others_limit = [Depends(limit_others)]
+
     @router.post(
         "",
         name="contacts:create",
+        dependencies=created_limit,
         status_code=status.HTTP_201_CREATED,
         response_model=ContactRead,
         responses=error_responses(*_AUTH_ERRORS, ContactEmailExists),
@@ -90,6 +102,7 @@ def get_contacts_router(kit: "ContactsKit") -> APIRouter:
     @router.get(
         "",
         name="contacts:list",
+        dependencies=others_limit,
         response_model=list[ContactRead],
         responses=error_responses(*_AUTH_ERRORS),
     )
@@ -114,6 +127,7 @@ def get_contacts_router(kit: "ContactsKit") -> APIRouter:
     @router.get(
         "/birthdays",
         name="contacts:birthdays",
+        dependencies=others_limit,
         response_model=list[ContactBirthday],
         responses=error_responses(*_AUTH_ERRORS),
     )
@@ -132,6 +146,7 @@ def get_contacts_router(kit: "ContactsKit") -> APIRouter:
     @router.get(
         "/{contact_id}",
         name="contacts:get",
+        dependencies=others_limit,
         response_model=ContactRead,
         responses=error_responses(*_AUTH_ERRORS, ContactNotFound),
     )
@@ -146,6 +161,7 @@ def get_contacts_router(kit: "ContactsKit") -> APIRouter:
     @router.put(
         "/{contact_id}",
         name="contacts:replace",
+        dependencies=others_limit,
         response_model=ContactRead,
         responses=error_responses(
             *_AUTH_ERRORS, ContactNotFound, ContactEmailExists, PreconditionFailed
@@ -166,6 +182,7 @@ def get_contacts_router(kit: "ContactsKit") -> APIRouter:
     @router.patch(
         "/{contact_id}",
         name="contacts:update",
+        dependencies=others_limit,
         response_model=ContactRead,
         responses=error_responses(
             *_AUTH_ERRORS, ContactNotFound, ContactEmailExists, PreconditionFailed
@@ -186,6 +203,7 @@ def get_contacts_router(kit: "ContactsKit") -> APIRouter:
     @router.delete(
         "/{contact_id}",
         name="contacts:delete",
+        dependencies=others_limit,
         status_code=status.HTTP_204_NO_CONTENT,
         responses=error_responses(*_AUTH_ERRORS, ContactNotFound, PreconditionFailed),
     )
