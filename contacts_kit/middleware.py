@@ -8,10 +8,6 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 class BodySizeLimitMiddleware:
     """413 for a body larger than `limit_for(path)` bytes, judged by `Content-Length` when
     given and by counting the bytes as they stream in otherwise, so an oversized upload is
@@ -40,28 +36,37 @@ class BodySizeLimitMiddleware:
                     return
 
         received = 0
+        refused = False
         started = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > limit:
-                    raise _BodyTooLarge()
+                if received > limit and not started:
+                    # Answer now, then tell the app the client is gone: its body parsing
+                    # stops the way it does on any disconnect (closing temporary files).
+                    refused = True
+                    await _send_413(send, limit)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await _send_413(send, limit)
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
 
 
 async def _send_413(send: Send, limit: int) -> None:

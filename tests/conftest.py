@@ -58,6 +58,31 @@ def postgres_database_url(postgres_server_url: str | None) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str | None]:
+    with services.redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+async def redis_url(redis_server_url: str | None) -> AsyncIterator[str]:
+    """A Redis database emptied before and after the test."""
+    if redis_server_url is None:
+        services.unavailable("Redis")
+    from redis.asyncio import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    client = Redis.from_url(redis_server_url, socket_connect_timeout=2)
+    try:
+        await client.flushdb()
+    except (OSError, RedisConnectionError) as exc:
+        await client.aclose()
+        services.unavailable(f"Redis at {redis_server_url} ({exc})")
+    yield redis_server_url
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
 def sqlite_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A SQLite file, migrated once."""
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'contacts.db'}"
@@ -124,14 +149,20 @@ async def harness(settings: Settings) -> AsyncIterator[Harness]:
 class RunningApp:
     """Start `create_app(settings, plugins=...)` with its lifespan and an ASGI client."""
 
-    def __init__(self, settings: Settings, plugins: tuple[object, ...] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        plugins: tuple[object, ...] = (),
+        client_address: tuple[str, int] = ("127.0.0.1", 123),
+    ) -> None:
         self.app = create_app(settings, plugins=plugins)
         self.kit: ContactsKit = self.app.state.contacts_kit
         self._lifespan = self.app.router.lifespan_context(self.app)
+        self._client_address = client_address
 
     async def __aenter__(self) -> Harness:
         await self._lifespan.__aenter__()
-        transport = httpx.ASGITransport(app=self.app)
+        transport = httpx.ASGITransport(app=self.app, client=self._client_address)
         self.client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
         return Harness(self.app, self.kit, self.client)
 

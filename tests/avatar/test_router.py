@@ -1,0 +1,192 @@
+"""Avatar upload, to the local disk and to a server that speaks Cloudinary's upload API."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.avatar.images import png_bytes
+from tests.cloudinary_server import CloudinaryServer
+from tests.conftest import Harness, RunningApp, auth_headers, empty_tables, make_settings
+
+URL = "/api/users/me/avatar"
+
+
+async def _upload(
+    client: httpx.AsyncClient, headers: dict[str, str], data: bytes, content_type: str = "image/png"
+) -> httpx.Response:
+    return await client.patch(URL, files={"file": ("avatar", data, content_type)}, headers=headers)
+
+
+@pytest.fixture
+async def alice(client: httpx.AsyncClient) -> dict[str, str]:
+    return await auth_headers(client, "alice@example.com")
+
+
+@pytest.mark.parametrize("kind", ["PNG", "JPEG", "WEBP", "GIF"])
+async def test_a_real_image_becomes_the_avatar_served_from_disk(
+    harness: Harness, alice: dict[str, str], kind: str
+) -> None:
+    data = png_bytes(kind=kind)
+    response = await _upload(harness.client, alice, data, "application/octet-stream")
+    assert response.status_code == 200, response.text
+    avatar_url = response.json()["avatar_url"]
+    assert avatar_url.startswith("http://testserver/media/avatars/")
+    served = await harness.client.get(avatar_url)
+    assert served.status_code == 200
+    assert served.content == data
+    me = await harness.client.get("/api/users/me", headers=alice)
+    assert me.json()["avatar_url"] == avatar_url
+
+
+@pytest.mark.parametrize(
+    ("data", "declared"),
+    [
+        (b"just some text, honestly", "image/png"),
+        (b"\x89PNG\r\n\x1a\n" + os.urandom(2048), "image/png"),
+        (png_bytes()[:40], "image/png"),
+        (b"%PDF-1.7\n" + b"0" * 100, "application/pdf"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml"),
+    ],
+    ids=["text", "png-header-on-random-bytes", "truncated-png", "pdf", "svg"],
+)
+async def test_anything_but_a_real_image_is_415_and_changes_nothing(
+    harness: Harness, alice: dict[str, str], data: bytes, declared: str
+) -> None:
+    response = await _upload(harness.client, alice, data, declared)
+    assert response.status_code == 415
+    assert response.json()["code"] == "UNSUPPORTED_IMAGE"
+    assert (await harness.client.get("/api/users/me", headers=alice)).json()["avatar_url"] is None
+
+
+async def test_an_oversized_avatar_is_413(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(database_url, tmp_path, avatar_max_bytes=4096)
+    async with RunningApp(settings) as running:
+        headers = await auth_headers(running.client, "big@example.com")
+        big = png_bytes(size=(100, 100), noise=True)
+        assert len(big) > 4096
+        with_length = await _upload(running.client, headers, big)
+        assert with_length.status_code == 413
+
+        async def chunks() -> AsyncIterator[bytes]:
+            # No Content-Length: the limit is enforced while the body streams in.
+            boundary = b"--xyz\r\n"
+            yield boundary + b'Content-Disposition: form-data; name="file"; filename="a.png"\r\n'
+            yield b"Content-Type: image/png\r\n\r\n"
+            for _ in range(100):
+                yield os.urandom(1024)
+            yield b"\r\n--xyz--\r\n"
+
+        streamed = await running.client.patch(
+            URL,
+            content=chunks(),
+            headers={**headers, "content-type": "multipart/form-data; boundary=xyz"},
+        )
+        assert streamed.status_code == 413
+        me = await running.client.get("/api/users/me", headers=headers)
+        assert me.json()["avatar_url"] is None
+        await empty_tables(running.kit)
+
+
+async def test_upload_needs_a_token_and_a_file(client: httpx.AsyncClient) -> None:
+    assert (
+        await client.patch(URL, files={"file": ("a", png_bytes(), "image/png")})
+    ).status_code == 401
+    headers = await auth_headers(client, "nofile@example.com")
+    assert (await client.patch(URL, headers=headers)).status_code == 422
+    wrong_field = await client.patch(
+        URL, files={"picture": ("a", png_bytes(), "image/png")}, headers=headers
+    )
+    assert wrong_field.status_code == 422
+
+
+@pytest.fixture
+def cloudinary() -> Iterator[CloudinaryServer]:
+    server = CloudinaryServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+async def _cloudinary_app(database_url: str, tmp_path: Path, server: CloudinaryServer) -> Any:
+    return RunningApp(make_settings(database_url, tmp_path, cloudinary_url=server.url))
+
+
+async def test_avatars_go_to_cloudinary_signed_and_come_back_as_a_250px_fill_url(
+    database_url: str, tmp_path: Path, cloudinary: CloudinaryServer
+) -> None:
+    async with await _cloudinary_app(database_url, tmp_path, cloudinary) as running:
+        headers = await auth_headers(running.client, "cloud@example.com")
+        data = png_bytes()
+        response = await _upload(running.client, headers, data)
+        assert response.status_code == 200, response.text
+        upload = cloudinary.uploads[-1]
+        params = upload["params"]
+        assert upload["bytes"] == data
+        assert params["api_key"] == cloudinary.api_key
+        assert params["timestamp"].isdigit()
+        assert params["signature"] == cloudinary.expected_signature(params)
+        assert cloudinary.api_secret not in str(params)
+        me = (await running.client.get("/api/users/me", headers=headers)).json()
+        assert params["public_id"].startswith(f"avatars/{me['id']}/")
+        url = response.json()["avatar_url"]
+        assert url.startswith(f"https://res.cloudinary.com/{cloudinary.cloud_name}/image/upload/")
+        assert "c_fill,h_250,w_250" in url
+        assert f"/v{1_700_000_000 + len(cloudinary.uploads)}/" in url
+        assert url.endswith(params["public_id"])
+        await empty_tables(running.kit)
+
+
+async def test_a_cloudinary_error_is_502_and_the_old_avatar_stays(
+    database_url: str, tmp_path: Path, cloudinary: CloudinaryServer
+) -> None:
+    async with await _cloudinary_app(database_url, tmp_path, cloudinary) as running:
+        headers = await auth_headers(running.client, "keep@example.com")
+        first = await _upload(running.client, headers, png_bytes())
+        assert first.status_code == 200
+        cloudinary.fail_with = (400, "Invalid image file")
+        failed = await _upload(running.client, headers, png_bytes(size=(9, 9)))
+        assert failed.status_code == 502
+        assert failed.json()["code"] == "STORAGE_FAILED"
+        assert "Invalid image file" in failed.json()["detail"]
+        me = await running.client.get("/api/users/me", headers=headers)
+        assert me.json()["avatar_url"] == first.json()["avatar_url"]
+        await empty_tables(running.kit)
+
+
+async def test_a_wrong_cloudinary_secret_is_502(
+    database_url: str, tmp_path: Path, cloudinary: CloudinaryServer
+) -> None:
+    settings = make_settings(
+        database_url, tmp_path, cloudinary_url=cloudinary.url.replace("contract-secret", "guess")
+    )
+    async with RunningApp(settings) as running:
+        headers = await auth_headers(running.client, "wrong@example.com")
+        response = await _upload(running.client, headers, png_bytes())
+        assert response.status_code == 502
+        assert "Invalid Signature" in response.json()["detail"]
+        assert "guess" not in response.text
+        await empty_tables(running.kit)
+
+
+def test_the_cloudinary_url_is_parsed_with_its_options() -> None:
+    from contacts_kit.backends.storage_cloudinary import parse_cloudinary_url
+    from contacts_kit.errors import ConfigurationError
+
+    options = parse_cloudinary_url(
+        "cloudinary://key:s%40cret@cloud?upload_prefix=http://x&secure=true"
+    )
+    assert options == {
+        "cloud_name": "cloud",
+        "api_key": "key",
+        "api_secret": "s@cret",
+        "upload_prefix": "http://x",
+        "secure": True,
+    }
+    with pytest.raises(ConfigurationError):
+        parse_cloudinary_url("https://key:secret@cloud")
