@@ -59,6 +59,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         validate_default=True,
+        # `CONTACTS_KIT_REDIS_URL=` in a .env file means "not set", not "the empty string".
+        env_ignore_empty=True,
     )
 
     environment: Literal["development", "production"] = Field(
