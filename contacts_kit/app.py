@@ -165,7 +165,7 @@ class ContactsKit:
     def install(self, app: FastAPI) -> None:
         """Add the error handlers, the body size limit, CORS when origins are configured, and
         serve local-disk files when that storage is in use."""
-        install_exception_handlers(app)
+        install_exception_handlers(app, self.settings.api_prefix)
         app.state.contacts_kit = self
         app.add_middleware(BodySizeLimitMiddleware, limit_for=self._body_limit)
         settings = self.settings

@@ -8,9 +8,12 @@ from typing import Any, ClassVar
 
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 
 class ErrorCode(StrEnum):
@@ -26,6 +29,10 @@ class ErrorCode(StrEnum):
     CONTACT_NOT_FOUND = "CONTACT_NOT_FOUND"
     CONTACT_EMAIL_EXISTS = "CONTACT_EMAIL_EXISTS"
     PRECONDITION_FAILED = "PRECONDITION_FAILED"
+    MALFORMED_REQUEST = "MALFORMED_REQUEST"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    HTTP_ERROR = "HTTP_ERROR"
     RATE_LIMITED = "RATE_LIMITED"
     RATE_LIMIT_UNAVAILABLE = "RATE_LIMIT_UNAVAILABLE"
     UNSUPPORTED_IMAGE = "UNSUPPORTED_IMAGE"
@@ -203,11 +210,56 @@ async def _handle_validation_error(request: Request, exc: Exception) -> JSONResp
     )
 
 
-def install_exception_handlers(app: FastAPI) -> None:
-    """Answer domain exceptions with `{"detail": ..., "code": ...}` and their status, and
-    validation errors without echoing secrets."""
+_GENERIC_CODES = {
+    status.HTTP_400_BAD_REQUEST: ErrorCode.MALFORMED_REQUEST,
+    status.HTTP_404_NOT_FOUND: ErrorCode.NOT_FOUND,
+    status.HTTP_405_METHOD_NOT_ALLOWED: ErrorCode.METHOD_NOT_ALLOWED,
+}
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
+def install_exception_handlers(app: FastAPI, prefix: str) -> None:
+    """Answer errors under `prefix` with `{"detail": ..., "code": ...}` and their status, and
+    validation errors without echoing secrets. The host app's other paths keep FastAPI's
+    default error responses."""
+
+    async def handle_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if not request.url.path.startswith(prefix + "/"):
+            return await http_exception_handler(request, exc)
+        headers = dict(exc.headers or {})
+        if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+            headers["Allow"] = _allowed_methods(request)
+        code = _GENERIC_CODES.get(exc.status_code, ErrorCode.HTTP_ERROR)
+        body = ErrorBody(detail=str(exc.detail), code=code)
+        return JSONResponse(body.model_dump(mode="json"), exc.status_code, headers=headers)
+
+    app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(ContactsKitError, _handle_domain_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
+
+
+MALFORMED_BODY: dict[int | str, dict[str, Any]] = {
+    status.HTTP_400_BAD_REQUEST: {
+        "model": ErrorBody,
+        "description": "The body could not be parsed (not UTF-8, or not the declared type).",
+    }
+}
 
 
 def error_responses(*errors: type[ContactsKitError]) -> dict[int | str, dict[str, object]]:

@@ -26,6 +26,7 @@ from contacts_kit.auth.schemas import (
 from contacts_kit.auth.service import AuthService
 from contacts_kit.auth.tokens import TokenType
 from contacts_kit.errors import (
+    MALFORMED_BODY,
     EmailAlreadyRegistered,
     EmailNotVerified,
     InvalidCredentials,
@@ -62,6 +63,17 @@ _LOGIN_BODY: dict[str, Any] = {
 }
 
 
+# The login body is read by hand (JSON or form), so FastAPI does not document its 422.
+_VALIDATION_ERROR: dict[int | str, dict[str, Any]] = {
+    422: {
+        "description": "Validation Error",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+        },
+    }
+}
+
+
 async def _login_request(request: Request) -> LoginRequest:
     """Read the credentials from a JSON body or from an OAuth2 password form."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -72,17 +84,17 @@ async def _login_request(request: Request) -> LoginRequest:
         else:
             data = json.loads(await request.body())
         return LoginRequest.model_validate(data)
-    except json.JSONDecodeError as exc:
-        raise RequestValidationError(
-            [{"type": "json_invalid", "loc": ("body",), "msg": "Body is not valid JSON"}]
-        ) from exc
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from exc
+    except ValueError as exc:  # invalid JSON, or bytes that are not UTF-8
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": "Body is not valid UTF-8 JSON"}]
+        ) from exc
 
 
 def get_auth_router(kit: "ContactsKit") -> APIRouter:
     """Signup, login, token refresh and logout."""
-    router = APIRouter()
+    router = APIRouter(responses=MALFORMED_BODY)
     SessionDep = Annotated[AsyncSession, Depends(kit.session, scope="function")]
 
     @router.post(
@@ -110,7 +122,8 @@ def get_auth_router(kit: "ContactsKit") -> APIRouter:
         name="auth:login",
         dependencies=[Depends(kit.rate_limits.auth)],
         response_model=TokenPair,
-        responses=error_responses(InvalidCredentials, EmailNotVerified, RateLimited),
+        responses=error_responses(InvalidCredentials, EmailNotVerified, RateLimited)
+        | _VALIDATION_ERROR,
         openapi_extra=_LOGIN_BODY,
     )
     async def login(
@@ -236,7 +249,7 @@ def get_auth_router(kit: "ContactsKit") -> APIRouter:
 
 def get_users_router(kit: "ContactsKit") -> APIRouter:
     """The current user's account."""
-    router = APIRouter()
+    router = APIRouter(responses=MALFORMED_BODY)
     SessionDep = Annotated[AsyncSession, Depends(kit.session, scope="function")]
     CurrentUser = Annotated[AuthenticatedUser, Depends(kit.current_user)]
 

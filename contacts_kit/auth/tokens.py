@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import uuid
 from collections.abc import Callable
@@ -84,6 +86,8 @@ class TokenCodec:
             exp={"essential": True},
             type={"essential": True, "value": expected.value},
         )
+        if not _canonical(token):
+            raise InvalidToken()
         try:
             decoded = jwt.decode(token, self._key, algorithms=[ALGORITHM])
             registry.validate(decoded.claims)
@@ -103,6 +107,25 @@ class TokenCodec:
             exp=claims["exp"],
             extra={k: v for k, v in claims.items() if k not in known},
         )
+
+
+def _canonical(token: str) -> bool:
+    """Whether every segment is base64url written the one way that encodes its bytes.
+
+    Decoders ignore the spare bits of a segment's last character, so without this check a
+    changed character could leave the token valid; with it, any change to a token fails.
+    """
+    segments = token.split(".")
+    if len(segments) != 3:
+        return False
+    for segment in segments:
+        try:
+            raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        except (ValueError, binascii.Error):
+            return False
+        if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != segment:
+            return False
+    return True
 
 
 def hash_token(token: str) -> str:

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contacts_kit.auth.schemas import AuthenticatedUser, UserRead
 from contacts_kit.avatar.service import AvatarService
 from contacts_kit.errors import (
+    MALFORMED_BODY,
     FileTooLarge,
     InvalidToken,
     NotAuthenticated,
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 def get_avatar_router(kit: "ContactsKit") -> APIRouter:
     """Avatar upload of the current user."""
-    router = APIRouter()
+    router = APIRouter(responses=MALFORMED_BODY)
     SessionDep = Annotated[AsyncSession, Depends(kit.session, scope="function")]
     CurrentUser = Annotated[AuthenticatedUser, Depends(kit.current_user)]
 

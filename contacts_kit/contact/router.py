@@ -14,12 +14,14 @@ from fastapi import (
     status,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.convertors import Convertor, register_url_convertor
 
 from contacts_kit.auth.schemas import AuthenticatedUser
 from contacts_kit.contact.repository import ContactFilters
 from contacts_kit.contact.schemas import ContactBirthday, ContactCreate, ContactRead, ContactUpdate
 from contacts_kit.contact.service import ContactService, etag
 from contacts_kit.errors import (
+    MALFORMED_BODY,
     ContactEmailExists,
     ContactNotFound,
     InvalidToken,
@@ -34,6 +36,22 @@ if TYPE_CHECKING:
     from contacts_kit.app import ContactsKit
 
 MAX_ID = 2**63 - 1
+
+
+class _ContactIdConvertor(Convertor[str]):
+    """Any path segment but `birthdays`: so `PUT /contacts/birthdays` is a 405 of the
+    birthdays route rather than a bad contact id, while `/contacts/abc` stays a 422."""
+
+    regex = "(?!birthdays$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return str(value)
+
+
+register_url_convertor("contact_id", _ContactIdConvertor())
 MAX_OFFSET = 1_000_000_000
 
 ContactId = Annotated[int, Path(ge=1, le=MAX_ID, description="The contact's id.")]
@@ -54,7 +72,7 @@ _AUTH_ERRORS = (NotAuthenticated, InvalidToken, RateLimited)
 
 def get_contacts_router(kit: "ContactsKit") -> APIRouter:
     """CRUD, search and upcoming birthdays of the current user's contacts."""
-    router = APIRouter()
+    router = APIRouter(responses=MALFORMED_BODY)
     SessionDep = Annotated[AsyncSession, Depends(kit.session, scope="function")]
     CurrentUser = Annotated[AuthenticatedUser, Depends(kit.current_user)]
 
@@ -144,7 +162,7 @@ def get_contacts_router(kit: "ContactsKit") -> APIRouter:
         return await contacts.upcoming_birthdays(days, limit, offset)
 
     @router.get(
-        "/{contact_id}",
+        "/{contact_id:contact_id}",
         name="contacts:get",
         dependencies=others_limit,
         response_model=ContactRead,
@@ -159,7 +177,7 @@ def get_contacts_router(kit: "ContactsKit") -> APIRouter:
         return ContactRead.model_validate(contact)
 
     @router.put(
-        "/{contact_id}",
+        "/{contact_id:contact_id}",
         name="contacts:replace",
         dependencies=others_limit,
         response_model=ContactRead,
@@ -180,7 +198,7 @@ def get_contacts_router(kit: "ContactsKit") -> APIRouter:
         return ContactRead.model_validate(contact)
 
     @router.patch(
-        "/{contact_id}",
+        "/{contact_id:contact_id}",
         name="contacts:update",
         dependencies=others_limit,
         response_model=ContactRead,
@@ -201,7 +219,7 @@ def get_contacts_router(kit: "ContactsKit") -> APIRouter:
         return ContactRead.model_validate(contact)
 
     @router.delete(
-        "/{contact_id}",
+        "/{contact_id:contact_id}",
         name="contacts:delete",
         dependencies=others_limit,
         status_code=status.HTTP_204_NO_CONTENT,

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -37,7 +38,16 @@ Phone = Annotated[
     Printable,
     Field(description="Any common notation; stored in E.164 (`+12025550143`) when possible."),
 ]
-Birthday = Annotated[date, AfterValidator(_not_in_the_future)]
+
+
+def _iso_text(value: object) -> object:
+    # Lax pydantic would read 0 as 1970-01-01 (a Unix timestamp): only ISO 8601 text is a date.
+    if not isinstance(value, str | date):
+        raise ValueError("a birthday is a date written YYYY-MM-DD")
+    return value
+
+
+Birthday = Annotated[date, BeforeValidator(_iso_text), AfterValidator(_not_in_the_future)]
 Notes = Annotated[str, StringConstraints(max_length=2000), Printable]
 
 _EXAMPLE: dict[str, Any] = {

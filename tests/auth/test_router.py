@@ -119,6 +119,9 @@ async def test_unknown_email_and_wrong_password_give_the_same_401(
         (b"{not json", "application/json"),
         (b'{"email": "a@example.com"}', "application/json"),
         (b"username=a%40example.com", "application/x-www-form-urlencoded"),
+        (b"\x80\xff", "application/json"),
+        (b"\x80\xff", "text/plain"),
+        (b"[1, 2]", "application/json"),
     ],
 )
 async def test_malformed_login_is_422(
