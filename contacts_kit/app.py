@@ -24,7 +24,7 @@ from contacts_kit.backends.cache_redis import redis_client
 from contacts_kit.backends.protocols import Cache, Mailer, MailMessage, Storage
 from contacts_kit.backends.resilient import ResilientCache
 from contacts_kit.backends.storage_local import LocalStorage
-from contacts_kit.db.engine import make_engine, make_session_factory
+from contacts_kit.db.engine import make_engine, make_session_factory, transactional
 from contacts_kit.db.session import transaction
 from contacts_kit.errors import ConfigurationError, NotAuthenticated, install_exception_handlers
 from contacts_kit.mail import MailComposer, deliver
@@ -61,7 +61,9 @@ class ContactsKit:
         self.tokens = TokenCodec(_resolve_jwt_secret(settings), lambda: self.now())
         self.passwords = PasswordHasher(settings)
         self.engine = make_engine(settings)
-        self.session_factory = make_session_factory(self.engine)
+        # Writes get transactions; reads of one statement run without BEGIN/COMMIT.
+        self.session_factory = make_session_factory(transactional(self.engine))
+        self.read_session_factory = make_session_factory(self.engine)
         self.cache: Cache = ResilientCache(
             self._provide("provide_cache", Cache), retry_after=settings.cache_retry_after
         )
@@ -105,7 +107,7 @@ class ContactsKit:
             """Dependency: the user of the bearer token, or 401 with `WWW-Authenticate`."""
             if not token:
                 raise NotAuthenticated()
-            async with self.session_factory() as session:
+            async with self.read_session_factory() as session:
                 user = await AuthService(self, session).authenticate(token)
             # Per-user rate limits key on it.
             request.state.contacts_kit_user_id = user.id

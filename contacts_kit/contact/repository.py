@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import ColumnElement, and_, case, delete, false, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, case, delete, false, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +16,23 @@ from contacts_kit.contact.models import Contact
 from contacts_kit.errors import ContactEmailExists
 
 _LIKE_ESCAPE = "\\"
+
+ContactRow: TypeAlias = Row[*tuple[Any, ...]]
+"""A contact as read: a plain row of `READ_COLUMNS`."""
+
+# What reads return: plain rows of these columns, no ORM objects to build and track.
+READ_COLUMNS = (
+    Contact.id,
+    Contact.first_name,
+    Contact.last_name,
+    Contact.email,
+    Contact.phone,
+    Contact.birthday,
+    Contact.notes,
+    Contact.version,
+    Contact.created_at,
+    Contact.updated_at,
+)
 
 
 def _contains(column: Any, needle: str) -> ColumnElement[bool]:
@@ -71,23 +88,25 @@ class ContactRepository:
             raise ContactEmailExists() from exc
         return contact
 
-    async def get(self, contact_id: int) -> Contact | None:
+    async def get(self, contact_id: int) -> ContactRow | None:
         """The owner's contact with this id, if any."""
         result = await self.session.execute(
-            select(Contact).where(Contact.id == contact_id, Contact.owner_id == self.owner_id)
+            select(*READ_COLUMNS).where(Contact.id == contact_id, Contact.owner_id == self.owner_id)
         )
-        return result.scalar_one_or_none()
+        return result.one_or_none()
 
-    async def search(self, filters: ContactFilters, limit: int, offset: int) -> Sequence[Contact]:
+    async def search(
+        self, filters: ContactFilters, limit: int, offset: int
+    ) -> Sequence[ContactRow]:
         """A page of the owner's contacts matching `filters`, by last name, first name, id."""
         stmt = (
-            select(Contact)
+            select(*READ_COLUMNS)
             .where(Contact.owner_id == self.owner_id, *filters.clauses())
             .order_by(Contact.last_name, Contact.first_name, Contact.id)
             .limit(limit)
             .offset(offset)
         )
-        return (await self.session.scalars(stmt)).all()
+        return (await self.session.execute(stmt)).all()
 
     async def update(
         self, contact_id: int, values: dict[str, Any], if_versions: Sequence[int] | None
@@ -124,7 +143,7 @@ class ContactRepository:
 
     async def upcoming_birthdays(
         self, window: BirthdayWindow, limit: int, offset: int
-    ) -> Sequence[Contact]:
+    ) -> Sequence[ContactRow]:
         """The owner's contacts whose next birthday is in `window`, soonest first.
 
         Filtering and ordering happen in SQL on the indexed `birthday_key`.
@@ -138,7 +157,7 @@ class ContactRepository:
             if not leap
         ]
         day = case((or_(*feb29_elsewhere), FEB_28), else_=key) if feb29_elsewhere else key
-        stmt = select(Contact).where(Contact.owner_id == self.owner_id)
+        stmt = select(*READ_COLUMNS).where(Contact.owner_id == self.owner_id)
         if not window.everything:
             stmt = stmt.where(or_(*(key.between(low, high) for low, high in window.ranges)))
         stmt = (
@@ -146,4 +165,4 @@ class ContactRepository:
             .limit(limit)
             .offset(offset)
         )
-        return (await self.session.scalars(stmt)).all()
+        return (await self.session.execute(stmt)).all()

@@ -100,6 +100,7 @@ class ContactUpdate(BaseModel):
 class ContactRead(BaseModel):
     """A contact as the API shows it."""
 
+    # Read from ORM objects and from plain result rows alike.
     model_config = ConfigDict(
         from_attributes=True,
         json_schema_extra={

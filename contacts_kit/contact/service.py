@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contacts_kit.contact.birthdays import birthday_key, birthday_window, next_birthday
 from contacts_kit.contact.models import Contact
 from contacts_kit.contact.phones import InvalidPhoneNumber, normalize_phone
-from contacts_kit.contact.repository import ContactFilters, ContactRepository
+from contacts_kit.contact.repository import ContactFilters, ContactRepository, ContactRow
 from contacts_kit.contact.schemas import (
     ContactBirthday,
     ContactCreate,
@@ -27,9 +28,9 @@ if TYPE_CHECKING:
     from contacts_kit.app import ContactsKit
 
 
-def etag(contact: Contact) -> str:
-    """The strong entity tag of a contact's current version."""
-    return f'"{contact.version}"'
+def etag(version: int) -> str:
+    """The strong entity tag of a contact's version."""
+    return f'"{version}"'
 
 
 def parse_if_match(header: str | None) -> list[int] | None:
@@ -48,9 +49,28 @@ def parse_if_match(header: str | None) -> list[int] | None:
 class ContactService:
     """One user's address book, inside the request's transaction."""
 
-    def __init__(self, kit: ContactsKit, session: AsyncSession, owner_id: uuid.UUID) -> None:
+    def __init__(
+        self, kit: ContactsKit, owner_id: uuid.UUID, session: AsyncSession | None = None
+    ) -> None:
+        """With a `session`, inside the request's transaction; without, reads only, each in a
+        session of its own without a transaction."""
         self.kit = kit
-        self.contacts = ContactRepository(session, owner_id)
+        self.owner_id = owner_id
+        self.session = session
+
+    @property
+    def contacts(self) -> ContactRepository:
+        """The repository of the request's transaction."""
+        assert self.session is not None, "writes need the request's session"
+        return ContactRepository(self.session, self.owner_id)
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[ContactRepository]:
+        if self.session is not None:
+            yield ContactRepository(self.session, self.owner_id)
+            return
+        async with self.kit.read_session_factory() as session:
+            yield ContactRepository(session, self.owner_id)
 
     def today(self) -> date:
         """Today in the configured time zone."""
@@ -84,16 +104,20 @@ class ContactService:
         values = self._values(data.model_dump()) | {"created_at": now, "updated_at": now}
         return await self.contacts.add(values)
 
-    async def get(self, contact_id: int) -> Contact:
+    async def get(self, contact_id: int) -> ContactRow:
         """The contact, or `ContactNotFound` (also for another user's contact)."""
-        contact = await self.contacts.get(contact_id)
+        async with self._reading() as contacts:
+            contact = await contacts.get(contact_id)
         if contact is None:
             raise ContactNotFound()
         return contact
 
-    async def search(self, filters: ContactFilters, limit: int, offset: int) -> Sequence[Contact]:
+    async def search(
+        self, filters: ContactFilters, limit: int, offset: int
+    ) -> Sequence[ContactRow]:
         """A page of matching contacts."""
-        return await self.contacts.search(filters, limit, offset)
+        async with self._reading() as contacts:
+            return await contacts.search(filters, limit, offset)
 
     async def replace(self, contact_id: int, data: ContactCreate, if_match: str | None) -> Contact:
         """Full replacement (`PUT`)."""
@@ -125,10 +149,11 @@ class ContactService:
     async def upcoming_birthdays(self, days: int, limit: int, offset: int) -> list[ContactBirthday]:
         """Contacts whose next birthday is within `days` days from today, soonest first."""
         today = self.today()
-        rows = await self.contacts.upcoming_birthdays(birthday_window(today, days), limit, offset)
+        async with self._reading() as contacts:
+            rows = await contacts.upcoming_birthdays(birthday_window(today, days), limit, offset)
         return [_with_next_birthday(row, today) for row in rows]
 
 
-def _with_next_birthday(contact: Contact, today: date) -> ContactBirthday:
+def _with_next_birthday(contact: ContactRow, today: date) -> ContactBirthday:
     fields = {name: getattr(contact, name) for name in ContactRead.model_fields}
     return ContactBirthday(**fields, next_birthday=next_birthday(contact.birthday, today))

@@ -29,12 +29,23 @@ def make_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(settings.database_url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    # Connections rest in autocommit: a read is one round trip (no BEGIN/COMMIT) and the
+    # pre-ping at checkout is one `;` rather than BEGIN, `;`, ROLLBACK. Writes run through
+    # `transactional()`, which gives their session real transactions.
     return create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
+        isolation_level="AUTOCOMMIT",
     )
+
+
+def transactional(engine: AsyncEngine) -> AsyncEngine:
+    """The engine writes go through: READ COMMITTED transactions on PostgreSQL."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="READ COMMITTED")
+    return engine
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

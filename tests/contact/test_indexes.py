@@ -99,7 +99,7 @@ class _Capture:
     def __init__(self) -> None:
         self.statement: Any = None
 
-    async def scalars(self, statement: Any) -> Any:
+    async def execute(self, statement: Any) -> Any:
         self.statement = statement
 
         class _Empty:

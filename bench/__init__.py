@@ -1,0 +1,1 @@
+"""Benchmarks of contacts-kit against a bare Starlette + asyncpg floor. `python -m bench run`."""

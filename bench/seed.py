@@ -1,0 +1,175 @@
+"""Seed a benchmark database straight through SQL: the project's migrations, then
+`INSERT ... SELECT generate_series` (never through the API)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from contacts_kit.migrate import upgrade_engine
+from contacts_kit.settings import Settings, normalize_database_url
+
+LOGIN_EMAIL = "bench-login@example.com"
+LOGIN_PASSWORD = "bench password 123"
+
+FIRST = [
+    "Ada",
+    "Alan",
+    "Grace",
+    "Linus",
+    "Barbara",
+    "Ken",
+    "Edsger",
+    "Margaret",
+    "Dennis",
+    "Frances",
+    "John",
+    "Radia",
+    "Donald",
+    "Hedy",
+    "Tim",
+    "Katherine",
+]
+LAST = [
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Torvalds",
+    "Liskov",
+    "Thompson",
+    "Dijkstra",
+    "Hamilton",
+    "Ritchie",
+    "Allen",
+    "McCarthy",
+    "Perlman",
+    "Knuth",
+    "Lamarr",
+    "Berners",
+    "Johnson",
+]
+
+CONTACTS = text(
+    """
+    INSERT INTO contacts_kit_contacts
+        (owner_id, first_name, last_name, email, phone, birthday, birthday_key, notes,
+         version, created_at, updated_at)
+    SELECT u.id,
+           (CAST(:first AS text[]))[1 + (n * 7 + u.k) % 16],
+           (CAST(:last AS text[]))[1 + (n * 13 + u.k) % 16] || (n % 100)::text,
+           'p' || n::text || '.' || u.k::text || '@example' || (n % 37)::text || '.org',
+           '+1202555' || lpad(((n * 31 + u.k) % 10000)::text, 4, '0'),
+           d,
+           (extract(month FROM d) * 100 + extract(day FROM d))::smallint,
+           CASE WHEN n % 5 = 0 THEN 'met at conference ' || (n % 20)::text END,
+           1, :now, :now
+    FROM (SELECT id, row_number() OVER (ORDER BY email) AS k
+          FROM contacts_kit_users WHERE email LIKE :pattern) AS u,
+         generate_series(1, :per_user) AS n,
+         LATERAL (SELECT date '1950-01-01' + ((n * 7919 + u.k * 104729) % 25000)::int AS d) AS b
+    """
+)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What the scenarios need to know about the seeded data."""
+
+    big_user: uuid.UUID
+    small_user: uuid.UUID
+    login_user: uuid.UUID
+    sample_contact_big: int
+    users: int
+    contacts: int
+
+
+async def _users(connection: AsyncConnection, count: int, prefix: str, hashed: str) -> None:
+    now = datetime.now(UTC)
+    await connection.execute(
+        text(
+            "INSERT INTO contacts_kit_users (id, email, hashed_password, is_verified, "
+            "token_version, created_at, updated_at) "
+            "SELECT gen_random_uuid(), :prefix || lpad(n::text, 6, '0') || '@example.com', "
+            ":hashed, true, 0, :now, :now FROM generate_series(1, :count) AS n"
+        ),
+        {"prefix": prefix, "count": count, "hashed": hashed, "now": now},
+    )
+
+
+async def _one(connection: AsyncConnection, sql: str) -> uuid.UUID:
+    value = (await connection.execute(text(sql))).scalar_one()
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+async def seed(
+    database_url: str, *, users: int = 1000, per_user: int = 100, big: int = 100_000
+) -> Seeded:
+    """Migrate `database_url`, then fill it: `users` x `per_user` contacts, one user with `big`."""
+    settings = Settings(_env_file=None, database_url=database_url)
+    hasher = PasswordHash(
+        (
+            Argon2Hasher(
+                time_cost=settings.password_hash_time_cost,
+                memory_cost=settings.password_hash_memory_cost,
+                parallelism=settings.password_hash_parallelism,
+            ),
+        )
+    )
+    login_hash = hasher.hash(LOGIN_PASSWORD)
+    engine = create_async_engine(normalize_database_url(database_url))
+    now = datetime.now(UTC)
+    await upgrade_engine(engine)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("TRUNCATE contacts_kit_users CASCADE"))
+            await _users(connection, users, "small", "unused")
+            await _users(connection, 1, "big", "unused")
+            await connection.execute(
+                text(
+                    "INSERT INTO contacts_kit_users (id, email, hashed_password, is_verified, "
+                    "token_version, created_at, updated_at) VALUES (gen_random_uuid(), :email, "
+                    ":hashed, true, 0, :now, :now)"
+                ),
+                {"email": LOGIN_EMAIL, "hashed": login_hash, "now": now},
+            )
+            params = {"first": FIRST, "last": LAST, "now": now}
+            await connection.execute(
+                CONTACTS, {**params, "pattern": "small%", "per_user": per_user}
+            )
+            await connection.execute(CONTACTS, {**params, "pattern": "big%", "per_user": big})
+        async with engine.connect() as connection:
+            await connection.execute(text("ANALYZE contacts_kit_users"))
+            await connection.execute(text("ANALYZE contacts_kit_contacts"))
+            await connection.commit()
+            big_user = await _one(
+                connection, "SELECT id FROM contacts_kit_users WHERE email LIKE 'big%'"
+            )
+            small_user = await _one(
+                connection,
+                "SELECT id FROM contacts_kit_users WHERE email LIKE 'small%' "
+                "ORDER BY email LIMIT 1",
+            )
+            login_user = await _one(
+                connection, f"SELECT id FROM contacts_kit_users WHERE email = '{LOGIN_EMAIL}'"
+            )
+            sample = (
+                await connection.execute(
+                    text(
+                        "SELECT id FROM contacts_kit_contacts WHERE owner_id = :o ORDER BY id "
+                        "OFFSET :off LIMIT 1"
+                    ),
+                    {"o": big_user, "off": big // 2},
+                )
+            ).scalar_one()
+            total = (
+                await connection.execute(text("SELECT count(*) FROM contacts_kit_contacts"))
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+    return Seeded(big_user, small_user, login_user, sample, users + 2, int(total))

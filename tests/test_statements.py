@@ -1,0 +1,67 @@
+"""With the user cached, an authenticated read costs exactly one SQL statement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from contacts_kit import ContactsKit
+from tests.conftest import RunningApp, auth_headers, empty_tables, make_settings
+
+
+@contextmanager
+def statements(kit: ContactsKit) -> Iterator[list[str]]:
+    """Every statement sent to the database while the block runs."""
+    seen: list[str] = []
+
+    def _record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(kit.engine.sync_engine, "before_cursor_execute", _record)
+    try:
+        yield seen
+    finally:
+        event.remove(kit.engine.sync_engine, "before_cursor_execute", _record)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/contacts",
+        "/api/contacts?q=ada",
+        "/api/contacts?last_name=love&email=example",
+        "/api/contacts/birthdays?days=30",
+        "/api/contacts/{id}",
+        "/api/users/me",
+    ],
+)
+async def test_a_warm_authenticated_read_is_one_statement(
+    database_url: str, redis_url: str, tmp_path: Path, path: str
+) -> None:
+    settings = make_settings(database_url, tmp_path, redis_url=redis_url)
+    async with RunningApp(settings) as running:
+        headers = await auth_headers(running.client, "counted@example.com")
+        created = await running.client.post(
+            "/api/contacts",
+            json={
+                "first_name": "Ada",
+                "last_name": "Lovelace",
+                "email": "ada@example.com",
+                "phone": "+12025550143",
+                "birthday": "1990-01-01",
+            },
+            headers=headers,
+        )
+        url = path.replace("{id}", str(created.json()["id"]))
+        assert (await running.client.get(url, headers=headers)).status_code == 200  # warm-up
+        with statements(running.kit) as seen:
+            response = await running.client.get(url, headers=headers)
+        assert response.status_code == 200
+        expected = 0 if path == "/api/users/me" else 1
+        assert len(seen) == expected, seen
+        await empty_tables(running.kit)
