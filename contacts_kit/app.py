@@ -99,7 +99,7 @@ class ContactsKit:
             yield session
 
     def _make_current_user_dependency(self) -> Callable[..., Any]:
-        from contacts_kit.auth.service import AuthService
+        from contacts_kit.auth.service import authenticate
 
         async def current_user(
             request: Request, token: Annotated[str | None, Depends(self.oauth2_scheme)]
@@ -107,8 +107,7 @@ class ContactsKit:
             """Dependency: the user of the bearer token, or 401 with `WWW-Authenticate`."""
             if not token:
                 raise NotAuthenticated()
-            async with self.read_session_factory() as session:
-                user = await AuthService(self, session).authenticate(token)
+            user = await authenticate(self, token)
             # Per-user rate limits key on it.
             request.state.contacts_kit_user_id = user.id
             return user

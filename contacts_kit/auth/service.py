@@ -39,6 +39,35 @@ def user_cache_key(user_id: uuid.UUID | str) -> str:
     return f"contacts_kit:user:{user_id}"
 
 
+def _subject(kit: ContactsKit, access_token: str) -> tuple[uuid.UUID, object]:
+    claims = kit.tokens.decode(access_token, TokenType.ACCESS)
+    try:
+        return uuid.UUID(claims.sub), claims.extra.get("ver")
+    except ValueError as exc:
+        raise InvalidToken() from exc
+
+
+async def cached_user(
+    kit: ContactsKit, user_id: uuid.UUID, version: object
+) -> AuthenticatedUser | None:
+    """The cached user if the entry matches the token's version; None means ask the database."""
+    cached = await kit.cache.get(user_cache_key(user_id))
+    if cached is None:
+        return None
+    user = AuthenticatedUser.model_validate_json(cached)
+    return user if user.token_version == version else None
+
+
+async def authenticate(kit: ContactsKit, access_token: str) -> AuthenticatedUser:
+    """The current user of a token; a database session is opened only when the cache misses."""
+    user_id, version = _subject(kit, access_token)
+    user = await cached_user(kit, user_id, version)
+    if user is not None:
+        return user
+    async with kit.read_session_factory() as session:
+        return await AuthService(kit, session).authenticate(access_token)
+
+
 class AuthService:
     """Account operations of one request, inside that request's transaction."""
 
@@ -207,17 +236,10 @@ class AuthService:
 
     async def authenticate(self, access_token: str) -> AuthenticatedUser:
         """The user an access token stands for: from the cache when warm, else the database."""
-        claims = self.kit.tokens.decode(access_token, TokenType.ACCESS)
-        try:
-            user_id = uuid.UUID(claims.sub)
-        except ValueError as exc:
-            raise InvalidToken() from exc
-        version = claims.extra.get("ver")
-        cached = await self.kit.cache.get(user_cache_key(user_id))
-        if cached is not None:
-            user = AuthenticatedUser.model_validate_json(cached)
-            if user.token_version == version:
-                return user
+        user_id, version = _subject(self.kit, access_token)
+        user = await cached_user(self.kit, user_id, version)
+        if user is not None:
+            return user
         row = await self.users.get(user_id)
         if row is None or row.token_version != version:
             raise InvalidToken()

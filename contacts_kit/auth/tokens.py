@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,9 +46,13 @@ class TokenClaims:
 class TokenCodec:
     """Signs and verifies the JWTs of one `ContactsKit` instance."""
 
-    def __init__(self, secret: bytes, now: Callable[[], datetime]) -> None:
+    def __init__(self, secret: bytes, now: Callable[[], datetime], cache_size: int = 4096) -> None:
         self._key = OctKey.import_key(secret)
         self._now = now
+        # Tokens already verified, so a client's repeated requests skip the HMAC and the
+        # parsing; time-dependent checks still run on every use.
+        self._verified: OrderedDict[tuple[str, TokenType], TokenClaims] = OrderedDict()
+        self._cache_size = cache_size
 
     def encode(
         self, subject: str, token_type: TokenType, ttl: timedelta, **extra: Any
@@ -78,6 +83,20 @@ class TokenCodec:
         joserfc's `decode` checks only the signature, so the claims are validated here.
         """
         now = int(self._now().timestamp())
+        known = self._verified.get((token, expected))
+        if known is not None:
+            # The same time rules as a first verification (see _verify).
+            if known.exp < now or known.iat > now + 60:
+                raise InvalidToken()
+            self._verified.move_to_end((token, expected))
+            return known
+        claims = self._verify(token, expected, now)
+        self._verified[(token, expected)] = claims
+        if len(self._verified) > self._cache_size:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _verify(self, token: str, expected: TokenType, now: int) -> TokenClaims:
         registry = jwt.JWTClaimsRegistry(
             now=now,
             sub={"essential": True},

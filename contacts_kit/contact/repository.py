@@ -7,9 +7,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from sqlalchemy import ColumnElement, Row, and_, case, delete, false, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Row,
+    and_,
+    bindparam,
+    case,
+    delete,
+    false,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import Uuid
 
 from contacts_kit.contact.birthdays import FEB_28, FEB_29, BirthdayWindow
 from contacts_kit.contact.models import Contact
@@ -40,6 +54,20 @@ def _contains(column: Any, needle: str) -> ColumnElement[bool]:
     escaped = needle.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2).replace("%", "\\%").replace("_", "\\_")
     result: ColumnElement[bool] = column.ilike(f"%{escaped}%", escape=_LIKE_ESCAPE)
     return result
+
+
+# Built once: a request only binds its values (and hits SQLAlchemy's compiled cache).
+_OWNER = bindparam("owner_id", type_=Uuid())
+_BY_ID = select(*READ_COLUMNS).where(
+    Contact.id == bindparam("contact_id", type_=BigInteger()), Contact.owner_id == _OWNER
+)
+_PAGE = (
+    select(*READ_COLUMNS)
+    .where(Contact.owner_id == _OWNER)
+    .order_by(Contact.last_name, Contact.first_name, Contact.id)
+    .limit(bindparam("limit", type_=Integer()))
+    .offset(bindparam("offset", type_=Integer()))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +127,10 @@ class ContactRepository:
         self, filters: ContactFilters, limit: int, offset: int
     ) -> Sequence[ContactRow]:
         """A page of the owner's contacts matching `filters`, by last name, first name, id."""
-        stmt = (
-            select(*READ_COLUMNS)
-            .where(Contact.owner_id == self.owner_id, *filters.clauses())
-            .order_by(Contact.last_name, Contact.first_name, Contact.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        return (await self.session.execute(stmt)).all()
+        clauses = filters.clauses()
+        stmt = _PAGE.where(*clauses) if clauses else _PAGE
+        params = {"owner_id": self.owner_id, "limit": limit, "offset": offset}
+        return (await self.session.execute(stmt, params)).all()
 
     async def update(
         self, contact_id: int, values: dict[str, Any], if_versions: Sequence[int] | None

@@ -86,3 +86,16 @@ def test_a_token_signed_with_another_key_is_refused() -> None:
     with pytest.raises(InvalidToken):
         _codec().decode(token, TokenType.ACCESS)
     assert _codec().decode(_raw(_claims()), TokenType.ACCESS).sub == "user"
+
+
+def test_a_remembered_token_still_expires() -> None:
+    now = [NOW]
+    codec = TokenCodec(SECRET, lambda: now[0])
+    token, _ = codec.encode("user", TokenType.ACCESS, timedelta(minutes=1))
+    assert codec.decode(token, TokenType.ACCESS).sub == "user"
+    assert codec.decode(token, TokenType.ACCESS).sub == "user"  # from the verified cache
+    now[0] = NOW + timedelta(minutes=2)
+    with pytest.raises(InvalidToken):
+        codec.decode(token, TokenType.ACCESS)
+    with pytest.raises(InvalidToken):
+        codec.decode(token, TokenType.REFRESH)  # the cache is per expected type too

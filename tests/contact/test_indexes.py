@@ -99,8 +99,8 @@ class _Capture:
     def __init__(self) -> None:
         self.statement: Any = None
 
-    async def execute(self, statement: Any) -> Any:
-        self.statement = statement
+    async def execute(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
+        self.statement = statement.params(params) if params else statement
 
         class _Empty:
             def all(self) -> list[Any]:
