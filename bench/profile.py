@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 from redis import Redis
@@ -43,10 +44,9 @@ def main() -> int:
             "-m",
             "pyinstrument",
             "-r",
-            "text",
-            "--show-all",
+            "session",
             "-o",
-            str(out),
+            str(out.with_suffix(".pyisession")),
             "-m",
             "contacts_kit",
             "serve",

@@ -22,7 +22,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.types import Uuid
 
 from contacts_kit.contact.birthdays import FEB_28, FEB_29, BirthdayWindow
@@ -100,18 +100,27 @@ class ContactFilters:
 
 
 class ContactRepository:
-    """Reads and writes `contacts_kit_contacts` for one owner."""
+    """Reads and writes `contacts_kit_contacts` for one owner.
 
-    def __init__(self, session: AsyncSession, owner_id: uuid.UUID) -> None:
+    Reads work on a session or on a plain connection (no ORM machinery); writes need the
+    request's session.
+    """
+
+    def __init__(self, session: AsyncSession | AsyncConnection, owner_id: uuid.UUID) -> None:
         self.session = session
         self.owner_id = owner_id
+
+    @property
+    def _orm(self) -> AsyncSession:
+        assert isinstance(self.session, AsyncSession), "writes go through the request's session"
+        return self.session
 
     async def add(self, values: dict[str, Any]) -> Contact:
         """Insert a contact; the (owner, email) unique index decides on duplicates."""
         contact = Contact(owner_id=self.owner_id, **values)
-        self.session.add(contact)
+        self._orm.add(contact)
         try:
-            await self.session.flush()
+            await self._orm.flush()
         except IntegrityError as exc:
             raise ContactEmailExists() from exc
         return contact
@@ -150,7 +159,7 @@ class ContactRepository:
             .execution_options(synchronize_session=False, populate_existing=True)
         )
         try:
-            result = await self.session.execute(stmt)
+            result = await self._orm.execute(stmt)
         except IntegrityError as exc:
             raise ContactEmailExists() from exc
         return result.scalar_one_or_none()
@@ -160,9 +169,7 @@ class ContactRepository:
         conditions = [Contact.id == contact_id, Contact.owner_id == self.owner_id]
         if if_versions is not None:
             conditions.append(Contact.version.in_(if_versions) if if_versions else false())
-        result = await self.session.execute(
-            delete(Contact).where(*conditions).returning(Contact.id)
-        )
+        result = await self._orm.execute(delete(Contact).where(*conditions).returning(Contact.id))
         return result.first() is not None
 
     async def upcoming_birthdays(

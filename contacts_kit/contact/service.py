@@ -69,8 +69,9 @@ class ContactService:
         if self.session is not None:
             yield ContactRepository(self.session, self.owner_id)
             return
-        async with self.kit.read_session_factory() as session:
-            yield ContactRepository(session, self.owner_id)
+        # A plain connection: one SELECT needs neither a transaction nor the ORM session.
+        async with self.kit.engine.connect() as connection:
+            yield ContactRepository(connection, self.owner_id)
 
     def today(self) -> date:
         """Today in the configured time zone."""
