@@ -106,6 +106,8 @@ def started(command: list[str], env: dict[str, str], base_url: str) -> Iterator[
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if process.stderr:
+            process.stderr.close()
 
 
 def project_command(port: int, workers: int) -> list[str]:

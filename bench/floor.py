@@ -31,7 +31,8 @@ from contacts_kit.settings import Settings
 COLUMNS = "id, first_name, last_name, email, phone, birthday, notes, created_at, updated_at"
 SEARCH = (
     f"SELECT {COLUMNS} FROM contacts_kit_contacts WHERE owner_id = $1 "
-    "AND search_text ILIKE $2 ESCAPE '\\' ORDER BY last_name, first_name, id LIMIT $3 OFFSET $4"
+    "AND search_text ILIKE $2 ESCAPE '\\' ORDER BY last_name || '', first_name, id "
+    "LIMIT $3 OFFSET $4"
 )
 LIST = (
     f"SELECT {COLUMNS} FROM contacts_kit_contacts WHERE owner_id = $1 "

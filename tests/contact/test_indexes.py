@@ -140,12 +140,11 @@ async def test_a_selective_search_on_a_large_book_uses_the_trigram_index(
     assert ("Bitmap Index Scan", TRIGRAM_INDEX) in scans, scans
 
 
-@pytest.mark.parametrize("q", ["hopper1", "ada", "example"])
-async def test_a_broad_search_on_a_large_book_still_uses_an_index(
+@pytest.mark.parametrize("q", ["hopper1", "ada", "turing1"])
+async def test_a_broader_search_on_a_large_book_still_uses_an_index(
     big_book: tuple[AsyncEngine, uuid.UUID], q: str
 ) -> None:
-    # When many rows match, walking the (owner, name) index in order until the page is full
-    # can beat collecting every match: PostgreSQL may pick either, never a table scan.
+    # From about 1% to 12% of the book: still collected through an index, never a table scan.
     engine, owner = big_book
     statement = await _statement(owner, "search", ContactFilters(q=q), 20, 0)
     scans = _scans_of_contacts(await _plan(engine, statement))

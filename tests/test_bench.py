@@ -1,0 +1,86 @@
+"""The benchmark's seeding, scenarios and floor, end to end on a tiny data set (the full
+benchmark is not part of the suite)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from bench import wrk
+from bench.__main__ import floor_command, project_command, server_env, started, warm
+from bench.scenarios import scenarios
+from bench.seed import seed
+from contacts_kit.auth.tokens import TokenCodec
+from tests.server import free_port, temporary_database
+
+WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:8000/api/contacts
+  2 threads and 32 connections
+  Latency Distribution
+     50%  812.00us
+     75%    1.20ms
+     90%    2.50ms
+     99%   10.31ms
+  5210 requests in 1.00s, 2.00MB read
+  Non-2xx or 3xx responses: 3
+Requests/sec:   5201.12
+"""
+
+
+def test_wrk_reports_are_read() -> None:
+    result = wrk.parse(WRK_OUTPUT)
+    assert (result.requests, result.non_2xx) == (5210, 3)
+    assert result.rps == pytest.approx(5201.12)
+    assert result.p50_ms == pytest.approx(0.812)
+    assert result.p99_ms == pytest.approx(10.31)
+
+
+def test_seeding_and_every_scenario_run_end_to_end(
+    postgres_server_url: str | None, redis_server_url: str | None
+) -> None:
+    if postgres_server_url is None or redis_server_url is None:
+        from tests.services import unavailable
+
+        unavailable("PostgreSQL and Redis")
+    with temporary_database(postgres_server_url, "contacts_kit_bench_test") as database_url:
+        seeded = asyncio.run(seed(database_url, users=5, per_user=10, big=300))
+        assert seeded.contacts == 5 * 10 + 300
+        secret = secrets.token_urlsafe(48)
+        items = scenarios(seeded, TokenCodec(secret.encode(), lambda: datetime.now(UTC)))
+        assert len(items) == 6
+        env = server_env(database_url, redis_server_url, secret)
+        project_port, floor_port = free_port(), free_port()
+        project = f"http://127.0.0.1:{project_port}"
+        floor = f"http://127.0.0.1:{floor_port}"
+        with (
+            started(project_command(project_port, 1), env, project),
+            started(floor_command(floor_port, 1), env, floor),
+        ):
+            warm(project, items)
+            for scenario in items:
+                headers = {"content-type": "application/json"}
+                if scenario.token:
+                    headers["Authorization"] = f"Bearer {scenario.token}"
+                body = (scenario.body or "").replace("@@EMAIL@@", "smoke@example.com")
+                response = httpx.request(
+                    scenario.method,
+                    project + scenario.path,
+                    content=body or None,
+                    headers=headers,
+                    timeout=30,
+                )
+                assert response.status_code in (200, 201), (scenario.name, response.text)
+                if scenario.read:
+                    floor_response = httpx.get(floor + scenario.path, headers=headers, timeout=30)
+                    assert floor_response.status_code == 200, scenario.name
+                    assert len(floor_response.json()) == len(
+                        response.json() if isinstance(response.json(), list) else [1]
+                    ) or not isinstance(response.json(), list)
+            if wrk.available():
+                for scenario in (items[0], items[4]):  # a read, and creation with unique emails
+                    result = wrk.run(project, scenario, seconds=1, connections=4)
+                    assert result.requests > 0
+                    assert result.non_2xx == 0, scenario.name
