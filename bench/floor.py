@@ -116,7 +116,12 @@ def build() -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
-        state["pool"] = await asyncpg.create_pool(dsn, min_size=2, max_size=10)
+        state["pool"] = await asyncpg.create_pool(
+            dsn,
+            min_size=2,
+            max_size=10,
+            server_settings={"plan_cache_mode": "force_custom_plan"},  # as the project
+        )
         state["redis"] = Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
         yield
         await state["pool"].close()

@@ -14,6 +14,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from redis import Redis
@@ -73,8 +74,34 @@ def main() -> int:
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
+    out.write_text(self_times(out.with_suffix(".pyisession")))
     print(f"report: {out}")
     return 0
+
+
+def self_times(session_file: Path, top: int = 40) -> str:
+    """The functions that spent the most time themselves (not in what they called)."""
+    from collections import Counter
+
+    from pyinstrument.session import Session
+
+    root = Session.load(str(session_file)).root_frame()
+    spent: Counter[str] = Counter()
+
+    def walk(frame: Any) -> None:
+        key = f"{frame.function}  {frame.file_path_short}"
+        spent[key] += frame.time - sum(child.time for child in frame.children)
+        for child in frame.children:
+            walk(child)
+
+    if root is not None:
+        walk(root)
+    total = sum(spent.values()) or 1.0
+    lines = [
+        f"{seconds:7.3f} s {seconds / total:6.1%}  {name}"
+        for name, seconds in spent.most_common(top)
+    ]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
