@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from contacts_kit import ContactsKit
 from contacts_kit.auth.service import user_cache_key
@@ -20,29 +15,12 @@ from contacts_kit.backends.cache_memory import MemoryCache
 from contacts_kit.backends.cache_redis import RedisCache
 from contacts_kit.backends.resilient import ResilientCache
 from tests.avatar.images import png_bytes
-from tests.conftest import RunningApp, auth_headers, empty_tables, make_settings
+from tests.conftest import RunningApp, auth_headers, empty_tables, make_settings, statements
+from tests.server import free_port
 
 
-@contextmanager
-def counting_user_selects(kit: ContactsKit) -> Iterator[list[str]]:
-    """Collect every statement that reads the users table."""
-    seen: list[str] = []
-
-    def _record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "FROM contacts_kit_users" in statement:
-            seen.append(statement)
-
-    event.listen(kit.engine.sync_engine, "before_cursor_execute", _record)
-    try:
-        yield seen
-    finally:
-        event.remove(kit.engine.sync_engine, "before_cursor_execute", _record)
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _user_selects(seen: list[str]) -> list[str]:
+    return [statement for statement in seen if "FROM contacts_kit_users" in statement]
 
 
 async def test_redis_is_the_cache_when_configured(redis_url: str, tmp_path: Path) -> None:
@@ -63,14 +41,14 @@ async def test_a_warm_cache_spares_the_user_select(
     settings = make_settings(database_url, tmp_path, redis_url=redis_url)
     async with RunningApp(settings) as running:
         headers = await auth_headers(running.client, "cached@example.com")
-        with counting_user_selects(running.kit) as selects:
+        with statements(running.kit) as seen:
             first = await running.client.get("/api/users/me", headers=headers)
-            assert len(selects) == 1
+            assert len(_user_selects(seen)) == 1
             second = await running.client.get("/api/users/me", headers=headers)
             third = await running.client.get("/api/contacts", headers=headers)
         assert first.json() == second.json()
         assert third.status_code == 200
-        assert len(selects) == 1  # the second and third requests did no user SELECT
+        assert len(_user_selects(seen)) == 1  # the second and third requests did no user SELECT
         raw = await running.kit.cache.get(user_cache_key(first.json()["id"]))
         assert raw is not None
         cached = json.loads(raw)  # JSON, never pickle
@@ -123,9 +101,7 @@ async def test_verification_invalidates_the_cached_user(
 async def test_requests_succeed_when_redis_is_unreachable(
     database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = make_settings(
-        database_url, tmp_path, redis_url=f"redis://127.0.0.1:{_closed_port()}/0"
-    )
+    settings = make_settings(database_url, tmp_path, redis_url=f"redis://127.0.0.1:{free_port()}/0")
     async with RunningApp(settings) as running:
         with caplog.at_level(logging.WARNING, logger="contacts_kit.cache"):
             headers = await auth_headers(running.client, "no-redis@example.com")

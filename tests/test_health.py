@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import httpx
 
 from contacts_kit import Settings
 from tests.conftest import RunningApp, make_settings
+from tests.server import free_port
 
 
 async def test_healthz_and_readyz_answer_200(client: httpx.AsyncClient) -> None:
@@ -18,14 +18,8 @@ async def test_healthz_and_readyz_answer_200(client: httpx.AsyncClient) -> None:
     assert ready.json() == {"status": "ok", "database": "ok", "cache": "ok"}
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_readyz_is_503_when_the_database_is_down(tmp_path: Path) -> None:
-    url = f"postgresql://postgres@127.0.0.1:{_closed_port()}/nothing"
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
     settings: Settings = make_settings(url, tmp_path)
     async with RunningApp(settings) as running:
         assert (await running.client.get("/healthz")).status_code == 200

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from starlette.requests import Request
 from contacts_kit.ratelimit import KeyedBucketFactory, client_ip, to_rates
 from contacts_kit.settings import Settings
 from tests.conftest import PASSWORD, RunningApp, auth_headers, empty_tables, make_settings
+from tests.server import free_port
 
 
 def _contact(index: int) -> dict[str, Any]:
@@ -189,12 +189,6 @@ async def test_disabled_rate_limiting_never_answers_429(database_url: str, tmp_p
         await empty_tables(running.kit)
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.parametrize(("fail_open", "expected"), [(True, 201), (False, 503)])
 async def test_an_unreachable_redis_fails_open_or_closed_as_configured(
     database_url: str, tmp_path: Path, fail_open: bool, expected: int
@@ -202,7 +196,7 @@ async def test_an_unreachable_redis_fails_open_or_closed_as_configured(
     settings = _limited(
         database_url,
         tmp_path,
-        redis_url=f"redis://127.0.0.1:{_closed_port()}/0",
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
         rate_limit_fail_open=fail_open,
     )
     async with RunningApp(settings) as running:

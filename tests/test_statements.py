@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 
-from contacts_kit import ContactsKit
-from tests.conftest import RunningApp, auth_headers, empty_tables, make_settings
-
-
-@contextmanager
-def statements(kit: ContactsKit) -> Iterator[list[str]]:
-    """Every statement sent to the database while the block runs."""
-    seen: list[str] = []
-
-    def _record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(kit.engine.sync_engine, "before_cursor_execute", _record)
-    try:
-        yield seen
-    finally:
-        event.remove(kit.engine.sync_engine, "before_cursor_execute", _record)
+from tests.conftest import RunningApp, auth_headers, empty_tables, make_settings, statements
 
 
 @pytest.mark.parametrize(
