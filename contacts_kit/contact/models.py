@@ -39,7 +39,15 @@ class Contact(Base):
     __table_args__ = (
         UniqueConstraint("owner_id", "email"),
         Index("ix_contacts_kit_contacts_owner_name", "owner_id", "last_name", "first_name", "id"),
-        Index("ix_contacts_kit_contacts_owner_birthday", "owner_id", "birthday_key"),
+        # Serves the birthday window already sorted (see ContactRepository.upcoming_birthdays).
+        Index(
+            "ix_contacts_kit_contacts_owner_birthday_name",
+            "owner_id",
+            "birthday_key",
+            "last_name",
+            "first_name",
+            "id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
