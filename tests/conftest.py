@@ -144,18 +144,22 @@ class Harness:
 async def harness(settings: Settings) -> AsyncIterator[Harness]:
     async with RunningApp(settings) as running:
         yield running
-        await empty_tables(running.kit)
 
 
 class RunningApp:
-    """Start `create_app(settings, plugins=...)` with its lifespan and an ASGI client."""
+    """Start `create_app(settings, plugins=...)` with its lifespan and an ASGI client; on the
+    way out, even after a failure, delete every row the test wrote (unless `clean=False`, for
+    an app whose database is unreachable on purpose)."""
 
     def __init__(
         self,
         settings: Settings,
         plugins: tuple[object, ...] = (),
         client_address: tuple[str, int] = ("127.0.0.1", 123),
+        *,
+        clean: bool = True,
     ) -> None:
+        self.clean = clean
         self.app = create_app(settings, plugins=plugins)
         self.kit: ContactsKit = self.app.state.contacts_kit
         self._lifespan = self.app.router.lifespan_context(self.app)
@@ -168,8 +172,12 @@ class RunningApp:
         return Harness(self.app, self.kit, self.client)
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.client.aclose()
-        await self._lifespan.__aexit__(None, None, None)
+        try:
+            if self.clean:
+                await empty_tables(self.kit)
+        finally:
+            await self.client.aclose()
+            await self._lifespan.__aexit__(None, None, None)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from contacts_kit.backends.cache_memory import MemoryCache
 from contacts_kit.backends.cache_redis import RedisCache
 from contacts_kit.backends.resilient import ResilientCache
 from tests.avatar.images import png_bytes
-from tests.conftest import RunningApp, auth_headers, empty_tables, make_settings, statements
+from tests.conftest import RunningApp, auth_headers, make_settings, statements
 from tests.server import free_port
 
 
@@ -54,7 +54,6 @@ async def test_a_warm_cache_spares_the_user_select(
         cached = json.loads(raw)  # JSON, never pickle
         assert cached["email"] == "cached@example.com"
         assert "hashed_password" not in cached
-        await empty_tables(running.kit)
 
 
 async def test_an_avatar_change_is_seen_at_once_by_another_worker(
@@ -73,7 +72,6 @@ async def test_an_avatar_change_is_seen_at_once_by_another_worker(
         assert upload.status_code == 200
         after = await worker_b.client.get("/api/users/me", headers=headers)
         assert after.json()["avatar_url"] == upload.json()["avatar_url"] is not None
-        await empty_tables(worker_a.kit)
 
 
 async def test_verification_invalidates_the_cached_user(
@@ -95,7 +93,6 @@ async def test_verification_invalidates_the_cached_user(
         ).status_code == 200
         again = (await running.client.get("/api/users/me", headers=headers)).json()
         assert again["is_verified"] is True
-        await empty_tables(running.kit)
 
 
 async def test_requests_succeed_when_redis_is_unreachable(
@@ -124,7 +121,6 @@ async def test_requests_succeed_when_redis_is_unreachable(
         ready = await running.client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["cache"] == "down"
-        await empty_tables(running.kit)
 
 
 async def test_the_resilient_cache_backs_off_after_a_failure() -> None:

@@ -9,7 +9,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from contacts_kit.settings import normalize_database_url
-from tests.conftest import RunningApp, auth_headers, empty_tables, make_settings
+from tests.conftest import RunningApp, auth_headers, make_settings
 
 
 async def _terminate_connections_to(database_url: str) -> int:
@@ -56,4 +56,3 @@ async def test_requests_succeed_after_the_database_connections_are_killed(
             headers=headers,
         )
         assert created.status_code == 201
-        await empty_tables(running.kit)

@@ -21,7 +21,7 @@ async def test_healthz_and_readyz_answer_200(client: httpx.AsyncClient) -> None:
 async def test_readyz_is_503_when_the_database_is_down(tmp_path: Path) -> None:
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
     settings: Settings = make_settings(url, tmp_path)
-    async with RunningApp(settings) as running:
+    async with RunningApp(settings, clean=False) as running:
         assert (await running.client.get("/healthz")).status_code == 200
         ready = await running.client.get("/readyz")
     assert ready.status_code == 503

@@ -128,9 +128,6 @@ async def test_hook_on_user_registered(settings: Settings) -> None:
         body = await signup(running.client, "hooked@example.com")
         assert [user.email for user in seen] == ["hooked@example.com"]
         assert str(seen[0].id) == body["id"]
-        from tests.conftest import empty_tables
-
-        await empty_tables(running.kit)
 
 
 async def test_hook_on_contact_created(settings: Settings) -> None:
@@ -159,9 +156,6 @@ async def test_hook_on_contact_created(settings: Settings) -> None:
         )
         assert response.status_code == 201
         assert seen == [("hook@example.com", uuid.UUID(me["id"]))]
-        from tests.conftest import empty_tables
-
-        await empty_tables(running.kit)
 
 
 def _declared_hooks() -> list[str]:

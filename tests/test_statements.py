@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunningApp, auth_headers, empty_tables, make_settings, statements
+from tests.conftest import RunningApp, auth_headers, make_settings, statements
 
 
 @pytest.mark.parametrize(
@@ -44,4 +44,3 @@ async def test_a_warm_authenticated_read_is_one_statement(
         assert response.status_code == 200
         expected = 0 if path == "/api/users/me" else 1
         assert len(seen) == expected, seen
-        await empty_tables(running.kit)

@@ -14,7 +14,7 @@ import pytest
 
 from contacts_kit import Settings
 from contacts_kit.backends.mail_smtp import SmtpMailer, connection_config
-from tests.conftest import PASSWORD, Harness, RunningApp, empty_tables, make_settings
+from tests.conftest import PASSWORD, Harness, RunningApp, make_settings
 from tests.smtp import SmtpServer, parts
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -33,7 +33,6 @@ async def mail_app(database_url: str, tmp_path: Path, smtp: SmtpServer) -> Async
     settings = make_settings(database_url, tmp_path, require_verified_email=True, **smtp.settings())
     async with RunningApp(settings) as running:
         yield running
-        await empty_tables(running.kit)
 
 
 def _link(smtp: SmtpServer, index: int = -1) -> str:
@@ -98,7 +97,6 @@ async def test_unverified_users_may_log_in_when_the_setting_is_off(
     async with RunningApp(settings) as running:
         await _signup(running.client, "free@example.com")
         assert (await _login(running.client, "free@example.com")).status_code == 200
-        await empty_tables(running.kit)
 
 
 @pytest.mark.parametrize("token", ["garbage", "a.b.c", "x" * 500])
@@ -259,7 +257,6 @@ async def test_password_change_keeps_this_session_and_ends_the_others(
             json={"current_password": NEW_PASSWORD, "new_password": PASSWORD},
         )
         assert unauthenticated.status_code == 401
-        await empty_tables(running.kit)
 
 
 async def test_signup_while_smtp_is_down_then_resend(
@@ -283,7 +280,6 @@ async def test_signup_while_smtp_is_down_then_resend(
             assert (await _login(client, "down@example.com")).status_code == 200
         finally:
             smtp.stop()
-        await empty_tables(running.kit)
 
 
 def test_smtp_config_comes_only_from_our_settings(
@@ -337,4 +333,3 @@ async def test_templates_can_be_overridden(
         await _signup(running.client, "custom@example.com")
         assert smtp.messages[-1]["Subject"] == "Welcome aboard, custom@example.com"
         assert "/api/auth/verify?token=" in parts(smtp.messages[-1])["text/plain"]
-        await empty_tables(running.kit)

@@ -191,9 +191,6 @@ async def test_expired_access_token_is_401(settings, tmp_path) -> None:  # type:
         later = datetime.now(UTC) + settings.access_token_ttl + timedelta(seconds=5)
         running.kit.now = lambda: later
         await _assert_rejected(running.client, access)
-        from tests.conftest import empty_tables
-
-        await empty_tables(running.kit)
 
 
 async def test_refresh_rotates_and_a_reused_token_revokes_the_family(
@@ -297,7 +294,7 @@ async def test_concurrent_signups_with_one_email_yield_exactly_one_account(
     postgres_database_url: str,
     tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
-    from tests.conftest import empty_tables, make_settings
+    from tests.conftest import make_settings
 
     settings = make_settings(postgres_database_url, tmp_path)
     async with RunningApp(settings) as running:
@@ -312,7 +309,6 @@ async def test_concurrent_signups_with_one_email_yield_exactly_one_account(
         codes = sorted(response.status_code for response in responses)
         assert codes.count(201) == 1
         assert codes.count(409) == 49
-        await empty_tables(running.kit)
 
 
 async def test_validation_errors_never_echo_the_password(client: httpx.AsyncClient) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.avatar.images import png_bytes
 from tests.cloudinary_server import CloudinaryServer
-from tests.conftest import Harness, RunningApp, auth_headers, empty_tables, make_settings
+from tests.conftest import Harness, RunningApp, auth_headers, make_settings
 
 URL = "/api/users/me/avatar"
 
@@ -90,7 +90,6 @@ async def test_an_oversized_avatar_is_413(database_url: str, tmp_path: Path) -> 
         assert streamed.status_code == 413
         me = await running.client.get("/api/users/me", headers=headers)
         assert me.json()["avatar_url"] is None
-        await empty_tables(running.kit)
 
 
 async def test_upload_needs_a_token_and_a_file(client: httpx.AsyncClient) -> None:
@@ -139,7 +138,6 @@ async def test_avatars_go_to_cloudinary_signed_and_come_back_as_a_250px_fill_url
         assert "c_fill,h_250,w_250" in url
         assert f"/v{1_700_000_000 + len(cloudinary.uploads)}/" in url
         assert url.endswith(params["public_id"])
-        await empty_tables(running.kit)
 
 
 async def test_a_cloudinary_error_is_502_and_the_old_avatar_stays(
@@ -156,7 +154,6 @@ async def test_a_cloudinary_error_is_502_and_the_old_avatar_stays(
         assert "Invalid image file" in failed.json()["detail"]
         me = await running.client.get("/api/users/me", headers=headers)
         assert me.json()["avatar_url"] == first.json()["avatar_url"]
-        await empty_tables(running.kit)
 
 
 async def test_a_wrong_cloudinary_secret_is_502(
@@ -171,7 +168,6 @@ async def test_a_wrong_cloudinary_secret_is_502(
         assert response.status_code == 502
         assert "Invalid Signature" in response.json()["detail"]
         assert "guess" not in response.text
-        await empty_tables(running.kit)
 
 
 def test_the_cloudinary_url_is_parsed_with_its_options() -> None:

@@ -159,7 +159,7 @@ async def test_bad_days_are_422(harness: Harness, days: object) -> None:
 
 
 async def test_today_follows_the_timezone_setting(database_url: str, tmp_path: Any) -> None:
-    from tests.conftest import RunningApp, empty_tables
+    from tests.conftest import RunningApp
 
     # 23:30 UTC on 9 June is already 10 June in Auckland.
     settings = make_settings(database_url, tmp_path, timezone="Pacific/Auckland")
@@ -181,4 +181,3 @@ async def test_today_follows_the_timezone_setting(database_url: str, tmp_path: A
             )
         response = await running.client.get(f"{URL}/birthdays", params={"days": 0}, headers=headers)
         assert [c["first_name"] for c in response.json()] == ["B10"]
-        await empty_tables(running.kit)
