@@ -225,3 +225,15 @@ def test_readable_rates_parse() -> None:
         (100, 3_600_000),
         (5, 30_000),
     ]
+
+
+async def test_the_memory_store_forgets_idle_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("contacts_kit.ratelimit.time.monotonic", lambda: now[0])
+    factory = KeyedBucketFactory(to_rates("5/minute"), redis=None, max_keys=100)
+    await factory.get(factory.wrap_item("idle-user"))
+    now[0] += 61  # longer than the longest window: the key holds nothing worth keeping
+    await factory.get(factory.wrap_item("active-user"))
+    assert factory.bucket("idle-user") is None
+    assert factory.bucket("active-user") is not None
+    assert len(factory) == 1
