@@ -1,6 +1,11 @@
 """The floor: the same read scenarios on bare Starlette + asyncpg, with the same SQL, the
-same JWT verification and the same Redis read of the cached user. No ORM, no FastAPI, no
-Pydantic, no dependency injection: what the work costs at the least.
+same JWT verification and the same Redis read of the cached user. No ORM session, no
+FastAPI, no Pydantic models, no dependency injection: what the work costs at the least.
+
+The SQL is the project's own: the contact repository picks the statement and its parameters
+(as it does for the project), the statement is compiled once to asyncpg's `$n` form, and
+each request runs it straight on an asyncpg pool configured like the project's read pool
+(without its retry on a lost connection).
 
 Run: `python -m bench.floor` with the CONTACTS_KIT_* variables of the project's server.
 """
@@ -10,43 +15,64 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from pydantic_core import to_json
 from redis.asyncio import Redis
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from contacts_kit.auth.service import user_cache_key
 from contacts_kit.auth.tokens import TokenCodec, TokenType
 from contacts_kit.contact.birthdays import birthday_window, next_birthday
+from contacts_kit.contact.repository import ContactFilters, ContactRepository
+from contacts_kit.db.engine import postgres_connect_args
 from contacts_kit.errors import InvalidToken
 from contacts_kit.settings import Settings
 
-COLUMNS = "id, first_name, last_name, email, phone, birthday, notes, created_at, updated_at"
-SEARCH = (
-    f"SELECT {COLUMNS} FROM contacts_kit_contacts WHERE owner_id = $1 "
-    "AND search_text ILIKE $2 ESCAPE '\\' ORDER BY last_name || '', first_name, id "
-    "LIMIT $3 OFFSET $4"
-)
-LIST = (
-    f"SELECT {COLUMNS} FROM contacts_kit_contacts WHERE owner_id = $1 "
-    "ORDER BY last_name, first_name, id LIMIT $2 OFFSET $3"
-)
-GET = f"SELECT {COLUMNS} FROM contacts_kit_contacts WHERE id = $1 AND owner_id = $2"
+_DIALECT = PGDialect_asyncpg()
 
 
-def _row(record: asyncpg.Record) -> dict[str, Any]:
-    row = dict(record)
-    for key, value in row.items():
-        if isinstance(value, datetime | date):
-            row[key] = value.isoformat()
-    return row
+class _Reader:
+    """The least a reader can be: each statement compiled once, then run as is on the pool."""
+
+    def __init__(self) -> None:
+        self.pool: Any = None
+        self.compiled: dict[Any, tuple[str, list[str], dict[str, Any]]] = {}
+
+    def _args(self, statement: Any, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        if statement not in self.compiled:
+            result = statement.compile(dialect=_DIALECT)
+            fixed = {n: b.effective_value for n, b in result.binds.items() if not b.required}
+            self.compiled[statement] = (result.string, list(result.positiontup or ()), fixed)
+        sql, names, fixed = self.compiled[statement]
+        values = {**fixed, **params} if fixed else params
+        return sql, [values[name] for name in names]
+
+    async def fetch(self, statement: Any, params: Mapping[str, Any]) -> Any:
+        sql, args = self._args(statement, params)
+        return await self.pool.fetch(sql, *args)
+
+    async def fetchrow(self, statement: Any, params: Mapping[str, Any]) -> Any:
+        sql, args = self._args(statement, params)
+        return await self.pool.fetchrow(sql, *args)
+
+
+def _json(content: Any, status_code: int = 200) -> Response:
+    # pydantic-core's serializer: the fastest JSON at hand (dates and datetimes included),
+    # with no model and no validation.
+    return Response(to_json(content), status_code=status_code, media_type="application/json")
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """As the project's read pool: no reset query when a connection goes back to the pool."""
 
 
 def build() -> Starlette:
@@ -54,6 +80,7 @@ def build() -> Starlette:
     settings = Settings()
     codec = TokenCodec(settings.jwt_secret.get_secret_value().encode(), lambda: datetime.now(UTC))  # type: ignore[union-attr]
     state: dict[str, Any] = {}
+    reader = _Reader()
 
     async def user_id(request: Request) -> uuid.UUID | None:
         header = request.headers.get("authorization", "")
@@ -69,62 +96,44 @@ def build() -> Starlette:
     async def contacts(request: Request) -> Response:
         owner = await user_id(request)
         if owner is None:
-            return JSONResponse({"detail": "unauthorized"}, status_code=401)
-        q = request.query_params.get("q")
-        async with state["pool"].acquire() as connection:
-            if q:
-                escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                rows = await connection.fetch(SEARCH, owner, f"%{escaped}%", 20, 0)
-            else:
-                rows = await connection.fetch(LIST, owner, 20, 0)
-        return JSONResponse([_row(r) for r in rows])
+            return _json({"detail": "unauthorized"}, 401)
+        filters = ContactFilters(q=request.query_params.get("q"))
+        rows = await ContactRepository(reader, owner).search(filters, 20, 0)
+        return _json([dict(r) for r in rows])
 
     async def birthdays(request: Request) -> Response:
         owner = await user_id(request)
         if owner is None:
-            return JSONResponse({"detail": "unauthorized"}, status_code=401)
+            return _json({"detail": "unauthorized"}, 401)
         today = datetime.now(UTC).date()
         window = birthday_window(today, int(request.query_params.get("days", "7")))
-        ranges = (
-            " OR ".join(f"birthday_key BETWEEN {low} AND {high}" for low, high in window.ranges)
-            or "true"
-        )
-        sql = (
-            f"SELECT {COLUMNS} FROM contacts_kit_contacts WHERE owner_id = $1 AND ({ranges}) "
-            f"ORDER BY CASE WHEN birthday_key < {window.start_key} THEN 1 ELSE 0 END, "
-            "birthday_key, last_name, first_name, id LIMIT 100"
-        )
-        async with state["pool"].acquire() as connection:
-            rows = await connection.fetch(sql, owner)
-        return JSONResponse(
-            [
-                _row(r) | {"next_birthday": next_birthday(r["birthday"], today).isoformat()}
-                for r in rows
-            ]
+        rows = await ContactRepository(reader, owner).upcoming_birthdays(window, 100, 0)
+        return _json(
+            [dict(r) | {"next_birthday": next_birthday(r["birthday"], today)} for r in rows]
         )
 
     async def one(request: Request) -> Response:
         owner = await user_id(request)
         if owner is None:
-            return JSONResponse({"detail": "unauthorized"}, status_code=401)
-        async with state["pool"].acquire() as connection:
-            row = await connection.fetchrow(GET, int(request.path_params["contact_id"]), owner)
+            return _json({"detail": "unauthorized"}, 401)
+        row = await ContactRepository(reader, owner).get(int(request.path_params["contact_id"]))
         if row is None:
-            return JSONResponse({"detail": "not found"}, status_code=404)
-        return JSONResponse(_row(row))
+            return _json({"detail": "not found"}, 404)
+        return _json(dict(row))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
-        state["pool"] = await asyncpg.create_pool(
+        reader.pool = await asyncpg.create_pool(
             dsn,
-            min_size=2,
-            max_size=10,
-            server_settings={"plan_cache_mode": "force_custom_plan"},  # as the project
+            min_size=1,
+            max_size=settings.database_pool_size,
+            reset=_keep_session,
+            **postgres_connect_args(),  # plan_cache_mode, as the project
         )
         state["redis"] = Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
         yield
-        await state["pool"].close()
+        await reader.pool.close()
         await state["redis"].aclose()
 
     return Starlette(

@@ -8,25 +8,27 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contacts_kit.__about__ import __version__
+from contacts_kit.auth.bearer import SCHEME_NAME as BEARER_SCHEME
+from contacts_kit.auth.bearer import CurrentUser
 from contacts_kit.auth.passwords import PasswordHasher
-from contacts_kit.auth.schemas import AuthenticatedUser
 from contacts_kit.auth.tokens import TokenCodec
 from contacts_kit.backends.cache_redis import redis_client
 from contacts_kit.backends.protocols import Cache, Mailer, MailMessage, Storage
 from contacts_kit.backends.resilient import ResilientCache
 from contacts_kit.backends.storage_local import LocalStorage
 from contacts_kit.db.engine import make_engine, make_session_factory, transactional
+from contacts_kit.db.reader import make_read_pool
 from contacts_kit.db.session import transaction
-from contacts_kit.errors import ConfigurationError, NotAuthenticated, install_exception_handlers
+from contacts_kit.errors import ConfigurationError, install_exception_handlers
 from contacts_kit.mail import MailComposer, deliver
 from contacts_kit.middleware import BodySizeLimitMiddleware
 from contacts_kit.plugins import make_plugin_manager
@@ -64,6 +66,7 @@ class ContactsKit:
         # Writes get transactions; reads of one statement run without BEGIN/COMMIT.
         self.session_factory = make_session_factory(transactional(self.engine))
         self.read_session_factory = make_session_factory(self.engine)
+        self.read_pool = make_read_pool(self.engine, settings.database_pool_size)
         self.cache: Cache = ResilientCache(
             self._provide("provide_cache", Cache), retry_after=settings.cache_retry_after
         )
@@ -77,10 +80,12 @@ class ContactsKit:
                 "CORS: `*` origins together with credentials would let any site act as the "
                 "user; list the origins instead"
             )
+        token_url = f"{settings.api_prefix}/auth/login"
+        # The bearer token itself, for the routes that read its claims.
         self.oauth2_scheme = OAuth2PasswordBearer(
-            tokenUrl=f"{settings.api_prefix}/auth/login", auto_error=False
+            tokenUrl=token_url, scheme_name=BEARER_SCHEME, auto_error=False
         )
-        self.current_user = self._make_current_user_dependency()
+        self.current_user = CurrentUser(self, token_url)
 
     def _provide(self, hook_name: str, protocol: type[Any]) -> Any:
         backend = getattr(self.plugin_manager.hook, hook_name)(settings=self.settings)
@@ -97,22 +102,6 @@ class ContactsKit:
         """Dependency: the request's session; commits when the endpoint returns."""
         async for session in transaction(self.session_factory):
             yield session
-
-    def _make_current_user_dependency(self) -> Callable[..., Any]:
-        from contacts_kit.auth.service import authenticate
-
-        async def current_user(
-            request: Request, token: Annotated[str | None, Depends(self.oauth2_scheme)]
-        ) -> AuthenticatedUser:
-            """Dependency: the user of the bearer token, or 401 with `WWW-Authenticate`."""
-            if not token:
-                raise NotAuthenticated()
-            user = await authenticate(self, token)
-            # Per-user rate limits key on it.
-            request.state.contacts_kit_user_id = user.id
-            return user
-
-        return current_user
 
     async def send_mail(self, message: MailMessage) -> bool:
         """Send through the configured mailer; failures are logged, never raised."""
@@ -196,6 +185,7 @@ class ContactsKit:
             await self.cache.close()
             if self.redis is not None:
                 await self.redis.aclose()
+            await self.read_pool.close()
             await self.engine.dispose()
 
 
@@ -250,9 +240,9 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[object] = 
     )
     kit.install(app)
     prefix = settings.api_prefix
+    app.include_router(kit.contacts_router(), prefix=f"{prefix}/contacts", tags=["contacts"])
     app.include_router(kit.auth_router(), prefix=f"{prefix}/auth", tags=["auth"])
     app.include_router(kit.users_router(), prefix=f"{prefix}/users", tags=["users"])
     app.include_router(kit.avatar_router(), prefix=f"{prefix}/users", tags=["users"])
-    app.include_router(kit.contacts_router(), prefix=f"{prefix}/contacts", tags=["contacts"])
     app.include_router(kit.health_router(), tags=["health"])
     return app

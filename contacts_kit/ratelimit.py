@@ -171,6 +171,10 @@ class KeyedRateLimiter(RateLimiter):
         self.settings = settings
 
     async def __call__(self, request: Request, response: Response) -> None:
+        """Dependency: count the request against its key; raise `RateLimited` over the limit."""
+        await self.hit(request)
+
+    async def hit(self, request: Request) -> None:
         """Count the request against its key; raise `RateLimited` over the limit."""
         if not self.settings.rate_limit_enabled:
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Integer,
-    Row,
+    Text,
     and_,
     bindparam,
     case,
@@ -22,17 +23,18 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
 
 from contacts_kit.contact.birthdays import FEB_28, FEB_29, BirthdayWindow
 from contacts_kit.contact.models import Contact
+from contacts_kit.db.reader import Reader, Row, SessionReader, Statement
 from contacts_kit.errors import ContactEmailExists
 
 _LIKE_ESCAPE = "\\"
 
-ContactRow: TypeAlias = Row[*tuple[Any, ...]]
-"""A contact as read: a plain row of `READ_COLUMNS`."""
+ContactRow: TypeAlias = Row
+"""A contact as read: a mapping of `READ_COLUMNS` names to values."""
 
 # What reads return: plain rows of these columns, no ORM objects to build and track.
 READ_COLUMNS = (
@@ -48,16 +50,11 @@ READ_COLUMNS = (
     Contact.updated_at,
 )
 
-
-def _contains(column: Any, needle: str) -> ColumnElement[bool]:
-    """Case-insensitive substring match where `%` and `_` are ordinary characters."""
-    escaped = needle.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2).replace("%", "\\%").replace("_", "\\_")
-    result: ColumnElement[bool] = column.ilike(f"%{escaped}%", escape=_LIKE_ESCAPE)
-    return result
-
-
-# Built once: a request only binds its values (and hits SQLAlchemy's compiled cache).
+# Every read statement is built once per shape, with each value a bound parameter: a request
+# only binds its values, and the read pool compiles each statement a single time.
 _OWNER = bindparam("owner_id", type_=Uuid())
+_LIMIT = bindparam("limit", type_=Integer())
+_OFFSET = bindparam("offset", type_=Integer())
 _BY_ID = select(*READ_COLUMNS).where(
     Contact.id == bindparam("contact_id", type_=BigInteger()), Contact.owner_id == _OWNER
 )
@@ -65,21 +62,51 @@ _PAGE = (
     select(*READ_COLUMNS)
     .where(Contact.owner_id == _OWNER)
     .order_by(Contact.last_name, Contact.first_name, Contact.id)
-    .limit(bindparam("limit", type_=Integer()))
-    .offset(bindparam("offset", type_=Integer()))
+    .limit(_LIMIT)
+    .offset(_OFFSET)
 )
+_FILTER_COLUMNS = {
+    "first_name": Contact.first_name,
+    "last_name": Contact.last_name,
+    "email": Contact.email,
+}
 
-# A search orders by the same keys, but through an expression (`|| ''` changes no value and
-# no collation) that the (owner, name) index cannot serve: otherwise PostgreSQL may walk the
-# whole book in name order, filtering, when the matches sit late in the alphabet, instead of
-# collecting them through the trigram index.
-_SEARCH_PAGE = (
-    select(*READ_COLUMNS)
-    .where(Contact.owner_id == _OWNER)
-    .order_by(Contact.last_name.concat(""), Contact.first_name, Contact.id)
-    .limit(bindparam("limit", type_=Integer()))
-    .offset(bindparam("offset", type_=Integer()))
-)
+
+def _like_pattern(needle: str) -> str:
+    """`%needle%` where `%`, `_` and the escape character match themselves."""
+    escaped = needle.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2).replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _contains(column: Any, name: str) -> ColumnElement[bool]:
+    """Case-insensitive match of `column` against the pattern bound as `name`."""
+    result: ColumnElement[bool] = column.ilike(bindparam(name, type_=Text()), escape=_LIKE_ESCAPE)
+    return result
+
+
+@functools.cache
+def _search_page(filtered: tuple[str, ...]) -> Statement:
+    """The page of a search on the `filtered` fields (`q` and/or column names).
+
+    A match in one field is also a match in `search_text` (all fields joined), so each column
+    filter adds that indexed condition too: the trigram index finds the candidates. The page
+    orders by the same keys as `_PAGE`, but through an expression (`|| ''` changes no value
+    and no collation) that the (owner, name) index cannot serve: otherwise PostgreSQL may walk
+    the whole book in name order, filtering, when the matches sit late in the alphabet,
+    instead of collecting them through the trigram index.
+    """
+    clauses = []
+    for name in filtered:
+        clauses.append(_contains(Contact.search_text, name))
+        if name in _FILTER_COLUMNS:
+            clauses.append(_contains(_FILTER_COLUMNS[name], name))
+    return (
+        select(*READ_COLUMNS)
+        .where(Contact.owner_id == _OWNER, *clauses)
+        .order_by(Contact.last_name.concat(""), Contact.first_name, Contact.id)
+        .limit(_LIMIT)
+        .offset(_OFFSET)
+    )
 
 
 def _in_key_order(window: BirthdayWindow) -> bool:
@@ -88,6 +115,54 @@ def _in_key_order(window: BirthdayWindow) -> bool:
         return False
     low, high = window.ranges[0]
     return window.leap_this_year or not low <= FEB_29 <= high
+
+
+@functools.cache
+def _birthdays_in_key_order() -> Statement:
+    """One range, all of it this year, no 29 February to move: the index on (owner,
+    birthday_key, last_name, first_name, id) returns the rows already in order."""
+    key = Contact.birthday_key
+    return (
+        select(*READ_COLUMNS)
+        .where(
+            Contact.owner_id == _OWNER,
+            key.between(bindparam("low_0", type_=Integer()), bindparam("high_0", type_=Integer())),
+        )
+        .order_by(key, Contact.last_name, Contact.first_name, Contact.id)
+        .limit(_LIMIT)
+        .offset(_OFFSET)
+    )
+
+
+@functools.cache
+def _birthdays(ranges: int | None, feb29_moves: tuple[int, ...]) -> Statement:
+    """Birthdays in `ranges` key intervals (None: the whole year), by next celebration.
+
+    Keys below today's (`start_key`) are celebrated next year; in each year offset of
+    `feb29_moves` (0 this year, 1 next) 29 February has no day and sorts with the 28th.
+    """
+    key = Contact.birthday_key
+    next_year = case((key < bindparam("start_key", type_=Integer()), 1), else_=0)
+    feb29_elsewhere = [and_(next_year == offset, key == FEB_29) for offset in feb29_moves]
+    day = case((or_(*feb29_elsewhere), FEB_28), else_=key) if feb29_elsewhere else key
+    stmt = select(*READ_COLUMNS).where(Contact.owner_id == _OWNER)
+    if ranges is not None:
+        stmt = stmt.where(
+            or_(
+                *(
+                    key.between(
+                        bindparam(f"low_{i}", type_=Integer()),
+                        bindparam(f"high_{i}", type_=Integer()),
+                    )
+                    for i in range(ranges)
+                )
+            )
+        )
+    return (
+        stmt.order_by(next_year, day, Contact.last_name, Contact.first_name, Contact.id)
+        .limit(_LIMIT)
+        .offset(_OFFSET)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,40 +174,32 @@ class ContactFilters:
     last_name: str | None = None
     email: str | None = None
 
-    def clauses(self) -> list[ColumnElement[bool]]:
-        """The WHERE clauses of these filters.
-
-        A match in one field is also a match in `search_text` (all fields joined), so each
-        filter adds that indexed condition too: the trigram index finds the candidates.
-        """
-        clauses = []
-        if self.q:
-            clauses.append(_contains(Contact.search_text, self.q))
-        for column, value in (
-            (Contact.first_name, self.first_name),
-            (Contact.last_name, self.last_name),
-            (Contact.email, self.email),
-        ):
-            if value:
-                clauses.append(_contains(Contact.search_text, value))
-                clauses.append(_contains(column, value))
-        return clauses
+    def patterns(self) -> dict[str, str]:
+        """The LIKE pattern of each filter given, by field name."""
+        given = {
+            "q": self.q,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "email": self.email,
+        }
+        return {name: _like_pattern(value) for name, value in given.items() if value}
 
 
 class ContactRepository:
     """Reads and writes `contacts_kit_contacts` for one owner.
 
-    Reads work on a session or on a plain connection (no ORM machinery); writes need the
-    request's session.
+    Reads run on a `Reader` (the read pool, outside any transaction) or on the request's
+    session; writes need the session.
     """
 
-    def __init__(self, session: AsyncSession | AsyncConnection, owner_id: uuid.UUID) -> None:
-        self.session = session
+    def __init__(self, source: AsyncSession | Reader, owner_id: uuid.UUID) -> None:
+        self.session = source if isinstance(source, AsyncSession) else None
+        self.reads: Reader = SessionReader(source) if isinstance(source, AsyncSession) else source
         self.owner_id = owner_id
 
     @property
     def _orm(self) -> AsyncSession:
-        assert isinstance(self.session, AsyncSession), "writes go through the request's session"
+        assert self.session is not None, "writes go through the request's session"
         return self.session
 
     async def add(self, values: dict[str, Any]) -> Contact:
@@ -147,19 +214,18 @@ class ContactRepository:
 
     async def get(self, contact_id: int) -> ContactRow | None:
         """The owner's contact with this id, if any."""
-        result = await self.session.execute(
-            select(*READ_COLUMNS).where(Contact.id == contact_id, Contact.owner_id == self.owner_id)
+        return await self.reads.fetchrow(
+            _BY_ID, {"contact_id": contact_id, "owner_id": self.owner_id}
         )
-        return result.one_or_none()
 
     async def search(
         self, filters: ContactFilters, limit: int, offset: int
     ) -> Sequence[ContactRow]:
         """A page of the owner's contacts matching `filters`, by last name, first name, id."""
-        clauses = filters.clauses()
-        stmt = _SEARCH_PAGE.where(*clauses) if clauses else _PAGE
-        params = {"owner_id": self.owner_id, "limit": limit, "offset": offset}
-        return (await self.session.execute(stmt, params)).all()
+        patterns = filters.patterns()
+        stmt = _search_page(tuple(patterns)) if patterns else _PAGE
+        params = {"owner_id": self.owner_id, "limit": limit, "offset": offset, **patterns}
+        return await self.reads.fetch(stmt, params)
 
     async def update(
         self, contact_id: int, values: dict[str, Any], if_versions: Sequence[int] | None
@@ -199,33 +265,16 @@ class ContactRepository:
 
         Filtering and ordering happen in SQL on the indexed `birthday_key`.
         """
-        key = Contact.birthday_key
+        params: dict[str, Any] = {"owner_id": self.owner_id, "limit": limit, "offset": offset}
+        for i, (low, high) in enumerate(window.ranges):
+            params[f"low_{i}"], params[f"high_{i}"] = low, high
         if _in_key_order(window):
-            # One range, all of it this year, no 29 February to move: the index on (owner,
-            # birthday_key, last_name, first_name, id) returns the rows already in order.
-            low, high = window.ranges[0]
-            fast = (
-                select(*READ_COLUMNS)
-                .where(Contact.owner_id == self.owner_id, key.between(low, high))
-                .order_by(key, Contact.last_name, Contact.first_name, Contact.id)
-                .limit(limit)
-                .offset(offset)
-            )
-            return (await self.session.execute(fast)).all()
-        next_year = case((key < window.start_key, 1), else_=0)
-        # 29 February sorts with the 28th in the year (this or next) that has no 29th.
-        feb29_elsewhere = [
-            and_(next_year == year_offset, key == FEB_29)
-            for year_offset, leap in ((0, window.leap_this_year), (1, window.leap_next_year))
+            return await self.reads.fetch(_birthdays_in_key_order(), params)
+        feb29_moves = tuple(
+            year
+            for year, leap in ((0, window.leap_this_year), (1, window.leap_next_year))
             if not leap
-        ]
-        day = case((or_(*feb29_elsewhere), FEB_28), else_=key) if feb29_elsewhere else key
-        stmt = select(*READ_COLUMNS).where(Contact.owner_id == self.owner_id)
-        if not window.everything:
-            stmt = stmt.where(or_(*(key.between(low, high) for low, high in window.ranges)))
-        stmt = (
-            stmt.order_by(next_year, day, Contact.last_name, Contact.first_name, Contact.id)
-            .limit(limit)
-            .offset(offset)
         )
-        return (await self.session.execute(stmt)).all()
+        ranges = None if window.everything else len(window.ranges)
+        params["start_key"] = window.start_key
+        return await self.reads.fetch(_birthdays(ranges, feb29_moves), params)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -17,9 +16,7 @@ from contacts_kit.contact.models import Contact
 from contacts_kit.contact.phones import InvalidPhoneNumber, normalize_phone
 from contacts_kit.contact.repository import ContactFilters, ContactRepository, ContactRow
 from contacts_kit.contact.schemas import (
-    ContactBirthday,
     ContactCreate,
-    ContactRead,
     ContactUpdate,
 )
 from contacts_kit.errors import ContactNotFound, PreconditionFailed
@@ -64,14 +61,11 @@ class ContactService:
         assert self.session is not None, "writes need the request's session"
         return ContactRepository(self.session, self.owner_id)
 
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[ContactRepository]:
-        if self.session is not None:
-            yield ContactRepository(self.session, self.owner_id)
-            return
-        # A plain connection: one SELECT needs neither a transaction nor the ORM session.
-        async with self.kit.engine.connect() as connection:
-            yield ContactRepository(connection, self.owner_id)
+    @property
+    def _reads(self) -> ContactRepository:
+        # Without the request's session, reads use the read pool: one SELECT needs neither a
+        # transaction nor the ORM session.
+        return ContactRepository(self.session or self.kit.read_pool, self.owner_id)
 
     def today(self) -> date:
         """Today in the configured time zone."""
@@ -107,8 +101,7 @@ class ContactService:
 
     async def get(self, contact_id: int) -> ContactRow:
         """The contact, or `ContactNotFound` (also for another user's contact)."""
-        async with self._reading() as contacts:
-            contact = await contacts.get(contact_id)
+        contact = await self._reads.get(contact_id)
         if contact is None:
             raise ContactNotFound()
         return contact
@@ -117,8 +110,7 @@ class ContactService:
         self, filters: ContactFilters, limit: int, offset: int
     ) -> Sequence[ContactRow]:
         """A page of matching contacts."""
-        async with self._reading() as contacts:
-            return await contacts.search(filters, limit, offset)
+        return await self._reads.search(filters, limit, offset)
 
     async def replace(self, contact_id: int, data: ContactCreate, if_match: str | None) -> Contact:
         """Full replacement (`PUT`)."""
@@ -147,14 +139,14 @@ class ContactService:
             raise ContactNotFound()
         raise PreconditionFailed()
 
-    async def upcoming_birthdays(self, days: int, limit: int, offset: int) -> list[ContactBirthday]:
-        """Contacts whose next birthday is within `days` days from today, soonest first."""
+    async def upcoming_birthdays(self, days: int, limit: int, offset: int) -> list[dict[str, Any]]:
+        """Contacts whose next birthday is within `days` days from today, soonest first: rows
+        with the fields of `ContactBirthday`."""
         today = self.today()
-        async with self._reading() as contacts:
-            rows = await contacts.upcoming_birthdays(birthday_window(today, days), limit, offset)
+        window = birthday_window(today, days)
+        rows = await self._reads.upcoming_birthdays(window, limit, offset)
         return [_with_next_birthday(row, today) for row in rows]
 
 
-def _with_next_birthday(contact: ContactRow, today: date) -> ContactBirthday:
-    fields = {name: getattr(contact, name) for name in ContactRead.model_fields}
-    return ContactBirthday(**fields, next_birthday=next_birthday(contact.birthday, today))
+def _with_next_birthday(contact: ContactRow, today: date) -> dict[str, Any]:
+    return {**contact, "next_birthday": next_birthday(contact["birthday"], today)}

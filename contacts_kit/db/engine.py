@@ -38,11 +38,16 @@ def make_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
         isolation_level="AUTOCOMMIT",
-        # Statements are prepared once per connection; a generic plan does not know which
-        # owner it serves and would scan a large book through the wrong index. Plans made
-        # for the actual values cost a millisecond or two and pick the right one.
-        connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
+        connect_args=postgres_connect_args(),
     )
+
+
+def postgres_connect_args() -> dict[str, Any]:
+    """asyncpg's connection options, shared by the engine and the read pool."""
+    # Statements are prepared once per connection; a generic plan does not know which owner
+    # it serves and would scan a large book through the wrong index. Plans made for the
+    # actual values cost a millisecond or two and pick the right one.
+    return {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
 
 
 def transactional(engine: AsyncEngine) -> AsyncEngine:

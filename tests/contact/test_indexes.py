@@ -94,24 +94,23 @@ def _scans_of_contacts(plan: dict[str, Any]) -> list[tuple[str, str | None]]:
 
 
 class _Capture:
-    """Stands in for a session: records the statement the repository would execute."""
+    """Stands in for the read pool: records the statement the repository would run."""
 
     def __init__(self) -> None:
         self.statement: Any = None
 
-    async def execute(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
-        self.statement = statement.params(params) if params else statement
+    async def fetch(self, statement: Any, params: dict[str, Any]) -> list[Any]:
+        self.statement = statement.params(params)
+        return []
 
-        class _Empty:
-            def all(self) -> list[Any]:
-                return []
-
-        return _Empty()
+    async def fetchrow(self, statement: Any, params: dict[str, Any]) -> Any:
+        self.statement = statement.params(params)
+        return None
 
 
 async def _statement(owner: uuid.UUID, call: str, *args: Any) -> Any:
     capture = _Capture()
-    repository = ContactRepository(capture, owner)  # type: ignore[arg-type]
+    repository = ContactRepository(capture, owner)
     await getattr(repository, call)(*args)
     return capture.statement
 
