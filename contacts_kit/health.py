@@ -46,8 +46,11 @@ def get_health_router(kit: ContactsKit) -> APIRouter:
 
 async def _database_ok(kit: ContactsKit) -> bool:
     try:
-        async with asyncio.timeout(PROBE_TIMEOUT), kit.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        async with asyncio.timeout(PROBE_TIMEOUT):
+            async with kit.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            # The reads have a pool of their own on PostgreSQL: it must answer too.
+            await kit.read_pool.ping()
     except Exception as exc:
         logger.warning("readiness: database check failed: %s", type(exc).__name__)
         return False

@@ -1,0 +1,65 @@
+"""The read pool: statements compiled once, and lost connections replaced on the next read."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+from sqlalchemy import Integer, bindparam, literal_column, select
+
+from contacts_kit import ContactsKit
+from contacts_kit.contact.models import Contact
+from contacts_kit.db.reader import AsyncpgReader
+from tests.conftest import make_settings
+from tests.test_faults import _terminate_connections_to
+
+_BY_OWNER = select(Contact.id, literal_column("7").label("seven")).where(
+    Contact.owner_id == bindparam("owner_id")
+)
+
+
+async def test_reads_survive_every_pooled_connection_being_killed(
+    postgres_database_url: str, tmp_path: Path
+) -> None:
+    kit = ContactsKit(make_settings(postgres_database_url, tmp_path, database_pool_size=4))
+    pool = kit.read_pool
+    assert isinstance(pool, AsyncpgReader)
+    owner = {"owner_id": uuid.uuid4()}
+    try:
+        # Four reads at once: the pool opens four connections.
+        await asyncio.gather(*(pool.fetch(_BY_OWNER, owner) for _ in range(4)))
+        assert await _terminate_connections_to(postgres_database_url) >= 4
+        # Each of these would land on a dead connection; each gets a fresh one instead.
+        results = await asyncio.gather(*(pool.fetch(_BY_OWNER, owner) for _ in range(4)))
+        assert results == [[], [], [], []]
+        await pool.ping()
+    finally:
+        await kit.read_pool.close()
+        await kit.engine.dispose()
+
+
+async def test_a_statement_is_compiled_once_with_its_literals_bound(
+    postgres_database_url: str, tmp_path: Path
+) -> None:
+    kit = ContactsKit(make_settings(postgres_database_url, tmp_path))
+    pool = kit.read_pool
+    assert isinstance(pool, AsyncpgReader)
+    seen: list[str] = []
+    pool.observers.append(seen.append)
+    statement = select(literal_column("1").label("one"), bindparam("x", 5).label("five")).where(
+        bindparam("n", type_=Integer()) > 0
+    )
+    try:
+        first = await pool.fetchrow(statement, {"n": 1})
+        second = await pool.fetchrow(statement, {"n": 2})
+        assert first is not None
+        assert second is not None
+        assert (first["one"], first["five"]) == (1, 5)  # the literal 5 travels as a parameter
+        assert len(seen) == 2
+        assert seen[0] == seen[1]
+        assert "$1" in seen[0]
+        assert len(pool._compiled) == 1
+    finally:
+        await kit.read_pool.close()
+        await kit.engine.dispose()
