@@ -180,10 +180,13 @@ class AsyncpgReader:
             asyncpg.PostgresConnectionError,
             asyncpg.AdminShutdownError,
             asyncpg.InterfaceError,
+            asyncpg.InternalClientError,
             ConnectionError,
         ) as exc:
             # The server dropped connections we held (restart, failover, terminated
-            # backends): replace every idle one and try once more on a fresh connection.
+            # backends): replace every idle one and try once more on a fresh connection. A
+            # query sent just as the server's goodbye arrives surfaces as a protocol state
+            # error (InternalClientError), so that counts as a lost connection too.
             logger.warning("read on a lost connection (%s); retrying", type(exc).__name__)
             await pool.expire_connections()
             return await getattr(pool, method)(sql, *args)
