@@ -73,7 +73,11 @@ class Settings(BaseSettings):
         "async driver (asyncpg, aiosqlite) automatically.",
     )
     database_pool_size: int = Field(
-        10, ge=1, le=200, description="Connections kept open per worker (PostgreSQL only)."
+        10,
+        ge=1,
+        le=200,
+        description="PostgreSQL only: connections per worker for reads, and as many (plus as "
+        "many again in bursts) for writes.",
     )
     redis_url: str | None = Field(
         None, description="Redis URL (`redis://host:6379/0`); unset keeps the in-memory cache."
