@@ -87,3 +87,24 @@ def test_seeding_and_every_scenario_run_end_to_end(
                     result = wrk.run(project, scenario, seconds=1, connections=4)
                     assert result.requests > 0
                     assert result.non_2xx == 0, scenario.name
+
+
+def test_the_instruction_counters_loop_runs_every_target(
+    postgres_server_url: str | None, redis_server_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The loop that `python -m bench.instructions` runs under valgrind, here without it.
+    from bench.instructions import SECRET, _loop
+
+    if postgres_server_url is None or redis_server_url is None:
+        from tests.services import unavailable
+
+        unavailable("PostgreSQL and Redis")
+    with temporary_database(postgres_server_url, "contacts_kit_instr_test") as database_url:
+        seeded = asyncio.run(seed(database_url, users=3, per_user=5, big=50))
+        for name, value in server_env(database_url, redis_server_url, SECRET).items():
+            if name.startswith("CONTACTS_KIT_"):
+                monkeypatch.setenv(name, value)
+        # The project first: it puts the user in the cache that the floor reads.
+        for target in ("project", "floor", "fastapi", "starlette"):
+            for scenario in ("get", "list"):
+                asyncio.run(_loop(target, scenario, 3, seeded))  # raises unless every answer is 200
