@@ -63,3 +63,23 @@ async def test_a_statement_is_compiled_once_with_its_literals_bound(
     finally:
         await kit.read_pool.close()
         await kit.engine.dispose()
+
+
+def test_the_pool_reopens_in_a_new_event_loop_after_close(
+    postgres_database_url: str, tmp_path: Path
+) -> None:
+    # A host app's test client may run each lifespan in an event loop of its own.
+    kit = ContactsKit(make_settings(postgres_database_url, tmp_path))
+    owner = {"owner_id": uuid.uuid4()}
+
+    async def burst() -> list[object]:
+        try:
+            return list(
+                await asyncio.gather(*(kit.read_pool.fetch(_BY_OWNER, owner) for _ in range(3)))
+            )
+        finally:
+            await kit.read_pool.close()
+
+    assert asyncio.run(burst()) == [[], [], []]
+    assert asyncio.run(burst()) == [[], [], []]
+    asyncio.run(kit.engine.dispose())

@@ -205,7 +205,8 @@ class AsyncpgReader:
         await pool.fetchval("SELECT 1")
 
     async def close(self) -> None:
-        """Close the pool; the next read opens a new one."""
+        """Close the pool; the next read opens a new one, possibly in another event loop."""
         pool, self._pool = self._pool, None
+        self._lock = asyncio.Lock()  # a lock that waited once is bound to its event loop
         if pool is not None:
             await pool.close()
