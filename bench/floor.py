@@ -34,6 +34,7 @@ from contacts_kit.auth.tokens import TokenCodec, TokenType
 from contacts_kit.contact.birthdays import birthday_window, next_birthday
 from contacts_kit.contact.repository import ContactFilters, ContactRepository
 from contacts_kit.db.engine import postgres_connect_args
+from contacts_kit.db.reader import CompiledRead, compile_read
 from contacts_kit.errors import InvalidToken
 from contacts_kit.settings import Settings
 
@@ -45,16 +46,13 @@ class _Reader:
 
     def __init__(self) -> None:
         self.pool: Any = None
-        self.compiled: dict[Any, tuple[str, list[str], dict[str, Any]]] = {}
+        self.compiled: dict[Any, CompiledRead] = {}
 
     def _args(self, statement: Any, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
         if statement not in self.compiled:
-            result = statement.compile(dialect=_DIALECT)
-            fixed = {n: b.effective_value for n, b in result.binds.items() if not b.required}
-            self.compiled[statement] = (result.string, list(result.positiontup or ()), fixed)
-        sql, names, fixed = self.compiled[statement]
-        values = {**fixed, **params} if fixed else params
-        return sql, [values[name] for name in names]
+            self.compiled[statement] = compile_read(statement, _DIALECT)
+        compiled = self.compiled[statement]
+        return compiled.sql, compiled.args(params)
 
     async def fetch(self, statement: Any, params: Mapping[str, Any]) -> Any:
         sql, args = self._args(statement, params)

@@ -193,8 +193,12 @@ class ContactRepository:
     """
 
     def __init__(self, source: AsyncSession | Reader, owner_id: uuid.UUID) -> None:
-        self.session = source if isinstance(source, AsyncSession) else None
-        self.reads: Reader = SessionReader(source) if isinstance(source, AsyncSession) else source
+        self.session: AsyncSession | None = None
+        self.reads: Reader
+        if isinstance(source, AsyncSession):
+            self.session, self.reads = source, SessionReader(source)
+        else:
+            self.reads = source
         self.owner_id = owner_id
 
     @property

@@ -15,6 +15,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, TypeAlias, cast
 
+import asyncpg
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql import Select
 
@@ -109,10 +111,25 @@ class EngineReader:
 MAX_STATEMENTS = 256
 
 
-class _Compiled(NamedTuple):
+class CompiledRead(NamedTuple):
+    """A read statement as asyncpg runs it: `$n` SQL and where each argument comes from."""
+
     sql: str
     names: tuple[str, ...]
     fixed: dict[str, Any]
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        """The positional arguments for `params`."""
+        values = {**self.fixed, **params} if self.fixed else params
+        return [values[name] for name in self.names]
+
+
+def compile_read(statement: Statement, dialect: Dialect) -> CompiledRead:
+    """`statement` compiled for asyncpg. Literals of the statement (a `CASE ... THEN 1`) are
+    parameters too, whose values the statement carries; the rest are the caller's to give."""
+    result = statement.compile(dialect=dialect)
+    fixed = {name: bind.effective_value for name, bind in result.binds.items() if not bind.required}
+    return CompiledRead(result.string, tuple(result.positiontup or ()), fixed)
 
 
 async def _keep_session(connection: Any) -> None:
@@ -133,21 +150,13 @@ class AsyncpgReader:
         self.size = size
         self._pool: Any = None
         self._lock = asyncio.Lock()
-        self._compiled: dict[Statement, _Compiled] = {}
+        self._compiled: dict[Statement, CompiledRead] = {}
         self.observers: list[QueryObserver] = []
 
-    def _compile(self, statement: Statement) -> _Compiled:
+    def _compile(self, statement: Statement) -> CompiledRead:
         compiled = self._compiled.get(statement)
         if compiled is None:
-            result = statement.compile(dialect=self.dialect)
-            # Literals of the statement (a `CASE ... THEN 1`) are parameters too, whose
-            # values the statement carries; the rest are the caller's to give.
-            fixed = {
-                name: bind.effective_value
-                for name, bind in result.binds.items()
-                if not bind.required
-            }
-            compiled = _Compiled(result.string, tuple(result.positiontup or ()), fixed)
+            compiled = compile_read(statement, self.dialect)
             if len(self._compiled) >= MAX_STATEMENTS:
                 # Repositories keep their statements, so this only guards against a caller
                 # that builds a new one per request.
@@ -156,8 +165,6 @@ class AsyncpgReader:
         return compiled
 
     async def _open(self) -> Any:
-        import asyncpg
-
         async with self._lock:
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
@@ -166,11 +173,8 @@ class AsyncpgReader:
         return self._pool
 
     async def _run(self, method: str, statement: Statement, params: Mapping[str, Any]) -> Any:
-        import asyncpg
-
-        sql, names, fixed = self._compile(statement)
-        values = {**fixed, **params} if fixed else params
-        args = [values[name] for name in names]
+        compiled = self._compile(statement)
+        sql, args = compiled.sql, compiled.args(params)
         for observe in self.observers:
             observe(sql)
         pool = self._pool or await self._open()
