@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -103,3 +105,19 @@ def test_serve_options_are_parsed() -> None:
         ["serve", "--host", "0.0.0.0", "--port", "9000", "--workers", "3"]
     )
     assert (args.host, args.port, args.workers) == ("0.0.0.0", 9000, 3)
+
+
+def test_the_served_app_is_built_with_its_start_up_heap_frozen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What serve builds lives as long as the worker; the collector must not walk it again.
+    from contacts_kit.cli import app_factory
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CONTACTS_KIT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/f.db")
+    gc.unfreeze()
+    try:
+        app_factory()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
