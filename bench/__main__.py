@@ -23,13 +23,11 @@ from pathlib import Path
 
 import httpx
 from redis import Redis
-from sqlalchemy.engine import make_url
 
 from bench import wrk
 from bench.scenarios import Scenario, scenarios
 from bench.seed import Seeded, seed
 from contacts_kit.auth.tokens import TokenCodec
-from contacts_kit.settings import normalize_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -44,27 +42,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _ensure_database(url: str) -> None:
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    target = make_url(normalize_database_url(url))
-
-    async def _create() -> None:
-        admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        try:
-            async with admin.connect() as connection:
-                exists = await connection.execute(
-                    text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}
-                )
-                if exists.scalar() is None:
-                    await connection.execute(text(f'CREATE DATABASE "{target.database}"'))
-        finally:
-            await admin.dispose()
-
-    asyncio.run(_create())
 
 
 def server_env(database_url: str, redis_url: str, secret: str) -> dict[str, str]:
@@ -182,7 +159,6 @@ def run(args: argparse.Namespace) -> str:
     if not wrk.available():
         raise SystemExit("wrk is not installed: apt-get install wrk")
     database_url = args.database_url
-    _ensure_database(database_url)
     sizes = {"users": 20, "per_user": 10, "big": 2000} if args.quick else {}
     started_at = time.monotonic()
     seeded: Seeded = asyncio.run(seed(database_url, **sizes))

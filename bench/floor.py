@@ -4,14 +4,15 @@ FastAPI, no Pydantic models, no dependency injection: what the work costs at the
 
 The SQL is the project's own: the contact repository picks the statement and its parameters
 (as it does for the project), the statement is compiled once to asyncpg's `$n` form, and
-each request runs it straight on an asyncpg pool configured like the project's read pool
-(without its retry on a lost connection).
+each request runs it straight on an asyncpg pool configured like the project's read pool,
+first-come-first-served gate included (without its retry on a lost connection).
 
 Run: `python -m bench.floor` with the CONTACTS_KIT_* variables of the project's server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import uuid
@@ -22,7 +23,6 @@ from typing import Any
 
 import asyncpg
 from pydantic_core import to_json
-from redis.asyncio import Redis
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from contacts_kit.auth.service import user_cache_key
 from contacts_kit.auth.tokens import TokenCodec, TokenType
+from contacts_kit.backends.cache_redis import redis_client
 from contacts_kit.contact.birthdays import birthday_window, next_birthday
 from contacts_kit.contact.repository import ContactFilters, ContactRepository
 from contacts_kit.db.engine import postgres_connect_args
@@ -46,6 +47,7 @@ class _Reader:
 
     def __init__(self) -> None:
         self.pool: Any = None
+        self.gate: asyncio.Semaphore | None = None
         self.compiled: dict[Any, CompiledRead] = {}
 
     def _args(self, statement: Any, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
@@ -56,11 +58,15 @@ class _Reader:
 
     async def fetch(self, statement: Any, params: Mapping[str, Any]) -> Any:
         sql, args = self._args(statement, params)
-        return await self.pool.fetch(sql, *args)
+        assert self.gate is not None
+        async with self.gate:
+            return await self.pool.fetch(sql, *args)
 
     async def fetchrow(self, statement: Any, params: Mapping[str, Any]) -> Any:
         sql, args = self._args(statement, params)
-        return await self.pool.fetchrow(sql, *args)
+        assert self.gate is not None
+        async with self.gate:
+            return await self.pool.fetchrow(sql, *args)
 
 
 def _json(content: Any, status_code: int = 200) -> Response:
@@ -129,7 +135,11 @@ def build() -> Starlette:
             reset=_keep_session,
             **postgres_connect_args(),  # plan_cache_mode, as the project
         )
-        state["redis"] = Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
+        # As the project's read pool: reads wait their turn in order (asyncpg's own queue lets
+        # a newcomer take a released connection from a read that waited longer).
+        reader.gate = asyncio.Semaphore(settings.database_pool_size)
+        # The project's own client: the same timeouts, decoding and parser (hiredis).
+        state["redis"] = redis_client(settings)
         yield
         await reader.pool.close()
         await state["redis"].aclose()

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from contacts_kit.migrate import upgrade_engine
@@ -107,10 +108,27 @@ async def _one(connection: AsyncConnection, sql: str) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
+async def create_database(database_url: str) -> None:
+    """Create the benchmark database if the server does not have it yet (a fresh machine)."""
+    target = make_url(normalize_database_url(database_url))
+    admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            exists = await connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}
+            )
+            if exists.scalar() is None:
+                await connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+    finally:
+        await admin.dispose()
+
+
 async def seed(
     database_url: str, *, users: int = 1000, per_user: int = 100, big: int = 100_000
 ) -> Seeded:
-    """Migrate `database_url`, then fill it: `users` x `per_user` contacts, one user with `big`."""
+    """Create and migrate `database_url`, then fill it: `users` x `per_user` contacts, one
+    user with `big`."""
+    await create_database(database_url)
     settings = Settings(_env_file=None, database_url=database_url)
     hasher = PasswordHash(
         (

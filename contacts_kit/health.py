@@ -10,6 +10,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from contacts_kit.routing import Routes
+
 if TYPE_CHECKING:
     from contacts_kit.app import ContactsKit
 
@@ -18,9 +20,9 @@ logger = logging.getLogger("contacts_kit.health")
 PROBE_TIMEOUT = 2.0
 
 
-def get_health_router(kit: ContactsKit) -> APIRouter:
+def get_health_router(kit: ContactsKit, routes: Routes | None = None) -> APIRouter:
     """`GET /healthz` (the process answers) and `GET /readyz` (database and cache answer)."""
-    router = APIRouter()
+    router = routes or Routes()
 
     @router.get("/healthz", name="health:live")
     async def healthz() -> dict[str, str]:
@@ -41,7 +43,7 @@ def get_health_router(kit: ContactsKit) -> APIRouter:
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    return router
+    return router.router
 
 
 async def _database_ok(kit: ContactsKit) -> bool:

@@ -25,6 +25,8 @@ class BodySizeLimitMiddleware:
         if limit is None:
             await self.app(scope, receive, send)
             return
+        declared: int | None = None
+        framed_by_length = scope.get("http_version") in ("1.0", "1.1")
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -34,6 +36,14 @@ class BodySizeLimitMiddleware:
                 if declared > limit:
                     await _send_413(send, limit)
                     return
+            elif name == b"transfer-encoding":
+                framed_by_length = False
+        if framed_by_length and (declared is None or declared >= 0):
+            # HTTP/1 without Transfer-Encoding: the server delivers exactly Content-Length
+            # bytes, and no body at all without it (RFC 9112, 6.3), so there is nothing to
+            # count. That is every GET, and every client that declares its length.
+            await self.app(scope, receive, send)
+            return
 
         received = 0
         refused = False

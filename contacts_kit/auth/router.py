@@ -37,6 +37,7 @@ from contacts_kit.errors import (
     error_responses,
 )
 from contacts_kit.ratelimit import RateLimited
+from contacts_kit.routing import Routes
 
 if TYPE_CHECKING:
     from contacts_kit.app import ContactsKit
@@ -92,9 +93,9 @@ async def _login_request(request: Request) -> LoginRequest:
         ) from exc
 
 
-def get_auth_router(kit: "ContactsKit") -> APIRouter:
+def get_auth_router(kit: "ContactsKit", routes: Routes | None = None) -> APIRouter:
     """Signup, login, token refresh and logout."""
-    router = APIRouter(responses=MALFORMED_BODY)
+    router = (routes or Routes()).within(responses=MALFORMED_BODY)
     SessionDep = Annotated[AsyncSession, Depends(kit.session, scope="function")]
 
     @router.post(
@@ -244,12 +245,12 @@ def get_auth_router(kit: "ContactsKit") -> APIRouter:
             keep_family=uuid.UUID(family) if isinstance(family, str) else None,
         )
 
-    return router
+    return router.router
 
 
-def get_users_router(kit: "ContactsKit") -> APIRouter:
+def get_users_router(kit: "ContactsKit", routes: Routes | None = None) -> APIRouter:
     """The current user's account."""
-    router = APIRouter(responses=MALFORMED_BODY)
+    router = (routes or Routes()).within(responses=MALFORMED_BODY)
     SessionDep = Annotated[AsyncSession, Depends(kit.session, scope="function")]
     CurrentUser = Annotated[AuthenticatedUser, Depends(kit.current_user)]
 
@@ -273,4 +274,4 @@ def get_users_router(kit: "ContactsKit") -> APIRouter:
         """Delete the account, its contacts and its tokens, after checking the password."""
         await AuthService(kit, session).delete_account(user.id, body.password)
 
-    return router
+    return router.router

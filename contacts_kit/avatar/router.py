@@ -16,14 +16,15 @@ from contacts_kit.errors import (
     UnsupportedImage,
     error_responses,
 )
+from contacts_kit.routing import Routes
 
 if TYPE_CHECKING:
     from contacts_kit.app import ContactsKit
 
 
-def get_avatar_router(kit: "ContactsKit") -> APIRouter:
+def get_avatar_router(kit: "ContactsKit", routes: Routes | None = None) -> APIRouter:
     """Avatar upload of the current user."""
-    router = APIRouter(responses=MALFORMED_BODY)
+    router = (routes or Routes()).within(responses=MALFORMED_BODY)
     SessionDep = Annotated[AsyncSession, Depends(kit.session, scope="function")]
     CurrentUser = Annotated[AuthenticatedUser, Depends(kit.current_user)]
 
@@ -45,4 +46,4 @@ def get_avatar_router(kit: "ContactsKit") -> APIRouter:
         updated = await AvatarService(kit, session).replace(user.id, data)
         return UserRead.model_validate(updated)
 
-    return router
+    return router.router

@@ -37,6 +37,7 @@ from contacts_kit.errors import (
 )
 from contacts_kit.fields import CleanStr
 from contacts_kit.ratelimit import RateLimited
+from contacts_kit.routing import Routes
 
 if TYPE_CHECKING:
     from contacts_kit.app import ContactsKit
@@ -85,9 +86,9 @@ def _json(body: bytes, headers: dict[str, str] | None = None) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
-def get_contacts_router(kit: "ContactsKit") -> APIRouter:
+def get_contacts_router(kit: "ContactsKit", routes: Routes | None = None) -> APIRouter:
     """CRUD, search and upcoming birthdays of the current user's contacts."""
-    router = APIRouter(responses=MALFORMED_BODY)
+    router = (routes or Routes()).within(responses=MALFORMED_BODY)
     SessionDep = Annotated[AsyncSession, Depends(kit.session, scope="function")]
     CurrentUser = Annotated[AuthenticatedUser, Depends(kit.current_user)]
 
@@ -254,4 +255,4 @@ def get_contacts_router(kit: "ContactsKit") -> APIRouter:
         """Delete a contact."""
         await contacts.delete(contact_id, if_match)
 
-    return router
+    return router.router

@@ -150,6 +150,7 @@ class AsyncpgReader:
         self.size = size
         self._pool: Any = None
         self._lock = asyncio.Lock()
+        self._gate = asyncio.Semaphore(size)
         self._compiled: dict[Statement, CompiledRead] = {}
         self.observers: list[QueryObserver] = []
 
@@ -178,22 +179,27 @@ class AsyncpgReader:
         for observe in self.observers:
             observe(sql)
         pool = self._pool or await self._open()
-        try:
-            return await getattr(pool, method)(sql, *args)
-        except (
-            asyncpg.PostgresConnectionError,
-            asyncpg.AdminShutdownError,
-            asyncpg.InterfaceError,
-            asyncpg.InternalClientError,
-            ConnectionError,
-        ) as exc:
-            # The server dropped connections we held (restart, failover, terminated
-            # backends): replace every idle one and try once more on a fresh connection. A
-            # query sent just as the server's goodbye arrives surfaces as a protocol state
-            # error (InternalClientError), so that counts as a lost connection too.
-            logger.warning("read on a lost connection (%s); retrying", type(exc).__name__)
-            await pool.expire_connections()
-            return await getattr(pool, method)(sql, *args)
+        # First come, first served: asyncpg's pool hands a released connection to whichever
+        # acquire runs next, so under load a waiting read can lose it again and again (a p99
+        # of 100+ ms at 32 connections on a pool of 10, docs/benchmarks.md). The semaphore
+        # admits at most `size` reads and wakes the waiting ones in order.
+        async with self._gate:
+            try:
+                return await getattr(pool, method)(sql, *args)
+            except (
+                asyncpg.PostgresConnectionError,
+                asyncpg.AdminShutdownError,
+                asyncpg.InterfaceError,
+                asyncpg.InternalClientError,
+                ConnectionError,
+            ) as exc:
+                # The server dropped connections we held (restart, failover, terminated
+                # backends): replace every idle one and try once more on a fresh connection.
+                # A query sent just as the server's goodbye arrives surfaces as a protocol
+                # state error (InternalClientError), so that counts as a lost connection too.
+                logger.warning("read on a lost connection (%s); retrying", type(exc).__name__)
+                await pool.expire_connections()
+                return await getattr(pool, method)(sql, *args)
 
     async def fetch(self, statement: Statement, params: Mapping[str, Any]) -> Sequence[Row]:
         """Every row of `statement`."""
@@ -206,11 +212,14 @@ class AsyncpgReader:
     async def ping(self) -> None:
         """Raise unless the database answers on this pool."""
         pool = self._pool or await self._open()
-        await pool.fetchval("SELECT 1")
+        async with self._gate:
+            await pool.fetchval("SELECT 1")
 
     async def close(self) -> None:
         """Close the pool; the next read opens a new one, possibly in another event loop."""
         pool, self._pool = self._pool, None
-        self._lock = asyncio.Lock()  # a lock that waited once is bound to its event loop
+        # A lock or semaphore that made someone wait is bound to that event loop.
+        self._lock = asyncio.Lock()
+        self._gate = asyncio.Semaphore(self.size)
         if pool is not None:
             await pool.close()
