@@ -64,9 +64,10 @@ async def test_dependency_overrides_reach_the_flat_routes(
     )
     app.dependency_overrides[kit.current_user] = lambda: me
     transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=transport, base_url="http://testserver"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+    ):
         response = await client.get(f"{settings.api_prefix}/contacts")
     assert response.status_code == 200  # no token sent: the override answered
     assert response.json() == []
