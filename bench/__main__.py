@@ -209,14 +209,19 @@ def run(args: argparse.Namespace) -> str:
                         f"p99 {one.p99_ms:.2f} ms"
                     )
                 list_scenario = items[0]
-                marks = []
-                while total < args.memory_requests:
-                    total += wrk.run(
-                        project_url, list_scenario, seconds=5, connections=args.connections
-                    ).requests
-                    marks.append((total, rss_mb(pid)))
-                if marks:
-                    half = min(marks, key=lambda m: abs(m[0] - args.memory_requests / 2))
+                if args.memory_requests > 0:
+                    # RSS half the requests apart: at 50k and 100k served, or, when the
+                    # scenarios above already served more than half, from there on for as
+                    # many again.
+                    span = args.memory_requests // 2
+                    goal = max(args.memory_requests, total + span)
+                    marks = [(total, rss_mb(pid))]
+                    while total < goal:
+                        total += wrk.run(
+                            project_url, list_scenario, seconds=5, connections=args.connections
+                        ).requests
+                        marks.append((total, rss_mb(pid)))
+                    half = min(marks, key=lambda m: abs(m[0] - (goal - span)))
                     memory.append(
                         f"- RSS of the worker: {half[1]:.0f} MB after {half[0]:,} requests, "
                         f"{marks[-1][1]:.0f} MB after {marks[-1][0]:,} "
