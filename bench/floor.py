@@ -45,9 +45,11 @@ _DIALECT = PGDialect_asyncpg()
 class _Reader:
     """The least a reader can be: each statement compiled once, then run as is on the pool."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int) -> None:
         self.pool: Any = None
-        self.gate: asyncio.Semaphore | None = None
+        # As the project's read pool: reads wait their turn in order (asyncpg's own queue lets
+        # a newcomer take a released connection from a read that waited longer).
+        self.gate = asyncio.Semaphore(size)
         self.compiled: dict[Any, CompiledRead] = {}
 
     def _args(self, statement: Any, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
@@ -58,13 +60,11 @@ class _Reader:
 
     async def fetch(self, statement: Any, params: Mapping[str, Any]) -> Any:
         sql, args = self._args(statement, params)
-        assert self.gate is not None
         async with self.gate:
             return await self.pool.fetch(sql, *args)
 
     async def fetchrow(self, statement: Any, params: Mapping[str, Any]) -> Any:
         sql, args = self._args(statement, params)
-        assert self.gate is not None
         async with self.gate:
             return await self.pool.fetchrow(sql, *args)
 
@@ -84,7 +84,7 @@ def build() -> Starlette:
     settings = Settings()
     codec = TokenCodec(settings.jwt_secret.get_secret_value().encode(), lambda: datetime.now(UTC))  # type: ignore[union-attr]
     state: dict[str, Any] = {}
-    reader = _Reader()
+    reader = _Reader(settings.database_pool_size)
 
     async def user_id(request: Request) -> uuid.UUID | None:
         header = request.headers.get("authorization", "")
@@ -135,9 +135,6 @@ def build() -> Starlette:
             reset=_keep_session,
             **postgres_connect_args(),  # plan_cache_mode, as the project
         )
-        # As the project's read pool: reads wait their turn in order (asyncpg's own queue lets
-        # a newcomer take a released connection from a read that waited longer).
-        reader.gate = asyncio.Semaphore(settings.database_pool_size)
         # The project's own client: the same timeouts, decoding and parser (hiredis).
         state["redis"] = redis_client(settings)
         yield

@@ -82,10 +82,12 @@ async def admin_sql(server_url: str, statement: str) -> None:
 
 
 @contextmanager
-def temporary_database(server_url: str, prefix: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database, dropped afterwards; yields its URL."""
+def temporary_database(server_url: str, prefix: str, *, create: bool = True) -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards; yields its URL. With
+    `create=False` only the name is new: the code under test is to create it."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    asyncio.run(admin_sql(server_url, f'CREATE DATABASE "{name}"'))
+    if create:
+        asyncio.run(admin_sql(server_url, f'CREATE DATABASE "{name}"'))
     try:
         url = make_url(normalize_database_url(server_url)).set(database=name)
         yield url.render_as_string(hide_password=False)

@@ -45,7 +45,10 @@ def test_seeding_and_every_scenario_run_end_to_end(
         from tests.services import unavailable
 
         unavailable("PostgreSQL and Redis")
-    with temporary_database(postgres_server_url, "contacts_kit_bench_test") as database_url:
+    # A database the server does not have yet: seeding creates it, as on a fresh machine.
+    with temporary_database(
+        postgres_server_url, "contacts_kit_bench_test", create=False
+    ) as database_url:
         seeded = asyncio.run(seed(database_url, users=5, per_user=10, big=300))
         assert seeded.contacts == 5 * 10 + 300
         secret = secrets.token_urlsafe(48)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Integer, bindparam, literal_column, select
 
@@ -14,6 +17,19 @@ from contacts_kit.db.reader import AsyncpgReader
 from tests.conftest import make_settings
 from tests.test_faults import _terminate_connections_to
 
+
+@asynccontextmanager
+async def _read_pool(url: str, tmp_path: Path, **settings: Any) -> AsyncIterator[AsyncpgReader]:
+    """The read pool of a kit on `url`; closed, with the kit's engine, afterwards."""
+    kit = ContactsKit(make_settings(url, tmp_path, **settings))
+    assert isinstance(kit.read_pool, AsyncpgReader)
+    try:
+        yield kit.read_pool
+    finally:
+        await kit.read_pool.close()
+        await kit.engine.dispose()
+
+
 _BY_OWNER = select(Contact.id, literal_column("7").label("seven")).where(
     Contact.owner_id == bindparam("owner_id")
 )
@@ -22,11 +38,8 @@ _BY_OWNER = select(Contact.id, literal_column("7").label("seven")).where(
 async def test_reads_survive_every_pooled_connection_being_killed(
     postgres_database_url: str, tmp_path: Path
 ) -> None:
-    kit = ContactsKit(make_settings(postgres_database_url, tmp_path, database_pool_size=4))
-    pool = kit.read_pool
-    assert isinstance(pool, AsyncpgReader)
     owner = {"owner_id": uuid.uuid4()}
-    try:
+    async with _read_pool(postgres_database_url, tmp_path, database_pool_size=4) as pool:
         # Four reads at once: the pool opens four connections.
         await asyncio.gather(*(pool.fetch(_BY_OWNER, owner) for _ in range(4)))
         assert await _terminate_connections_to(postgres_database_url) >= 4
@@ -34,23 +47,17 @@ async def test_reads_survive_every_pooled_connection_being_killed(
         results = await asyncio.gather(*(pool.fetch(_BY_OWNER, owner) for _ in range(4)))
         assert results == [[], [], [], []]
         await pool.ping()
-    finally:
-        await kit.read_pool.close()
-        await kit.engine.dispose()
 
 
 async def test_a_statement_is_compiled_once_with_its_literals_bound(
     postgres_database_url: str, tmp_path: Path
 ) -> None:
-    kit = ContactsKit(make_settings(postgres_database_url, tmp_path))
-    pool = kit.read_pool
-    assert isinstance(pool, AsyncpgReader)
     seen: list[str] = []
-    pool.observers.append(seen.append)
     statement = select(literal_column("1").label("one"), bindparam("x", 5).label("five")).where(
         bindparam("n", type_=Integer()) > 0
     )
-    try:
+    async with _read_pool(postgres_database_url, tmp_path) as pool:
+        pool.observers.append(seen.append)
         first = await pool.fetchrow(statement, {"n": 1})
         second = await pool.fetchrow(statement, {"n": 2})
         assert first is not None
@@ -60,9 +67,6 @@ async def test_a_statement_is_compiled_once_with_its_literals_bound(
         assert seen[0] == seen[1]
         assert "$1" in seen[0]
         assert len(pool._compiled) == 1
-    finally:
-        await kit.read_pool.close()
-        await kit.engine.dispose()
 
 
 def test_the_pool_reopens_in_a_new_event_loop_after_close(
@@ -93,25 +97,19 @@ async def test_reads_waiting_for_a_connection_are_served_in_order(
     # so a newcomer can take it from a read that has been waiting, again and again: the tail
     # latency of docs/benchmarks.md. In order, every read is served before any that came
     # after it.
-    kit = ContactsKit(make_settings(postgres_database_url, tmp_path, database_pool_size=1))
-    pool = kit.read_pool
-    assert isinstance(pool, AsyncpgReader)
     statement = select(bindparam("n", type_=Integer()).label("n"))
     served: list[int] = []
 
-    async def read(n: int) -> None:
+    async def read(pool: AsyncpgReader, n: int) -> None:
         row = await pool.fetchrow(statement, {"n": n})
         assert row is not None
         served.append(row["n"])
 
-    try:
+    async with _read_pool(postgres_database_url, tmp_path, database_pool_size=1) as pool:
         await pool.ping()  # the connection exists before the reads queue up
         tasks = []
         for n in range(300):
-            tasks.append(asyncio.create_task(read(n)))
+            tasks.append(asyncio.create_task(read(pool, n)))
             await asyncio.sleep(0)
         await asyncio.gather(*tasks)
         assert served == list(range(300))
-    finally:
-        await kit.read_pool.close()
-        await kit.engine.dispose()
