@@ -118,7 +118,7 @@ def get_contacts_router(kit: "ContactsKit", routes: Routes | None = None) -> API
     Contacts = Annotated[ContactService, Depends(writer)]
 
     # The reads are declared first: FastAPI tries the routes in order, and they are the busy ones.
-    @router.get(
+    @router.read(
         "",
         name="contacts:list",
         response_model=list[ContactRead],
@@ -144,7 +144,7 @@ def get_contacts_router(kit: "ContactsKit", routes: Routes | None = None) -> API
         rows = await contacts.search(filters, limit, offset)
         return _json(_CONTACT_ROWS.dump_json([dict(row) for row in rows]))
 
-    @router.get(
+    @router.read(
         "/{contact_id:contact_id}",
         name="contacts:get",
         response_model=ContactRead,
@@ -156,7 +156,7 @@ def get_contacts_router(kit: "ContactsKit", routes: Routes | None = None) -> API
         row = await contacts.get(contact_id)
         return _json(_CONTACT_ROW.dump_json(dict(row)), {"ETag": etag(row["version"])})
 
-    @router.get(
+    @router.read(
         "/birthdays",
         name="contacts:birthdays",
         response_model=list[ContactBirthday],

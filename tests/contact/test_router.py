@@ -318,7 +318,7 @@ async def test_another_users_contact_is_404_on_every_route(
     harness: Harness, alice: dict[str, str], bob: dict[str, str]
 ) -> None:
     client = harness.client
-    created = await create(client, alice, first_name="Secret", birthday=_days_ago_birthday(0))
+    created = await create(client, alice, first_name="Secret", birthday=days_ahead_birthday(0))
     url = f"{URL}/{created['id']}"
     missing = f"{URL}/987654321"
     for method, kwargs in (
@@ -342,7 +342,7 @@ async def test_another_users_contact_is_404_on_every_route(
     assert await count_contacts(harness) == 2
 
 
-def _days_ago_birthday(days_ahead: int, years_ago: int = 30) -> str:
+def days_ahead_birthday(days_ahead: int, years_ago: int = 30) -> str:
     """A birthday whose next celebration is `days_ahead` days from today (UTC)."""
     target = datetime.now(UTC).date() + timedelta(days=days_ahead)
     return target.replace(year=target.year - years_ago).isoformat()
