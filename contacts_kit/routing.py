@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import inspect
 from collections import abc
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cached_property
 from types import NoneType, UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -187,8 +188,8 @@ class _DirectPlan:
 
     call: Callable[..., Awaitable[Response]]
     dependencies: tuple[tuple[str, Callable[..., Awaitable[Any]], str | None], ...]
-    params: tuple[_Param, ...]
-    reads_query: bool
+    path_params: tuple[_Param, ...]
+    query_params: tuple[_Param, ...]
     request_name: str | None
     path: str
 
@@ -213,21 +214,15 @@ class _DirectPlan:
             dependencies.append((sub.name, sub.call, sub.request_param_name))
         if len({id(sub_call) for _, sub_call, _ in dependencies}) != len(dependencies):
             return None  # FastAPI calls a repeated dependency once per request
-        params = [
-            _Param(field.name, location, field, field.default)
-            for location, fields in (
-                ("path", dependant.path_params),
-                ("query", dependant.query_params),
-            )
-            for field in fields
-        ]
-        if not all(_plain(param) for param in params):
+        path_params = tuple(_Param(f.name, "path", f, f.default) for f in dependant.path_params)
+        query_params = tuple(_Param(f.name, "query", f, f.default) for f in dependant.query_params)
+        if not all(_plain(param) for param in path_params + query_params):
             return None
         return cls(
             call,
             tuple(dependencies),
-            tuple(params),
-            bool(dependant.query_params),
+            path_params,
+            query_params,
             dependant.request_param_name,
             dependant.path or "",
         )
@@ -241,18 +236,9 @@ class _DirectPlan:
                 dependency(**{request_name: request}) if request_name else dependency()
             )
         errors: list[Any] = []
-        path_params = request.path_params
-        query_params = request.query_params if self.reads_query else path_params
-        for param in self.params:
-            raw = (path_params if param.location == "path" else query_params).get(param.name)
-            if raw is None:  # absent: the default, unvalidated, as FastAPI does
-                values[param.name] = param.default
-                continue
-            value, field_errors = param.field.validate(raw, loc=(param.location, param.name))
-            if field_errors:
-                errors.extend(field_errors)
-            else:
-                values[param.name] = value
+        _validate(self.path_params, request.path_params, values, errors)
+        if self.query_params:
+            _validate(self.query_params, request.query_params, values, errors)
         if errors:
             raise RequestValidationError(errors, endpoint_ctx=self._context(request))
         if self.request_name is not None:
@@ -260,16 +246,39 @@ class _DirectPlan:
         return await self.call(**values)
 
     def _context(self, request: Request) -> EndpointContext:
-        context = EndpointContext(
-            function=getattr(self.call, "__name__", ""),
-            path=f"{request.method} {request.scope.get('root_path', '').rstrip('/')}{self.path}",
-        )
+        """Where the endpoint is, for the error's message in logs (as FastAPI gives it)."""
+        root = request.scope.get("root_path", "").rstrip("/")
+        return EndpointContext(**self._source, path=f"{request.method} {root}{self.path}")
+
+    @cached_property
+    def _source(self) -> EndpointContext:
+        source = EndpointContext(function=getattr(self.call, "__name__", ""))
         try:
-            context["file"] = inspect.getsourcefile(self.call) or ""
-            context["line"] = inspect.getsourcelines(self.call)[1]
+            source["file"] = inspect.getsourcefile(self.call) or ""
+            source["line"] = inspect.getsourcelines(self.call)[1]
         except (OSError, TypeError):
             pass
-        return context
+        return source
+
+
+def _validate(
+    params: tuple[_Param, ...],
+    received: Mapping[str, str],
+    values: dict[str, Any],
+    errors: list[Any],
+) -> None:
+    """FastAPI's `request_params_to_args` for plain parameters: an absent one takes its
+    default unvalidated, a present one goes through its field."""
+    for param in params:
+        raw = received.get(param.name)
+        if raw is None:
+            values[param.name] = param.default
+            continue
+        value, field_errors = param.field.validate(raw, loc=(param.location, param.name))
+        if field_errors:
+            errors.extend(field_errors)
+        else:
+            values[param.name] = value
 
 
 def _is_coroutine(call: Any) -> bool:

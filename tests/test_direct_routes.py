@@ -11,6 +11,8 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi import routing as fastapi_routing
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from opentelemetry import trace
 
 from contacts_kit import ContactsKit
@@ -239,6 +241,29 @@ async def test_an_included_direct_route_keeps_the_includers_dependencies(
     assert (response.status_code, response.text) == (200, "7 u None")
     assert audited == ["/in/shape/7"]
     assert solved == ["/in/shape/7"]
+
+
+async def test_a_validation_error_names_the_endpoint_as_fastapi_does(
+    solved: list[str],
+) -> None:
+    messages: dict[type[APIRoute], str] = {}
+    for route_class in (APIRoute, DirectRoute):
+        app = FastAPI()
+        app.router.add_api_route("/shape/{item}", _direct, route_class_override=route_class)
+
+        async def record(request: Request, exc: Exception, kind: Any = route_class) -> Response:
+            messages[kind] = str(exc)
+            return Response(status_code=422)
+
+        app.add_exception_handler(RequestValidationError, record)
+        transport = httpx.ASGITransport(app=app, root_path="/mounted")
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            response = await client.get("/mounted/shape/seven", headers={"x-user": "u"})
+        assert response.status_code == 422
+    assert solved == ["/mounted/shape/seven"]  # once: FastAPI's handler, then the direct one
+    assert messages[DirectRoute] == messages[APIRoute]
+    assert "_direct" in messages[DirectRoute]
+    assert "GET /mounted/shape/{item}" in messages[DirectRoute]
 
 
 @pytest.mark.parametrize(
