@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Header, Query, Request, Response
 from fastapi import routing as fastapi_routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from fastapi.security import SecurityScopes
 from opentelemetry import trace
+from pydantic import BaseModel, Json
 
 from contacts_kit import ContactsKit
 from contacts_kit.routing import DirectRoute
@@ -178,6 +181,10 @@ class _Shapes:
         return "sync"
 
 
+class _Page(BaseModel):
+    limit: int = 1
+
+
 def _app_with(endpoint: Any) -> FastAPI:
     app = FastAPI()
     app.router.add_api_route("/shape/{item}", endpoint, route_class_override=DirectRoute)
@@ -222,6 +229,52 @@ async def _required_query(item: int, q: str) -> Response:
 
 def _sync_endpoint(item: int) -> Response:
     return Response(f"{item}")
+
+
+async def _user_of_user(user: Annotated[str, Depends(_Shapes.user)]) -> str:
+    return user.upper()
+
+
+async def _nested_dependency(item: int, user: Annotated[str, Depends(_user_of_user)]) -> Response:
+    return Response(f"{item} {user}")
+
+
+async def _repeated_dependency(
+    item: int,
+    user: Annotated[str, Depends(_Shapes.user)],
+    again: Annotated[str, Depends(_Shapes.user)],
+) -> Response:
+    return Response(f"{item} {user} {again}")
+
+
+async def _validated_default(
+    item: int, limit: Annotated[int, Query(validate_default=True)] = 1
+) -> Response:
+    return Response(f"{item} {limit}")
+
+
+async def _json_query(item: int, n: Annotated[Json[int], Query()] = 0) -> Response:
+    return Response(f"{item} {n}")
+
+
+async def _query_model(item: int, page: Annotated[_Page, Query()]) -> Response:
+    return Response(f"{item} {page.limit}")
+
+
+async def _date_default(item: int, day: date = date(2026, 1, 1)) -> Response:
+    return Response(f"{item} {day}")
+
+
+async def _with_response(item: int, response: Response) -> Response:
+    return Response(f"{item}")
+
+
+async def _with_background(item: int, background: BackgroundTasks) -> Response:
+    return Response(f"{item}")
+
+
+async def _with_scopes(item: int, scopes: SecurityScopes) -> Response:
+    return Response(f"{item} {scopes.scopes}")
 
 
 async def test_an_included_direct_route_keeps_the_includers_dependencies(
@@ -278,6 +331,15 @@ async def test_a_validation_error_names_the_endpoint_as_fastapi_does(
         (_aliased, False),
         (_required_query, False),
         (_sync_endpoint, False),
+        (_nested_dependency, False),
+        (_repeated_dependency, False),
+        (_validated_default, False),
+        (_json_query, False),
+        (_query_model, False),
+        (_date_default, False),
+        (_with_response, False),
+        (_with_background, False),
+        (_with_scopes, False),
     ],
 )
 async def test_only_the_reproduced_shape_is_direct(
@@ -285,10 +347,11 @@ async def test_only_the_reproduced_shape_is_direct(
 ) -> None:
     app = _app_with(endpoint)
     async with _client(app) as client:
-        ok = await client.get(
-            "/shape/7?q=a&tag=b&tag=c&page-size=3&tenant=t", headers={"x": "h", "x-user": "u"}
-        )
+        # A value for each shape's parameter, and a path parameter that is not a number.
+        query = "q=a&tag=b&tag=c&page-size=3&tenant=t&n=3&limit=2&day=2026-02-03"
+        ok = await client.get(f"/shape/7?{query}", headers={"x": "h", "x-user": "u"})
         bad = await client.get("/shape/seven")
     assert ok.status_code == 200, ok.text
+    assert "7" in ok.text
     assert bad.status_code == 422
     assert (solved == []) is direct
