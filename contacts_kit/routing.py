@@ -128,8 +128,8 @@ class DirectRoute(APIRoute):
     about a fifth of a cached read by id (docs/benchmarks.md). The direct handler is built
     only for the shape it reproduces in full, checked once when the route is created:
 
-    - sub-dependencies that are coroutines taking nothing or the request, none of them twice
-      and with no dependencies of their own;
+    - sub-dependencies that are coroutines taking nothing or the request, none of them twice,
+      with no dependencies of their own and no concurrency limit;
     - path and query parameters of scalar types, under their own names, with immutable
       defaults, and no required query parameter; no body, header, cookie, response,
       background-tasks or security-scopes parameter;
@@ -198,7 +198,7 @@ class _DirectPlan:
         call = dependant.call
         if call is None or not _is_coroutine(call) or not _returns_response(call):
             return None
-        if not _only_request_and(dependant, path=True, query=True):
+        if not _only_request_and(dependant, params=True):
             return None
         dependencies: list[tuple[str, Callable[..., Awaitable[Any]], str | None]] = []
         for sub in dependant.dependencies:
@@ -208,7 +208,7 @@ class _DirectPlan:
                 or not _is_coroutine(sub.call)
                 or getattr(sub, "concurrency", None) is not None
                 or sub.dependencies
-                or not _only_request_and(sub, path=False, query=False)
+                or not _only_request_and(sub, params=False)
             ):
                 return None
             dependencies.append((sub.name, sub.call, sub.request_param_name))
@@ -297,14 +297,13 @@ def _returns_response(call: Any) -> bool:
     return isinstance(returns, type) and issubclass(returns, Response)
 
 
-def _only_request_and(dependant: Dependant, *, path: bool, query: bool) -> bool:
-    """Nothing to solve but the request (and path or query parameters where allowed)."""
+def _only_request_and(dependant: Dependant, *, params: bool) -> bool:
+    """Nothing to solve but the request (and path and query parameters where allowed)."""
     return not (
         dependant.body_params
         or dependant.header_params
         or dependant.cookie_params
-        or (dependant.path_params and not path)
-        or (dependant.query_params and not query)
+        or (not params and (dependant.path_params or dependant.query_params))
         or dependant.http_connection_param_name
         or dependant.websocket_param_name
         or dependant.response_param_name
