@@ -2,10 +2,10 @@
 same JWT verification and the same Redis read of the cached user. No ORM session, no
 FastAPI, no Pydantic models, no dependency injection: what the work costs at the least.
 
-The SQL is the project's own: the contact repository picks the statement and its parameters
-(as it does for the project), the statement is compiled once to asyncpg's `$n` form, and
-each request runs it straight on an asyncpg pool configured like the project's read pool,
-first-come-first-served gate included (without its retry on a lost connection).
+The SQL is the project's own: the contact repository's query builders pick the statement and
+its parameters (as they do for the project), the statement is compiled once to asyncpg's `$n`
+form, and each request runs it straight on an asyncpg pool of the project's pool size, with a
+first-come-first-served gate in front (no retry on a lost connection).
 
 Run: `python -m bench.floor` with the CONTACTS_KIT_* variables of the project's server.
 """
@@ -19,7 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 from pydantic_core import to_json
@@ -29,17 +29,28 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from contacts_kit.auth.service import user_cache_key
+from contacts_kit.auth.errors import InvalidToken
 from contacts_kit.auth.tokens import TokenCodec, TokenType
-from contacts_kit.backends.cache_redis import redis_client
+from contacts_kit.backends.redis_client import redis_client
 from contacts_kit.contact.birthdays import birthday_window, next_birthday
-from contacts_kit.contact.repository import ContactFilters, ContactRepository
+from contacts_kit.contact.repository import (
+    ContactFilters,
+    Query,
+    birthdays_query,
+    by_id_query,
+    search_query,
+)
 from contacts_kit.db.engine import postgres_connect_args
-from contacts_kit.db.reader import CompiledRead, compile_read
-from contacts_kit.errors import InvalidToken
 from contacts_kit.settings import Settings
+from contacts_kit.users.cache import user_cache_key
 
 _DIALECT = PGDialect_asyncpg()
+
+
+class _Compiled(NamedTuple):
+    sql: str
+    names: tuple[str, ...]
+    fixed: dict[str, Any]
 
 
 class _Reader:
@@ -47,24 +58,33 @@ class _Reader:
 
     def __init__(self, size: int) -> None:
         self.pool: Any = None
-        # As the project's read pool: reads wait their turn in order (asyncpg's own queue lets
-        # a newcomer take a released connection from a read that waited longer).
+        # Reads wait their turn in order (asyncpg's own queue lets a newcomer take a released
+        # connection from a read that waited longer).
         self.gate = asyncio.Semaphore(size)
-        self.compiled: dict[Any, CompiledRead] = {}
+        self.compiled: dict[Any, _Compiled] = {}
 
     def _args(self, statement: Any, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
-        if statement not in self.compiled:
-            self.compiled[statement] = compile_read(statement, _DIALECT)
-        compiled = self.compiled[statement]
-        return compiled.sql, compiled.args(params)
+        compiled = self.compiled.get(statement)
+        if compiled is None:
+            result = statement.compile(dialect=_DIALECT)
+            # Literals of the statement (a `CASE ... THEN 1`) are parameters too.
+            fixed = {
+                name: bind.effective_value
+                for name, bind in result.binds.items()
+                if not bind.required
+            }
+            compiled = _Compiled(result.string, tuple(result.positiontup or ()), fixed)
+            self.compiled[statement] = compiled
+        values = {**compiled.fixed, **params}
+        return compiled.sql, [values[name] for name in compiled.names]
 
-    async def fetch(self, statement: Any, params: Mapping[str, Any]) -> Any:
-        sql, args = self._args(statement, params)
+    async def fetch(self, query: Query) -> Any:
+        sql, args = self._args(*query)
         async with self.gate:
             return await self.pool.fetch(sql, *args)
 
-    async def fetchrow(self, statement: Any, params: Mapping[str, Any]) -> Any:
-        sql, args = self._args(statement, params)
+    async def fetchrow(self, query: Query) -> Any:
+        sql, args = self._args(*query)
         async with self.gate:
             return await self.pool.fetchrow(sql, *args)
 
@@ -73,6 +93,13 @@ def _json(content: Any, status_code: int = 200) -> Response:
     # pydantic-core's serializer: the fastest JSON at hand (dates and datetimes included),
     # with no model and no validation.
     return Response(to_json(content), status_code=status_code, media_type="application/json")
+
+
+def _visible(row: Any) -> dict[str, Any]:
+    """A row as the API shows it: every column but the version."""
+    fields = dict(row)
+    del fields["version"]
+    return fields
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:
@@ -84,7 +111,8 @@ def build() -> Starlette:
     settings = Settings()
     codec = TokenCodec(settings.jwt_secret.get_secret_value().encode(), lambda: datetime.now(UTC))  # type: ignore[union-attr]
     state: dict[str, Any] = {}
-    reader = _Reader(settings.database_pool_size)
+    # The project's connection budget: its pool and the overflow it may open in a burst.
+    reader = _Reader(settings.database_pool_size + settings.database_max_overflow)
 
     async def user_id(request: Request) -> uuid.UUID | None:
         header = request.headers.get("authorization", "")
@@ -102,8 +130,8 @@ def build() -> Starlette:
         if owner is None:
             return _json({"detail": "unauthorized"}, 401)
         filters = ContactFilters(q=request.query_params.get("q"))
-        rows = await ContactRepository(reader, owner).search(filters, 20, 0)
-        return _json([dict(r) for r in rows])
+        rows = await reader.fetch(search_query(owner, filters, 20, 0))
+        return _json([_visible(r) for r in rows])
 
     async def birthdays(request: Request) -> Response:
         owner = await user_id(request)
@@ -111,19 +139,19 @@ def build() -> Starlette:
             return _json({"detail": "unauthorized"}, 401)
         today = datetime.now(UTC).date()
         window = birthday_window(today, int(request.query_params.get("days", "7")))
-        rows = await ContactRepository(reader, owner).upcoming_birthdays(window, 100, 0)
+        rows = await reader.fetch(birthdays_query(owner, window, 100, 0))
         return _json(
-            [dict(r) | {"next_birthday": next_birthday(r["birthday"], today)} for r in rows]
+            [_visible(r) | {"next_birthday": next_birthday(r["birthday"], today)} for r in rows]
         )
 
     async def one(request: Request) -> Response:
         owner = await user_id(request)
         if owner is None:
             return _json({"detail": "unauthorized"}, 401)
-        row = await ContactRepository(reader, owner).get(int(request.path_params["contact_id"]))
+        row = await reader.fetchrow(by_id_query(owner, int(request.path_params["contact_id"])))
         if row is None:
             return _json({"detail": "not found"}, 404)
-        return _json(dict(row))
+        return _json(_visible(row))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -131,7 +159,7 @@ def build() -> Starlette:
         reader.pool = await asyncpg.create_pool(
             dsn,
             min_size=1,
-            max_size=settings.database_pool_size,
+            max_size=settings.database_pool_size + settings.database_max_overflow,
             reset=_keep_session,
             **postgres_connect_args(),  # plan_cache_mode, as the project
         )

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contacts_kit.routing import Routes
-
-if TYPE_CHECKING:
-    from contacts_kit.app import ContactsKit
+from contacts_kit.backends.protocols import Cache
 
 logger = logging.getLogger("contacts_kit.health")
 
 PROBE_TIMEOUT = 2.0
 
 
-def get_health_router(kit: ContactsKit, routes: Routes | None = None) -> APIRouter:
+def get_health_router(
+    engine: AsyncEngine, cache: Cache, route_class: type[APIRoute] = APIRoute
+) -> APIRouter:
     """`GET /healthz` (the process answers) and `GET /readyz` (database and cache answer)."""
-    router = routes or Routes()
+    router = APIRouter(route_class=route_class)
 
     @router.get("/healthz", name="health:live")
     async def healthz() -> dict[str, str]:
@@ -36,32 +36,30 @@ def get_health_router(kit: ContactsKit, routes: Routes | None = None) -> APIRout
     )
     async def readyz() -> JSONResponse:
         """200 when the database and the cache answer, 503 otherwise."""
-        checks = {"database": await _database_ok(kit), "cache": await _cache_ok(kit)}
+        checks = {"database": await _database_ok(engine), "cache": await _cache_ok(cache)}
         ok = all(checks.values())
         body = {"status": "ok" if ok else "unavailable"} | {
             name: "ok" if passed else "down" for name, passed in checks.items()
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    return router.router
+    return router
 
 
-async def _database_ok(kit: ContactsKit) -> bool:
+async def _database_ok(engine: AsyncEngine) -> bool:
     try:
         async with asyncio.timeout(PROBE_TIMEOUT):
-            async with kit.engine.connect() as connection:
+            async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-            # The reads have a pool of their own on PostgreSQL: it must answer too.
-            await kit.read_pool.ping()
     except Exception as exc:
         logger.warning("readiness: database check failed: %s", type(exc).__name__)
         return False
     return True
 
 
-async def _cache_ok(kit: ContactsKit) -> bool:
+async def _cache_ok(cache: Cache) -> bool:
     try:
         async with asyncio.timeout(PROBE_TIMEOUT):
-            return await kit.cache.ping()
+            return await cache.ping()
     except TimeoutError:
         return False

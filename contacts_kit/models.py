@@ -1,6 +1,7 @@
 """Imports every table module, so `Base.metadata` is complete (used by migrations)."""
 
-from contacts_kit.auth.models import RefreshToken, User
+from contacts_kit.auth.models import RefreshToken
 from contacts_kit.contact.models import Contact
+from contacts_kit.users.models import User
 
 __all__ = ["Contact", "RefreshToken", "User"]

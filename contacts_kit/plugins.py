@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import pluggy
 
 from contacts_kit import hookspecs
+from contacts_kit.errors import ConfigurationError
 
 ENTRY_POINT_GROUP = "contacts_kit"
 
@@ -20,6 +21,8 @@ DEFAULT_PLUGINS = (
     "contacts_kit.backends.mail_console",
     "contacts_kit.backends.storage_cloudinary",
     "contacts_kit.backends.storage_local",
+    "contacts_kit.backends.ratelimit_redis",
+    "contacts_kit.backends.ratelimit_memory",
 )
 
 
@@ -28,14 +31,19 @@ def make_plugin_manager(
 ) -> pluggy.PluginManager:
     """Build a manager with the specs, the built-in defaults, installed and given plugins.
 
-    Built-ins register their providers with `trylast=True`, so any other plugin wins.
+    Built-ins register their providers with `trylast=True`, so any other plugin wins. A hook
+    implementation that matches no specification (a misspelled name) stops the start-up.
     """
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
-    for name in DEFAULT_PLUGINS:
-        manager.register(importlib.import_module(name), name=name)
-    if load_entry_points:
-        manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    for plugin in plugins:
-        manager.register(plugin)
+    try:
+        for name in DEFAULT_PLUGINS:
+            manager.register(importlib.import_module(name), name=name)
+        if load_entry_points:
+            manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        for plugin in plugins:
+            manager.register(plugin)
+        manager.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise ConfigurationError(f"plugin {exc.plugin!r}: {exc}") from exc
     return manager

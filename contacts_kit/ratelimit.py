@@ -1,62 +1,46 @@
-"""Per-key rate limits on fastapi-limiter and pyrate-limiter.
+"""Rate limits as explicit FastAPI dependencies, on fastapi-limiter and pyrate-limiter.
 
-fastapi-limiter's `Limiter(Rate(...))` keeps one bucket for every caller, so one user would
-throttle all. `KeyedBucketFactory` keeps one bucket per key instead: in Redis when
-`REDIS_URL` is set (so every worker shares the count), in memory otherwise (bounded, idle keys
-forgotten first).
+A per-user limit depends on the current-user dependency itself and keys on the user it gives,
+so a host's `dependency_overrides` of the current user changes who is counted, never whether.
+A per-IP limit keys on the route and the client address. The counts live in the
+`RateLimitStore` a plugin provides (memory, or the kit's Redis client).
 """
-
-from __future__ import annotations
 
 import ipaddress
 import logging
 import math
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import Annotated, Any
 
-from fastapi import Request, Response, status
+from fastapi import Depends, Request
 from fastapi_limiter.depends import RateLimiter
-from pyrate_limiter import (
-    AbstractBucket,
-    BucketFactory,
-    InMemoryBucket,
-    Limiter,
-    Rate,
-    RateItem,
-    RedisBucket,
-)
+from pyrate_limiter import BucketFactory, Limiter, Rate
 
+from contacts_kit.backends.buckets import resolve
+from contacts_kit.backends.protocols import RateLimitStore
 from contacts_kit.errors import ContactsKitError, ErrorCode
 from contacts_kit.settings import Settings, parse_rates
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
+from contacts_kit.users.schemas import AuthenticatedUser
 
 logger = logging.getLogger("contacts_kit.ratelimit")
 
-T = TypeVar("T")
-KEY_PREFIX = "contacts_kit:ratelimit:"
+_COUNTED = "contacts_kit.rate_limits_counted"
 
 
 class RateLimited(ContactsKitError):
     """Too many requests; `Retry-After` says when to try again."""
 
-    http_status = status.HTTP_429_TOO_MANY_REQUESTS
     code = ErrorCode.RATE_LIMITED
     message = "Too many requests; slow down and retry after the time in `Retry-After`."
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            f"Too many requests; retry in {retry_after} s.", {"Retry-After": str(retry_after)}
-        )
+        super().__init__(f"Too many requests; retry in {retry_after} s.")
+        self.retry_after = retry_after
 
 
 class RateLimitUnavailable(ContactsKitError):
     """The rate limit store failed and the settings say to fail closed."""
 
-    http_status = status.HTTP_503_SERVICE_UNAVAILABLE
     code = ErrorCode.RATE_LIMIT_UNAVAILABLE
     message = "Rate limiting is unavailable; try again shortly."
 
@@ -66,139 +50,60 @@ def to_rates(text: str) -> list[Rate]:
     return [Rate(limit, seconds * 1000) for limit, seconds in parse_rates(text)]
 
 
-async def _resolve(value: T | Awaitable[T]) -> T:
-    if isinstance(value, Awaitable):
-        return await value
-    return value
+async def _refuse(request: Request, key: str, retry_after_ms: int) -> None:
+    raise RateLimited(max(1, math.ceil(retry_after_ms / 1000)))
 
 
-class _ExpiringRedisBucket(RedisBucket):
-    """A RedisBucket whose key drops entries older than its longest window and expires, so
-    Redis holds nothing for idle callers."""
-
-    def __init__(self, rates: list[Rate], redis: Redis, bucket_key: str, script_hash: str) -> None:
-        super().__init__(rates, redis, bucket_key, script_hash)
-        self.async_redis = redis
-
-    async def put(self, item: RateItem) -> bool:
-        admitted = await _resolve(super().put(item))
-        longest = self.rates[-1].interval
-        async with self.async_redis.pipeline(transaction=False) as pipe:
-            pipe.zremrangebyscore(self.bucket_key, 0, item.timestamp - longest)
-            pipe.pexpire(self.bucket_key, longest)
-            await pipe.execute()
-        return bool(admitted)
+async def _no_identity(request: Request) -> str:
+    raise TypeError("contacts-kit limits are keyed by their dependency, not by the request")
 
 
-class KeyedBucketFactory(BucketFactory):
-    """One bucket per item name, created on first use; nothing leaks in the background."""
+class RateLimit(RateLimiter):
+    """One named limit: fastapi-limiter's `RateLimiter` over a pyrate-limiter `Limiter` whose
+    buckets come from the store, answering `RateLimited` with `Retry-After`.
 
-    def __init__(self, rates: list[Rate], redis: Redis | None, max_keys: int) -> None:
-        self.rates = rates
-        self.redis = redis
-        self.max_keys = max_keys
-        self._buckets: OrderedDict[str, tuple[float, AbstractBucket]] = OrderedDict()
-        self._script_hash: str | None = None
-        self._idle_after = max(rate.interval for rate in rates) / 1000
-
-    def _now_ms(self) -> int:
-        # Redis buckets compare timestamps across processes: wall clock. Memory: monotonic.
-        return (
-            time.time_ns() // 1_000_000
-            if self.redis is not None
-            else time.monotonic_ns() // 1_000_000
-        )
-
-    def wrap_item(self, name: str, weight: int = 1) -> RateItem:
-        """Stamp the request with the factory's clock."""
-        return RateItem(name, self._now_ms(), weight=weight)
-
-    async def get(self, item: RateItem) -> AbstractBucket:
-        """The bucket of `item.name`, created on first use."""
-        entry = self._buckets.get(item.name)
-        now = time.monotonic()
-        if entry is None:
-            bucket = await self._create(item.name)
-        else:
-            bucket = entry[1]
-            if isinstance(bucket, InMemoryBucket):
-                bucket.leak(item.timestamp)
-        self._buckets[item.name] = (now, bucket)
-        self._buckets.move_to_end(item.name)
-        self._evict(now)
-        return bucket
-
-    def bucket(self, name: str) -> AbstractBucket | None:
-        """The bucket of `name`, if one exists in this process."""
-        entry = self._buckets.get(name)
-        return entry[1] if entry else None
-
-    async def _create(self, name: str) -> AbstractBucket:
-        if self.redis is None:
-            return InMemoryBucket(self.rates)
-        if self._script_hash is None:
-            template = await _resolve(RedisBucket.init(self.rates, self.redis, KEY_PREFIX + name))
-            self._script_hash = template.script_hash
-        return _ExpiringRedisBucket(self.rates, self.redis, KEY_PREFIX + name, self._script_hash)
-
-    def _evict(self, now: float) -> None:
-        # Least recently used first: idle keys go, and the dictionary never passes max_keys.
-        while self._buckets:
-            name, (seen, _) = next(iter(self._buckets.items()))
-            if len(self._buckets) <= self.max_keys and now - seen < self._idle_after:
-                break
-            del self._buckets[name]
-
-    def __len__(self) -> int:
-        return len(self._buckets)
-
-
-class KeyedRateLimiter(RateLimiter):
-    """A fastapi-limiter dependency over a `KeyedBucketFactory`, answering 429 with
-    `Retry-After` (fastapi-limiter 0.2 sends none)."""
+    fastapi-limiter's own `__call__` is not used: it keys by the request alone and walks
+    `app.routes` for a `.path` that FastAPI's included routers do not have.
+    """
 
     def __init__(
-        self,
-        name: str,
-        rates: list[Rate],
-        settings: Settings,
-        redis: Redis | None,
-        identifier: Callable[[Request], Awaitable[str | None]],
+        self, name: str, rates: list[Rate], store: RateLimitStore, settings: Settings
     ) -> None:
-        self.factory = KeyedBucketFactory(rates, redis, settings.rate_limit_max_keys)
-        super().__init__(limiter=Limiter(self.factory), identifier=identifier)
+        self.factory: BucketFactory = store.buckets(rates)
+        super().__init__(limiter=Limiter(self.factory), identifier=_no_identity, callback=_refuse)
         self.name = name
-        self.settings = settings
+        self.enabled = settings.rate_limit_enabled
+        self.fail_open = settings.rate_limit_fail_open
 
-    async def __call__(self, request: Request, response: Response) -> None:
-        """Dependency: count the request against its key; raise `RateLimited` over the limit."""
-        await self.hit(request)
+    async def __call__(self, request: Request, response: Any) -> None:
+        """Not a dependency by itself: use `per_user` or `per_ip`."""
+        raise TypeError(f"rate limit {self.name!r} needs a key: use per_user() or per_ip()")
 
-    async def hit(self, request: Request) -> None:
-        """Count the request against its key; raise `RateLimited` over the limit."""
-        if not self.settings.rate_limit_enabled:
-            return
-        identity = await self.identifier(request)
-        if identity is None:
+    async def hit(self, request: Request, identity: str) -> None:
+        """Count the request against `identity`; raise `RateLimited` over the limit. A request
+        that runs twice (a retry after a lost database connection) is counted once."""
+        if not self.enabled:
             return
         key = f"{self.name}:{identity}"
+        counted: set[str] = request.scope.setdefault(_COUNTED, set())
+        if key in counted:
+            return
+        counted.add(key)
         try:
-            admitted = await self.limiter.try_acquire_async(key, blocking=False)
-            if admitted:
+            if await self.limiter.try_acquire_async(key, blocking=self.blocking):
                 return
-            retry_ms = await self._waiting(key)
+            retry_ms = await self._waiting_ms(key)
         except Exception as exc:
             logger.warning("rate limit store failed (%s: %s)", type(exc).__name__, exc)
-            if self.settings.rate_limit_fail_open:
+            if self.fail_open:
                 return
             raise RateLimitUnavailable() from exc
-        raise RateLimited(max(1, math.ceil(retry_ms / 1000)))
+        await self.callback(request, key, retry_ms)
 
-    async def _waiting(self, key: str) -> int:
-        bucket = self.factory.bucket(key)
-        if bucket is None:
-            return 1000
-        waited = await _resolve(bucket.waiting(self.factory.wrap_item(key)))
+    async def _waiting_ms(self, key: str) -> int:
+        item = await resolve(self.factory.wrap_item(key))
+        bucket = await resolve(self.factory.get(item))
+        waited = await resolve(bucket.waiting(item))
         return int(waited) if waited and waited > 0 else 1000
 
 
@@ -226,25 +131,39 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str:
     return peer
 
 
+CurrentUserDependency = Callable[..., Awaitable[AuthenticatedUser]]
+
+
+def per_user(limit: RateLimit, current_user: CurrentUserDependency) -> Callable[..., Any]:
+    """A dependency counting the request against the current user (whoever
+    `current_user`, or its override, says that is)."""
+
+    async def limit_per_user(
+        request: Request, user: Annotated[AuthenticatedUser, Depends(current_user)]
+    ) -> None:
+        await limit.hit(request, f"user:{user.id}")
+
+    return limit_per_user
+
+
+def per_ip(limit: RateLimit, route: str, trusted_proxies: list[str]) -> Callable[..., Any]:
+    """A dependency counting the request against its client address, on `route` alone."""
+
+    async def limit_per_ip(request: Request) -> None:
+        await limit.hit(request, f"{route}:ip:{client_ip(request, trusted_proxies)}")
+
+    return limit_per_ip
+
+
 class RateLimits:
-    """The three limits of a `ContactsKit`, as FastAPI dependencies."""
+    """The limits of one kit: contact creation and other contact requests per user, and the
+    account routes per client address."""
 
-    def __init__(self, settings: Settings, redis: Redis | None) -> None:
-        self.settings = settings
-
-        async def by_user(request: Request) -> str | None:
-            user_id = getattr(request.state, "contacts_kit_user_id", None)
-            return None if user_id is None else f"user:{user_id}"
-
-        async def by_ip(request: Request) -> str:
-            return f"{request.url.path}:ip:{client_ip(request, settings.trusted_proxies)}"
-
-        self.contact_create = KeyedRateLimiter(
-            "create", to_rates(settings.rate_limit_contact_create), settings, redis, by_user
+    def __init__(self, settings: Settings, store: RateLimitStore) -> None:
+        self.contact_create = RateLimit(
+            "create", to_rates(settings.rate_limit_contact_create), store, settings
         )
-        self.contacts = KeyedRateLimiter(
-            "contacts", to_rates(settings.rate_limit_contacts), settings, redis, by_user
+        self.contacts = RateLimit(
+            "contacts", to_rates(settings.rate_limit_contacts), store, settings
         )
-        self.auth = KeyedRateLimiter(
-            "auth", to_rates(settings.rate_limit_auth), settings, redis, by_ip
-        )
+        self.auth = RateLimit("auth", to_rates(settings.rate_limit_auth), store, settings)

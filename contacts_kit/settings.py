@@ -76,8 +76,15 @@ class Settings(BaseSettings):
         10,
         ge=1,
         le=200,
-        description="PostgreSQL only: connections per worker for reads, and as many (plus as "
-        "many again in bursts) for writes.",
+        description="PostgreSQL only: connections each worker keeps in its pool, for reads "
+        "and writes alike.",
+    )
+    database_max_overflow: int = Field(
+        10,
+        ge=0,
+        le=200,
+        description="PostgreSQL only: connections a worker may open beyond the pool in a burst; "
+        "a worker never holds more than pool size + overflow.",
     )
     redis_url: str | None = Field(
         None, description="Redis URL (`redis://host:6379/0`); unset keeps the in-memory cache."
@@ -101,11 +108,15 @@ class Settings(BaseSettings):
         description="Lifetime of a refresh token (seconds or ISO 8601 duration such as P7D).",
     )
     api_prefix: str = Field(
-        "/api", description="Path under which the routers are mounted; used to build links."
+        "/api",
+        description="Prefix of `kit.router`, which carries every API route. Links are built "
+        "from where the routes are actually mounted, so a host may add a prefix of its own.",
     )
     public_url: str = Field(
         "http://127.0.0.1:8000",
-        description="Public base URL of the service (scheme and host), used in emailed links.",
+        description="Scheme and host (no path) clients reach the app at: emailed links and "
+        "local avatar URLs are this plus the route's path (the request's Host header is never "
+        "trusted for them).",
     )
     password_hash_time_cost: int = Field(
         3, ge=1, description="Argon2 time cost (iterations) for password hashes."
@@ -135,7 +146,9 @@ class Settings(BaseSettings):
         Path("media"), description="Folder where the local-disk storage keeps uploaded files."
     )
     media_url_path: str = Field(
-        "/media", description="URL path under which the local-disk storage serves its files."
+        "/media",
+        description="Path, under `kit.router`'s prefix, where the kit serves the local-disk "
+        "storage's files.",
     )
     require_verified_email: bool = Field(
         True, description="Refuse login (403) until the user has verified their email address."

@@ -212,12 +212,8 @@ def statements(kit: ContactsKit) -> Iterator[list[str]]:
     def _record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append(statement)
 
-    # Reads on PostgreSQL go through the asyncpg read pool, the rest through the engine.
-    pool_observers = getattr(kit.read_pool, "observers", [])
-    pool_observers.append(seen.append)
     event.listen(kit.engine.sync_engine, "before_cursor_execute", _record)
     try:
         yield seen
     finally:
         event.remove(kit.engine.sync_engine, "before_cursor_execute", _record)
-        pool_observers.remove(seen.append)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -37,28 +38,40 @@ def clean_env(**extra: str) -> dict[str, str]:
 @contextmanager
 def serving(cwd: Path, *args: str, env: dict[str, str]) -> Iterator[str]:
     """Run `contacts-kit serve` until the block ends; yield its base URL once it answers."""
+    command = [sys.executable, "-m", "contacts_kit", "serve", *args]
+    with serving_command(cwd, command, env=env, ready="/healthz") as (base, _):
+        yield base
+
+
+@contextmanager
+def serving_command(
+    cwd: Path, command: list[str], *, env: dict[str, str], ready: str
+) -> Iterator[tuple[str, Path]]:
+    """Run a server command (`--port` is added) until the block ends; yield its base URL once
+    `ready` answers 200, and the file its output goes to."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "contacts_kit", "serve", "--port", str(port), *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log = cwd / f"server-{port}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)],
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{base}{ready}", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"server did not start:\n{output}")
+                pytest.fail(f"server did not start:\n{log.read_text()}")
             time.sleep(0.2)
-        yield base
+        yield base, log
     finally:
         process.terminate()
         try:
@@ -66,8 +79,18 @@ def serving(cwd: Path, *args: str, env: dict[str, str]) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if process.stdout:
-            process.stdout.close()
+
+
+def wait_for(log: Path, pattern: str, timeout: float = 10) -> str:
+    """The first group of `pattern` once it appears in the log file."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = re.search(pattern, log.read_text())
+        if found:
+            return found.group(1)
+        if time.monotonic() > deadline:
+            pytest.fail(f"{pattern!r} never appeared in the log:\n{log.read_text()}")
+        time.sleep(0.1)
 
 
 async def admin_sql(server_url: str, statement: str) -> None:

@@ -9,8 +9,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from contacts_kit.auth.models import User
 from contacts_kit.contact.models import Contact
+from contacts_kit.db.engine import make_session_factory
+from contacts_kit.users.models import User
 from tests.conftest import Harness, auth_headers
 
 GOOD = {
@@ -23,7 +24,7 @@ GOOD = {
 
 
 async def _rows(harness: Harness, model: type) -> int:
-    async with harness.kit.session_factory() as session:
+    async with make_session_factory(harness.kit.engine)() as session:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
@@ -127,6 +128,17 @@ async def test_many_files_in_one_upload_are_refused(
     assert 400 <= response.status_code < 500
 
 
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("path", ["nope", "1_0", "1.0", "%201", "+1", "0x1", "\uff11"])
+async def test_a_contact_id_is_digits_only(
+    client: httpx.AsyncClient, headers: dict[str, str], method: str, path: str
+) -> None:
+    # Lax integer parsing would read `1_0` as contact 10 and ` 1` as contact 1.
+    response = await client.request(method, f"/api/contacts/{path}", headers=headers, json={})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["path", "contact_id"]
+
+
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "POST"])
 async def test_other_methods_on_birthdays_are_405_with_the_allowed_ones(
     client: httpx.AsyncClient, headers: dict[str, str], method: str
@@ -134,6 +146,7 @@ async def test_other_methods_on_birthdays_are_405_with_the_allowed_ones(
     response = await client.request(method, "/api/contacts/birthdays", headers=headers)
     assert response.status_code == 405
     assert response.headers["allow"] == "GET"
+    assert response.json()["code"] == "METHOD_NOT_ALLOWED"
 
 
 async def test_a_wrong_method_lists_every_allowed_method(client: httpx.AsyncClient) -> None:

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from contacts_kit import ContactsKit
-from contacts_kit.auth.service import user_cache_key
 from contacts_kit.auth.tokens import TokenType
 from contacts_kit.backends.cache_memory import MemoryCache
 from contacts_kit.backends.cache_redis import RedisCache
 from contacts_kit.backends.resilient import ResilientCache
-from tests.avatar.images import png_bytes
+from contacts_kit.users.cache import user_cache_key
 from tests.conftest import RunningApp, auth_headers, make_settings, statements
 from tests.server import free_port
+from tests.users.images import png_bytes
 
 
 def _user_selects(seen: list[str]) -> list[str]:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from contacts_kit.settings import Settings
-from contacts_kit.settings_reference import env_example, env_name
+from scripts.settings_reference import env_example, env_name
 
 ROOT = Path(__file__).parent.parent
 REQUIRED_SERVICES = {"app", "migrate", "postgres", "redis", "mailpit"}
@@ -126,7 +126,7 @@ def test_a_misspelt_setting_or_a_missing_health_check_is_noticed(
 
 def test_env_example_is_generated_from_the_settings() -> None:
     text = (ROOT / ".env.example").read_text()
-    assert text == env_example(), "run: python -m contacts_kit.settings_reference"
+    assert text == env_example(), "run: python -m scripts.settings_reference"
     names = _env_example_names(text)
     missing = [env_name(field) for field in Settings.model_fields if env_name(field) not in names]
     assert missing == []

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from contacts_kit import create_app
-from contacts_kit.db.engine import make_session_factory
 from contacts_kit.migrate import upgrade
 from tests.conftest import PASSWORD, make_settings
 
@@ -37,7 +36,11 @@ CONFIG = schemathesis.Config.from_dict(
 
 WORKDIR = Path(tempfile.mkdtemp(prefix="contacts-kit-fuzz-"))
 DATABASE_URL = f"sqlite+aiosqlite:///{WORKDIR / 'fuzz.db'}"
-APP = create_app(make_settings(DATABASE_URL, WORKDIR))
+# The ASGI test client runs each call on its own event loop: no pooled connections.
+APP = create_app(
+    make_settings(DATABASE_URL, WORKDIR),
+    engine=create_async_engine(DATABASE_URL, poolclass=NullPool),
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP, config=CONFIG)
 
 
@@ -45,10 +48,6 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP, config=CONFIG)
 def user_headers() -> Iterator[dict[str, str]]:
     """A migrated database with a verified user who owns a few contacts."""
     upgrade(DATABASE_URL)
-    kit = APP.state.contacts_kit
-    # The ASGI test client runs each call on its own event loop: no pooled connections.
-    kit.engine = create_async_engine(DATABASE_URL, poolclass=NullPool)
-    kit.session_factory = make_session_factory(kit.engine)
     client = TestClient(APP)
     account = {"email": "fuzz@example.com", "password": PASSWORD}
     assert client.post("/api/auth/signup", json=account).status_code == 201

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from contacts_kit.auth.errors import InvalidToken
 from contacts_kit.auth.tokens import TokenCodec, TokenType
 from contacts_kit.contact.birthdays import (
     birthday_key,
@@ -25,7 +26,6 @@ from contacts_kit.contact.birthdays import (
 from contacts_kit.contact.phones import normalize_phone
 from contacts_kit.contact.repository import ContactFilters, ContactRepository
 from contacts_kit.db.engine import make_session_factory
-from contacts_kit.errors import InvalidToken
 
 DETERMINISTIC = settings(derandomize=True, deadline=None, max_examples=300)
 SLOW = settings(

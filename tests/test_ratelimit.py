@@ -10,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from contacts_kit.ratelimit import KeyedBucketFactory, client_ip, to_rates
+from contacts_kit.backends.buckets import KeyedBucketFactory
+from contacts_kit.ratelimit import client_ip, to_rates
 from contacts_kit.settings import Settings
 from tests.conftest import PASSWORD, RunningApp, auth_headers, make_settings
 from tests.server import free_port
@@ -229,7 +230,7 @@ def test_readable_rates_parse() -> None:
 
 async def test_the_memory_store_forgets_idle_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [1000.0]
-    monkeypatch.setattr("contacts_kit.ratelimit.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("contacts_kit.backends.buckets.time.monotonic", lambda: now[0])
     factory = KeyedBucketFactory(to_rates("5/minute"), redis=None, max_keys=100)
     await factory.get(factory.wrap_item("idle-user"))
     now[0] += 61  # longer than the longest window: the key holds nothing worth keeping

@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.avatar.images import png_bytes
 from tests.cloudinary_server import CloudinaryServer
 from tests.conftest import PASSWORD, RunningApp, auth_headers, make_settings, signup
 from tests.smtp import SmtpServer
+from tests.users.images import png_bytes
 
 CONTACT = {
     "first_name": "Alice's",

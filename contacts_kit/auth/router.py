@@ -1,46 +1,39 @@
-"""Routers of the account routes: `/auth/*` and `/users/me`."""
+"""Router of signing up and in: `/auth/*`."""
 
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
+# aliases local to the factory.
 import json
-import uuid
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from contacts_kit.auth.schemas import (
-    Accepted,
-    AuthenticatedUser,
-    EmailRequest,
-    LoginRequest,
-    PasswordChange,
-    PasswordConfirm,
-    PasswordResetConfirm,
-    RefreshRequest,
-    TokenPair,
-    UserCreate,
-    UserRead,
-)
-from contacts_kit.auth.service import AuthService
-from contacts_kit.auth.tokens import TokenType
-from contacts_kit.errors import (
-    MALFORMED_BODY,
-    EmailAlreadyRegistered,
+from contacts_kit.auth.errors import (
     EmailNotVerified,
-    InvalidCredentials,
     InvalidResetToken,
     InvalidToken,
     InvalidVerificationToken,
     NotAuthenticated,
-    error_responses,
 )
+from contacts_kit.auth.schemas import (
+    Accepted,
+    EmailRequest,
+    LoginRequest,
+    PasswordChange,
+    PasswordResetConfirm,
+    RefreshRequest,
+    TokenPair,
+    UserCreate,
+)
+from contacts_kit.auth.service import AuthService
+from contacts_kit.deps import KitDependencies
+from contacts_kit.http import MALFORMED_BODY, error_responses
 from contacts_kit.ratelimit import RateLimited
-from contacts_kit.routing import Routes
-
-if TYPE_CHECKING:
-    from contacts_kit.app import ContactsKit
+from contacts_kit.users.errors import EmailAlreadyRegistered, InvalidCredentials
+from contacts_kit.users.schemas import AuthenticatedUser, UserRead
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -63,7 +56,6 @@ _LOGIN_BODY: dict[str, Any] = {
     }
 }
 
-
 # The login body is read by hand (JSON or form), so FastAPI does not document its 422.
 _VALIDATION_ERROR: dict[int | str, dict[str, Any]] = {
     422: {
@@ -73,6 +65,11 @@ _VALIDATION_ERROR: dict[int | str, dict[str, Any]] = {
         },
     }
 }
+
+_PAGES = Environment(
+    loader=PackageLoader("contacts_kit.auth", "templates"),
+    autoescape=select_autoescape(["html"]),
+)
 
 
 async def _login_request(request: Request) -> LoginRequest:
@@ -93,65 +90,74 @@ async def _login_request(request: Request) -> LoginRequest:
         ) from exc
 
 
-def get_auth_router(kit: "ContactsKit", routes: Routes | None = None) -> APIRouter:
-    """Signup, login, token refresh and logout."""
-    router = (routes or Routes()).within(responses=MALFORMED_BODY)
-    SessionDep = Annotated[AsyncSession, Depends(kit.session, scope="function")]
+def get_auth_router(deps: KitDependencies) -> APIRouter:
+    """Signup, login, token refresh and logout, email verification and password resets."""
+    router = APIRouter(route_class=deps.route_class)
+    settings = deps.settings
+    events = deps.events
+    Auth = Annotated[AuthService, Depends(deps.auth_service)]
+    User = Annotated[AuthenticatedUser, Depends(deps.current_user)]
+
+    def link(request: Request, route_name: str) -> str:
+        # Where the route is mounted (prefixes and root path included), on the public host:
+        # the request's own Host header is the client's to choose.
+        return settings.public_url + request.url_for(route_name).path
 
     @router.post(
         "/signup",
         name="auth:signup",
-        dependencies=[Depends(kit.rate_limits.auth)],
+        dependencies=[Depends(deps.limit_auth("signup"))],
         status_code=status.HTTP_201_CREATED,
         response_model=UserRead,
-        responses=error_responses(EmailAlreadyRegistered, RateLimited),
+        responses=error_responses(EmailAlreadyRegistered, RateLimited) | MALFORMED_BODY,
     )
     async def signup(
-        body: UserCreate, session: SessionDep, background: BackgroundTasks
+        body: UserCreate, auth: Auth, request: Request, background: BackgroundTasks
     ) -> UserRead:
         """Create an account. The email is case-insensitively unique."""
-        service = AuthService(kit, session)
-        row = await service.signup(body)
+        row = await auth.signup(body)
         user = UserRead.model_validate(row)
+        message = auth.verification_message(row, link(request, "auth:verify"))
         # Both run after the response, so after the commit; a mail failure is only logged.
-        background.add_task(kit.send_mail, service.verification_message(row))
-        background.add_task(kit.emit, "on_user_registered", user=user, settings=kit.settings)
+        background.add_task(events.context.send_mail, message)
+        background.add_task(events.user_registered, user)
         return user
 
     @router.post(
         "/login",
         name="auth:login",
-        dependencies=[Depends(kit.rate_limits.auth)],
+        dependencies=[Depends(deps.limit_auth("login"))],
         response_model=TokenPair,
         responses=error_responses(InvalidCredentials, EmailNotVerified, RateLimited)
-        | _VALIDATION_ERROR,
+        | _VALIDATION_ERROR
+        | MALFORMED_BODY,
         openapi_extra=_LOGIN_BODY,
     )
     async def login(
-        credentials: Annotated[LoginRequest, Depends(_login_request)], session: SessionDep
+        credentials: Annotated[LoginRequest, Depends(_login_request)], auth: Auth
     ) -> TokenPair:
         """Exchange email and password (JSON, or the OAuth2 form) for a token pair."""
-        return await AuthService(kit, session).login(credentials.email, credentials.password)
+        return await auth.login(credentials.email, credentials.password)
 
     @router.post(
         "/refresh",
         name="auth:refresh",
         response_model=TokenPair,
-        responses=error_responses(InvalidToken),
+        responses=error_responses(InvalidToken) | MALFORMED_BODY,
     )
-    async def refresh(body: RefreshRequest, session: SessionDep) -> TokenPair:
+    async def refresh(body: RefreshRequest, auth: Auth) -> TokenPair:
         """Spend a refresh token for a new pair. Presenting a spent one revokes the session."""
-        return await AuthService(kit, session).refresh(body.refresh_token)
+        return await auth.refresh(body.refresh_token)
 
     @router.post(
         "/logout",
         name="auth:logout",
         status_code=status.HTTP_204_NO_CONTENT,
-        responses=error_responses(InvalidToken),
+        responses=error_responses(InvalidToken) | MALFORMED_BODY,
     )
-    async def logout(body: RefreshRequest, session: SessionDep) -> None:
+    async def logout(body: RefreshRequest, auth: Auth) -> None:
         """Revoke the session of this refresh token."""
-        await AuthService(kit, session).logout(body.refresh_token)
+        await auth.logout(body.refresh_token)
 
     @router.get(
         "/verify",
@@ -160,43 +166,50 @@ def get_auth_router(kit: "ContactsKit", routes: Routes | None = None) -> APIRout
         responses=error_responses(InvalidVerificationToken),
     )
     async def verify(
-        token: Annotated[str, Query(min_length=1, max_length=4096)], session: SessionDep
+        token: Annotated[str, Query(min_length=1, max_length=4096)],
+        auth: Auth,
+        background: BackgroundTasks,
     ) -> UserRead:
         """Follow the link of the verification email: the account becomes verified."""
-        return UserRead.model_validate(await AuthService(kit, session).verify_email(token))
+        row, verified_now = await auth.verify_email(token)
+        user = UserRead.model_validate(row)
+        if verified_now:
+            background.add_task(events.user_verified, user)
+        return user
 
     @router.post(
         "/verify/resend",
         name="auth:verify_resend",
-        dependencies=[Depends(kit.rate_limits.auth)],
+        dependencies=[Depends(deps.limit_auth("verify_resend"))],
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
-        responses=error_responses(RateLimited),
+        responses=error_responses(RateLimited) | MALFORMED_BODY,
     )
     async def resend_verification(
-        body: EmailRequest, session: SessionDep, background: BackgroundTasks
+        body: EmailRequest, auth: Auth, request: Request, background: BackgroundTasks
     ) -> Accepted:
         """Send the verification email again. The reply is the same for any address."""
-        message = await AuthService(kit, session).resend_verification(body.email)
+        message = await auth.resend_verification(body.email, link(request, "auth:verify"))
         if message is not None:
-            background.add_task(kit.send_mail, message)
+            background.add_task(events.context.send_mail, message)
         return Accepted(detail="If this address has an unverified account, an email is on its way.")
 
     @router.post(
         "/password-reset",
         name="auth:password_reset",
-        dependencies=[Depends(kit.rate_limits.auth)],
+        dependencies=[Depends(deps.limit_auth("password_reset"))],
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
-        responses=error_responses(RateLimited),
+        responses=error_responses(RateLimited) | MALFORMED_BODY,
     )
     async def request_password_reset(
-        body: EmailRequest, session: SessionDep, background: BackgroundTasks
+        body: EmailRequest, auth: Auth, request: Request, background: BackgroundTasks
     ) -> Accepted:
         """Email a password reset link. The reply is the same for any address."""
-        message = await AuthService(kit, session).password_reset_message(body.email)
+        form = link(request, "auth:password_reset_form")
+        message = await auth.password_reset_message(body.email, form)
         if message is not None:
-            background.add_task(kit.send_mail, message)
+            background.add_task(events.context.send_mail, message)
         return Accepted(detail="If this address has an account, an email is on its way.")
 
     @router.get(
@@ -208,7 +221,7 @@ def get_auth_router(kit: "ContactsKit", routes: Routes | None = None) -> APIRout
         request: Request, token: Annotated[str, Query(min_length=1, max_length=4096)]
     ) -> HTMLResponse:
         """A small page to choose a new password, for services without a front end."""
-        page = kit.mail.environment.get_template("password_reset_form.html").render(
+        page = _PAGES.get_template("password_reset_form.html").render(
             token=token, action=str(request.url_for("auth:password_reset_confirm"))
         )
         return HTMLResponse(page, headers={"Referrer-Policy": "no-referrer"})
@@ -217,61 +230,31 @@ def get_auth_router(kit: "ContactsKit", routes: Routes | None = None) -> APIRout
         "/password-reset/confirm",
         name="auth:password_reset_confirm",
         status_code=status.HTTP_204_NO_CONTENT,
-        responses=error_responses(InvalidResetToken),
+        responses=error_responses(InvalidResetToken) | MALFORMED_BODY,
     )
-    async def confirm_password_reset(body: PasswordResetConfirm, session: SessionDep) -> None:
+    async def confirm_password_reset(
+        body: PasswordResetConfirm, auth: Auth, background: BackgroundTasks
+    ) -> None:
         """Set a new password with the token of a reset link. Every session ends."""
-        await AuthService(kit, session).reset_password(body.token, body.new_password)
+        row = await auth.reset_password(body.token, body.new_password)
+        background.add_task(events.password_changed, UserRead.model_validate(row), reset=True)
 
     @router.post(
         "/password-change",
         name="auth:password_change",
         status_code=status.HTTP_204_NO_CONTENT,
-        responses=error_responses(NotAuthenticated, InvalidToken, InvalidCredentials),
+        responses=error_responses(NotAuthenticated, InvalidToken, InvalidCredentials)
+        | MALFORMED_BODY,
     )
     async def change_password(
         body: PasswordChange,
-        user: Annotated[AuthenticatedUser, Depends(kit.current_user)],
-        token: Annotated[str | None, Depends(kit.oauth2_scheme)],
-        session: SessionDep,
+        user: User,
+        token: Annotated[str | None, Depends(deps.bearer_token)],
+        auth: Auth,
+        background: BackgroundTasks,
     ) -> None:
         """Change your password; your other sessions end, this one stays."""
-        assert token is not None  # current_user has checked it
-        family = kit.tokens.decode(token, TokenType.ACCESS).extra.get("fam")
-        await AuthService(kit, session).change_password(
-            user.id,
-            body.current_password,
-            body.new_password,
-            keep_family=uuid.UUID(family) if isinstance(family, str) else None,
-        )
+        row = await auth.change_password(user.id, body.current_password, body.new_password, token)
+        background.add_task(events.password_changed, UserRead.model_validate(row), reset=False)
 
-    return router.router
-
-
-def get_users_router(kit: "ContactsKit", routes: Routes | None = None) -> APIRouter:
-    """The current user's account."""
-    router = (routes or Routes()).within(responses=MALFORMED_BODY)
-    SessionDep = Annotated[AsyncSession, Depends(kit.session, scope="function")]
-    CurrentUser = Annotated[AuthenticatedUser, Depends(kit.current_user)]
-
-    @router.get(
-        "/me",
-        name="users:me",
-        response_model=UserRead,
-        responses=error_responses(NotAuthenticated, InvalidToken),
-    )
-    async def me(user: CurrentUser) -> AuthenticatedUser:
-        """The account of the bearer token."""
-        return user
-
-    @router.delete(
-        "/me",
-        name="users:delete_me",
-        status_code=status.HTTP_204_NO_CONTENT,
-        responses=error_responses(NotAuthenticated, InvalidCredentials),
-    )
-    async def delete_me(body: PasswordConfirm, user: CurrentUser, session: SessionDep) -> None:
-        """Delete the account, its contacts and its tokens, after checking the password."""
-        await AuthService(kit, session).delete_account(user.id, body.password)
-
-    return router.router
+    return router

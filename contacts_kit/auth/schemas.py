@@ -1,19 +1,14 @@
-"""Request and response bodies of the account routes."""
+"""Request and response bodies of the sign-in routes."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-NormalizedEmail = Annotated[EmailStr, AfterValidator(str.lower)]
-Password = Annotated[
-    str,
-    StringConstraints(min_length=8, max_length=128),
-    Field(description="8 to 128 characters.", examples=["correct horse battery"]),
-]
+from contacts_kit.users.schemas import CurrentPassword, NormalizedEmail, Password
+
+Token = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
 
 class UserCreate(BaseModel):
@@ -35,19 +30,13 @@ class LoginRequest(BaseModel):
     )
 
     email: NormalizedEmail
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    password: CurrentPassword
 
 
 class RefreshRequest(BaseModel):
     """Body of refresh and logout."""
 
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
-
-
-class PasswordConfirm(BaseModel):
-    """Body of account deletion: the current password, to confirm."""
-
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    refresh_token: Token
 
 
 class EmailRequest(BaseModel):
@@ -61,14 +50,14 @@ class EmailRequest(BaseModel):
 class PasswordResetConfirm(BaseModel):
     """Body of the password reset confirmation."""
 
-    token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    token: Token
     new_password: Password
 
 
 class PasswordChange(BaseModel):
     """Body of a password change by a logged-in user."""
 
-    current_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    current_password: CurrentPassword
     new_password: Password
 
 
@@ -84,21 +73,3 @@ class TokenPair(BaseModel):
     access_token: str
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"
-
-
-class UserRead(BaseModel):
-    """An account as the API shows it (never the password hash)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    email: str
-    is_verified: bool
-    avatar_url: str | None
-    created_at: datetime
-
-
-class AuthenticatedUser(UserRead):
-    """The current user as cached: the public fields plus what token checks need."""
-
-    token_version: int

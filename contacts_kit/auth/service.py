@@ -1,32 +1,33 @@
-"""Account logic: signup, login, token rotation, logout, deletion and the current user."""
+"""Signing up and in: accounts, token rotation, logout, verification and password resets."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from contacts_kit.auth.models import User
-from contacts_kit.auth.repository import RefreshTokenRepository, UserRepository
-from contacts_kit.auth.schemas import AuthenticatedUser, TokenPair, UserCreate
-from contacts_kit.auth.tokens import TokenType, hash_token
-from contacts_kit.backends.protocols import MailMessage
-from contacts_kit.db.session import after_commit
-from contacts_kit.errors import (
+from contacts_kit.auth.errors import (
     EmailNotVerified,
-    InvalidCredentials,
     InvalidResetToken,
     InvalidToken,
     InvalidVerificationToken,
 )
-from contacts_kit.mail import describe_duration
-
-if TYPE_CHECKING:
-    from contacts_kit.app import ContactsKit
+from contacts_kit.auth.repository import RefreshTokenRepository
+from contacts_kit.auth.schemas import TokenPair, UserCreate
+from contacts_kit.auth.tokens import TokenCodec, TokenType, hash_token
+from contacts_kit.backends.protocols import MailMessage
+from contacts_kit.mail import MailComposer, describe_duration
+from contacts_kit.settings import Settings
+from contacts_kit.users.cache import UserCache
+from contacts_kit.users.errors import InvalidCredentials
+from contacts_kit.users.models import User
+from contacts_kit.users.passwords import PasswordHasher
+from contacts_kit.users.repository import UserRepository
+from contacts_kit.users.schemas import AuthenticatedUser
 
 
 def _fingerprint(hashed_password: str) -> str:
@@ -34,62 +35,47 @@ def _fingerprint(hashed_password: str) -> str:
     return hashlib.sha256(hashed_password.encode()).hexdigest()[:32]
 
 
-def user_cache_key(user_id: uuid.UUID | str) -> str:
-    """Cache key of one user's `AuthenticatedUser` JSON."""
-    return f"contacts_kit:user:{user_id}"
-
-
-def _subject(kit: ContactsKit, access_token: str) -> tuple[uuid.UUID, object]:
-    claims = kit.tokens.decode(access_token, TokenType.ACCESS)
-    try:
-        return uuid.UUID(claims.sub), claims.extra.get("ver")
-    except ValueError as exc:
-        raise InvalidToken() from exc
-
-
-async def cached_user(
-    kit: ContactsKit, user_id: uuid.UUID, version: object
-) -> AuthenticatedUser | None:
-    """The cached user if the entry matches the token's version; None means ask the database."""
-    cached = await kit.cache.get(user_cache_key(user_id))
-    if cached is None:
-        return None
-    user = AuthenticatedUser.model_validate_json(cached)
-    return user if user.token_version == version else None
-
-
-async def authenticate(kit: ContactsKit, access_token: str) -> AuthenticatedUser:
-    """The current user of a token; a database session is opened only when the cache misses."""
-    user_id, version = _subject(kit, access_token)
-    user = await cached_user(kit, user_id, version)
-    if user is not None:
-        return user
-    async with kit.read_session_factory() as session:
-        return await AuthService(kit, session).load_user(user_id, version)
+def _with_token(page: str, token: str) -> str:
+    return f"{page}{'&' if '?' in page else '?'}{urlencode({'token': token})}"
 
 
 class AuthService:
     """Account operations of one request, inside that request's transaction."""
 
-    def __init__(self, kit: ContactsKit, session: AsyncSession) -> None:
-        self.kit = kit
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        settings: Settings,
+        passwords: PasswordHasher,
+        tokens: TokenCodec,
+        user_cache: UserCache,
+        mail: MailComposer,
+        clock: Callable[[], datetime],
+    ) -> None:
         self.session = session
         self.users = UserRepository(session)
-        self.tokens = RefreshTokenRepository(session)
+        self.refresh_tokens = RefreshTokenRepository(session)
+        self.settings = settings
+        self.passwords = passwords
+        self.tokens = tokens
+        self.user_cache = user_cache
+        self.mail = mail
+        self.now = clock
 
     async def signup(self, data: UserCreate) -> User:
         """Create an account; `EmailAlreadyRegistered` when the email is taken."""
-        hashed = await self.kit.passwords.hash(data.password)
+        hashed = await self.passwords.hash(data.password)
         return await self.users.add(data.email, hashed)
 
     async def login(self, email: str, password: str) -> TokenPair:
         """A new token pair (a new family) for valid credentials; one 401 for every mismatch."""
         user = await self.users.get_by_email(email)
-        valid = await self.kit.passwords.verify(password, user.hashed_password if user else None)
+        valid = await self.passwords.verify(password, user.hashed_password if user else None)
         if user is None or not valid:
             raise InvalidCredentials()
         # Checked after the password, so only the owner learns the account is unverified.
-        if self.kit.settings.require_verified_email and not user.is_verified:
+        if self.settings.require_verified_email and not user.is_verified:
             raise EmailNotVerified()
         return await self._issue_pair(user, family_id=uuid.uuid4())
 
@@ -98,16 +84,16 @@ class AuthService:
 
         A token presented a second time revokes its whole family (reuse detection).
         """
-        self.kit.tokens.decode(refresh_token, TokenType.REFRESH)
-        stored = await self.tokens.get_by_hash(hash_token(refresh_token))
+        self.tokens.decode(refresh_token, TokenType.REFRESH)
+        stored = await self.refresh_tokens.get_by_hash(hash_token(refresh_token))
         if stored is None:
             raise InvalidToken()
-        now = self.kit.now()
-        if not await self.tokens.consume(stored.id, now):
+        now = self.now()
+        if not await self.refresh_tokens.consume(stored.id, now):
             if stored.revoked_at is None and stored.expires_at > now:
                 # Spent already: someone replayed it. Kill the session and keep that decision
                 # even though this request fails.
-                await self.tokens.revoke_family(stored.family_id, now)
+                await self.refresh_tokens.revoke_family(stored.family_id, now)
                 await self.session.commit()
                 raise InvalidToken("This refresh token was already used; the session is revoked.")
             raise InvalidToken()
@@ -118,30 +104,19 @@ class AuthService:
 
     async def logout(self, refresh_token: str) -> None:
         """Revoke the login session the refresh token belongs to."""
-        self.kit.tokens.decode(refresh_token, TokenType.REFRESH)
-        stored = await self.tokens.get_by_hash(hash_token(refresh_token))
+        self.tokens.decode(refresh_token, TokenType.REFRESH)
+        stored = await self.refresh_tokens.get_by_hash(hash_token(refresh_token))
         if stored is not None:
-            await self.tokens.revoke_family(stored.family_id, self.kit.now())
+            await self.refresh_tokens.revoke_family(stored.family_id, self.now())
 
-    async def delete_account(self, user_id: uuid.UUID, password: str) -> None:
-        """Delete the account and everything it owns, after checking its password."""
-        user = await self.users.get(user_id)
-        hashed = user.hashed_password if user else None
-        if user is None or not await self.kit.passwords.verify(password, hashed):
-            raise InvalidCredentials("Incorrect password.")
-        await self.users.delete(user.id)
-        self.invalidate_user(user.id)
-
-    def verification_message(self, user: User) -> MailMessage:
-        """The email with the link that verifies `user`'s address."""
-        settings = self.kit.settings
-        token, _ = self.kit.tokens.encode(
+    def verification_message(self, user: User, verify_url: str) -> MailMessage:
+        """The email with the link (to `verify_url`) that verifies `user`'s address."""
+        settings = self.settings
+        token, _ = self.tokens.encode(
             str(user.id), TokenType.VERIFY_EMAIL, settings.verify_token_ttl, email=user.email
         )
-        link = (
-            f"{settings.public_url}{settings.api_prefix}/auth/verify?{urlencode({'token': token})}"
-        )
-        return self.kit.mail.compose(
+        link = _with_token(verify_url, token)
+        return self.mail.compose(
             "verify_email",
             user.email,
             email=user.email,
@@ -149,46 +124,46 @@ class AuthService:
             valid_for=describe_duration(settings.verify_token_ttl),
         )
 
-    async def verify_email(self, token: str) -> User:
-        """Mark the account of a verification token verified; idempotent."""
+    async def verify_email(self, token: str) -> tuple[User, bool]:
+        """Mark the account of a verification token verified; idempotent. The account, and
+        whether this call verified it."""
         try:
-            claims = self.kit.tokens.decode(token, TokenType.VERIFY_EMAIL)
+            claims = self.tokens.decode(token, TokenType.VERIFY_EMAIL)
             user = await self.users.get(uuid.UUID(claims.sub))
         except (InvalidToken, ValueError) as exc:
             raise InvalidVerificationToken() from exc
         # The link is bound to the address it was sent to.
         if user is None or claims.extra.get("email") != user.email:
             raise InvalidVerificationToken()
-        if not user.is_verified:
-            await self.users.mark_verified(user.id)
-            user.is_verified = True
-            self.invalidate_user(user.id)
-        return user
+        if user.is_verified:
+            return user, False
+        await self.users.mark_verified(user.id)
+        user.is_verified = True
+        self.user_cache.forget_after_commit(self.session, user.id)
+        return user, True
 
-    async def resend_verification(self, email: str) -> MailMessage | None:
+    async def resend_verification(self, email: str, verify_url: str) -> MailMessage | None:
         """A new verification email, or None when there is nothing to verify (kept secret)."""
         user = await self.users.get_by_email(email)
         if user is None or user.is_verified:
             return None
-        return self.verification_message(user)
+        return self.verification_message(user, verify_url)
 
-    async def password_reset_message(self, email: str) -> MailMessage | None:
-        """The email with a reset link, or None for an unknown address (kept secret)."""
+    async def password_reset_message(self, email: str, form_url: str) -> MailMessage | None:
+        """The email with a reset link, or None for an unknown address (kept secret). The link
+        points to `PASSWORD_RESET_URL` when set, to `form_url` (the kit's form) otherwise."""
         user = await self.users.get_by_email(email)
         if user is None:
             return None
-        settings = self.kit.settings
-        token, _ = self.kit.tokens.encode(
+        settings = self.settings
+        token, _ = self.tokens.encode(
             str(user.id),
             TokenType.RESET_PASSWORD,
             settings.reset_token_ttl,
             pwd=_fingerprint(user.hashed_password),
         )
-        page = settings.password_reset_url or (
-            f"{settings.public_url}{settings.api_prefix}/auth/password-reset/confirm"
-        )
-        link = f"{page}{'&' if '?' in page else '?'}{urlencode({'token': token})}"
-        return self.kit.mail.compose(
+        link = _with_token(settings.password_reset_url or form_url, token)
+        return self.mail.compose(
             "reset_password",
             user.email,
             email=user.email,
@@ -196,72 +171,71 @@ class AuthService:
             valid_for=describe_duration(settings.reset_token_ttl),
         )
 
-    async def reset_password(self, token: str, new_password: str) -> None:
+    async def reset_password(self, token: str, new_password: str) -> User:
         """Set a new password from a reset link; every session and access token ends."""
         try:
-            claims = self.kit.tokens.decode(token, TokenType.RESET_PASSWORD)
+            claims = self.tokens.decode(token, TokenType.RESET_PASSWORD)
             user = await self.users.get(uuid.UUID(claims.sub))
         except (InvalidToken, ValueError) as exc:
             raise InvalidResetToken() from exc
         # Bound to the password hash of the moment it was issued: it dies once used.
         if user is None or claims.extra.get("pwd") != _fingerprint(user.hashed_password):
             raise InvalidResetToken()
-        new_hash = await self.kit.passwords.hash(new_password)
+        new_hash = await self.passwords.hash(new_password)
         if not await self.users.replace_password(
             user.id, user.hashed_password, new_hash, end_sessions=True
         ):
             raise InvalidResetToken()
-        await self.tokens.revoke_user(user.id, self.kit.now())
-        self.invalidate_user(user.id)
+        await self.refresh_tokens.revoke_user(user.id, self.now())
+        self.user_cache.forget_after_commit(self.session, user.id)
+        return user
 
     async def change_password(
         self,
         user_id: uuid.UUID,
         current_password: str,
         new_password: str,
-        keep_family: uuid.UUID | None,
-    ) -> None:
-        """Change the password after checking the current one; other sessions end."""
+        access_token: str | None,
+    ) -> User:
+        """Change the password after checking the current one; the other sessions end, the
+        one of `access_token` stays."""
+        keep_family = self._family(access_token)
         user = await self.users.get(user_id)
         hashed = user.hashed_password if user else None
-        if user is None or not await self.kit.passwords.verify(current_password, hashed):
+        if user is None or not await self.passwords.verify(current_password, hashed):
             raise InvalidCredentials("Incorrect current password.")
-        new_hash = await self.kit.passwords.hash(new_password)
+        new_hash = await self.passwords.hash(new_password)
         if not await self.users.replace_password(
             user.id, user.hashed_password, new_hash, end_sessions=False
         ):
             raise InvalidCredentials("The password was changed meanwhile; try again.")
-        await self.tokens.revoke_user(user.id, self.kit.now(), keep_family=keep_family)
-        self.invalidate_user(user.id)
-
-    async def load_user(self, user_id: uuid.UUID, version: object) -> AuthenticatedUser:
-        """The user of a verified token from the database, then cached for the next requests."""
-        row = await self.users.get(user_id)
-        if row is None or row.token_version != version:
-            raise InvalidToken()
-        user = AuthenticatedUser.model_validate(row)
-        await self.kit.cache.set(
-            user_cache_key(user_id), user.model_dump_json(), self.kit.settings.user_cache_ttl
-        )
+        await self.refresh_tokens.revoke_user(user.id, self.now(), keep_family=keep_family)
+        self.user_cache.forget_after_commit(self.session, user.id)
         return user
 
-    def invalidate_user(self, user_id: uuid.UUID) -> None:
-        """Drop the cached user once the current transaction has committed."""
-        after_commit(self.session, lambda: self.kit.cache.delete(user_cache_key(user_id)))
+    def _family(self, access_token: str | None) -> uuid.UUID | None:
+        """The session (refresh family) an access token belongs to, if it names one."""
+        if access_token is None:
+            return None
+        try:
+            family = self.tokens.decode(access_token, TokenType.ACCESS).extra.get("fam")
+            return uuid.UUID(family) if isinstance(family, str) else None
+        except (InvalidToken, ValueError):
+            return None
 
     async def _issue_pair(self, user: User, *, family_id: uuid.UUID) -> TokenPair:
-        settings = self.kit.settings
-        access, _ = self.kit.tokens.encode(
+        settings = self.settings
+        access, _ = self.tokens.encode(
             str(user.id),
             TokenType.ACCESS,
             settings.access_token_ttl,
             ver=user.token_version,
             fam=str(family_id),
         )
-        refresh, claims = self.kit.tokens.encode(
+        refresh, claims = self.tokens.encode(
             str(user.id), TokenType.REFRESH, settings.refresh_token_ttl
         )
-        await self.tokens.add(
+        await self.refresh_tokens.add(
             token_id=uuid.UUID(claims.jti),
             user_id=user.id,
             family_id=family_id,
@@ -269,3 +243,36 @@ class AuthService:
             expires_at=datetime.fromtimestamp(claims.exp, UTC),
         )
         return TokenPair(access_token=access, refresh_token=refresh)
+
+
+class Authenticator:
+    """Turns an access token into the current user: the cache first, the database on a miss."""
+
+    def __init__(
+        self,
+        tokens: TokenCodec,
+        user_cache: UserCache,
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        self.tokens = tokens
+        self.user_cache = user_cache
+        self.sessions = sessions
+
+    async def user(self, access_token: str) -> AuthenticatedUser:
+        """The user of a valid access token whose version is current; `InvalidToken` else."""
+        claims = self.tokens.decode(access_token, TokenType.ACCESS)
+        try:
+            user_id = uuid.UUID(claims.sub)
+        except ValueError as exc:
+            raise InvalidToken() from exc
+        version = claims.extra.get("ver")
+        cached = await self.user_cache.get(user_id)
+        if cached is not None and cached.token_version == version:
+            return cached
+        async with self.sessions() as session:
+            row = await UserRepository(session).get(user_id)
+        if row is None or row.token_version != version:
+            raise InvalidToken()
+        user = AuthenticatedUser.model_validate(row)
+        await self.user_cache.put(user)
+        return user

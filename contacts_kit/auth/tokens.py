@@ -17,7 +17,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
-from contacts_kit.errors import InvalidToken
+from contacts_kit.auth.errors import InvalidToken
 
 ALGORITHM = "HS256"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from contacts_kit.errors import ConfigurationError
 from contacts_kit.hookspecs import hookimpl
 from contacts_kit.settings import Settings
 
@@ -12,25 +11,9 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 
-def redis_client(settings: Settings) -> Redis:
-    """An asyncio Redis client for `settings.redis_url` with short timeouts."""
-    try:
-        from redis.asyncio import Redis
-    except ImportError as exc:
-        raise ConfigurationError(
-            "CONTACTS_KIT_REDIS_URL is set but redis is missing: pip install 'contacts-kit[redis]'"
-        ) from exc
-    assert settings.redis_url is not None
-    return Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.redis_timeout,
-        socket_connect_timeout=settings.redis_timeout,
-        decode_responses=True,
-    )
-
-
 class RedisCache:
-    """Values are strings (JSON, never pickle) under keys that expire."""
+    """Values are strings (JSON, never pickle) under keys that expire. The client belongs to
+    whoever made it (the kit closes its own)."""
 
     def __init__(self, client: Redis) -> None:
         self.client = client
@@ -56,13 +39,12 @@ class RedisCache:
         return bool(await self.client.ping())
 
     async def close(self) -> None:
-        """Close the connection pool."""
-        await self.client.aclose()
+        """Nothing of its own to close: the client is shared."""
 
 
 @hookimpl(trylast=True)
-def provide_cache(settings: Settings) -> RedisCache | None:
-    """Redis when a URL is configured; otherwise let the in-memory cache answer."""
-    if settings.redis_url is None:
+def provide_cache(settings: Settings, redis: Redis | None) -> RedisCache | None:
+    """Redis when the kit has a Redis client; otherwise let the in-memory cache answer."""
+    if redis is None:
         return None
-    return RedisCache(redis_client(settings))
+    return RedisCache(redis)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from pyrate_limiter import BucketFactory, Rate
+
 
 @runtime_checkable
 class Cache(Protocol):
@@ -59,10 +61,21 @@ class Storage(Protocol):
     """Keeps uploaded files and tells where they are served from."""
 
     async def save(self, key: str, data: bytes, content_type: str) -> str:
-        """Store `data` under `key` and return the public URL of the stored file; raise
+        """Store `data` under `key` and return the absolute URL the file is served from, or a
+        relative reference (the key) when the kit's own media route serves it; raise
         `StorageError` when the file cannot be stored."""
         ...
 
     async def delete(self, key: str) -> None:
         """Remove the file stored under `key`; a missing file is not an error."""
+        ...
+
+
+@runtime_checkable
+class RateLimitStore(Protocol):
+    """Where the rate limits keep their counts."""
+
+    def buckets(self, rates: list[Rate]) -> BucketFactory:
+        """A pyrate-limiter bucket factory holding one bucket per item name, each under
+        `rates`; `wrap_item` stamps items with the clock the buckets compare."""
         ...

@@ -1,4 +1,6 @@
-"""Local-disk storage: the embedded default; the app serves the folder under a static path."""
+"""Local-disk storage: the embedded default. The kit's router serves the folder itself, so the
+URL of a file depends on where the host mounted the kit: `save` returns the file's key as a
+relative reference, which the kit turns into a URL under its media route."""
 
 from __future__ import annotations
 
@@ -15,11 +17,10 @@ _SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")
 
 
 class LocalStorage:
-    """Stores files under `root` and returns URLs under `base_url`."""
+    """Stores files under `root`."""
 
-    def __init__(self, root: Path, base_url: str) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
-        self.base_url = base_url.rstrip("/")
 
     def _path(self, key: str) -> Path:
         if not _SAFE_KEY.match(key) or ".." in key.split("/"):
@@ -27,7 +28,7 @@ class LocalStorage:
         return self.root / key
 
     async def save(self, key: str, data: bytes, content_type: str) -> str:
-        """Write the file atomically (temporary file, then rename) and return its URL."""
+        """Write the file atomically (temporary file, then rename); return its key."""
         path = self._path(key)
         tmp = path.with_name(path.name + ".part")
 
@@ -40,7 +41,7 @@ class LocalStorage:
             await anyio.to_thread.run_sync(_write)
         except OSError as exc:
             raise StorageError(f"could not write the file: {exc.strerror}") from exc
-        return f"{self.base_url}/{key}"
+        return key
 
     async def delete(self, key: str) -> None:
         """Remove the file if present."""
@@ -50,4 +51,4 @@ class LocalStorage:
 @hookimpl(trylast=True)
 def provide_storage(settings: Settings) -> LocalStorage:
     """The fallback storage when no other plugin provides one."""
-    return LocalStorage(settings.media_dir, settings.public_url + settings.media_url_path)
+    return LocalStorage(settings.media_dir)

@@ -1,4 +1,4 @@
-"""SQL of contacts. Every query is scoped to one owner."""
+"""SQL of contacts. Every query is scoped to one owner; every row leaves as a `ContactRecord`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any, TypeAlias
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Executable,
     Integer,
     Text,
     and_,
@@ -18,25 +19,28 @@ from sqlalchemy import (
     case,
     delete,
     false,
+    insert,
     or_,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql import Select
 from sqlalchemy.types import Uuid
 
 from contacts_kit.contact.birthdays import FEB_28, FEB_29, BirthdayWindow
+from contacts_kit.contact.errors import ContactEmailExists
 from contacts_kit.contact.models import Contact
-from contacts_kit.db.reader import Reader, Row, SessionReader, Statement
-from contacts_kit.errors import ContactEmailExists
+from contacts_kit.contact.schemas import ContactRecord
 
 _LIKE_ESCAPE = "\\"
 
-ContactRow: TypeAlias = Row
-"""A contact as read: a mapping of `READ_COLUMNS` names to values."""
+Statement: TypeAlias = Select[*tuple[Any, ...]]
+"""A read statement whose values are all bound parameters."""
 
-# What reads return: plain rows of these columns, no ORM objects to build and track.
+# What every statement returns, in the order of `ContactRecord`'s fields: plain rows, no ORM
+# objects to build and track.
 READ_COLUMNS = (
     Contact.id,
     Contact.first_name,
@@ -51,7 +55,8 @@ READ_COLUMNS = (
 )
 
 # Every read statement is built once per shape, with each value a bound parameter: a request
-# only binds its values, and the read pool compiles each statement a single time.
+# only binds its values, and SQLAlchemy's compiled cache (and asyncpg's prepared statements)
+# do the rest once per shape.
 _OWNER = bindparam("owner_id", type_=Uuid())
 _LIMIT = bindparam("limit", type_=Integer())
 _OFFSET = bindparam("offset", type_=Integer())
@@ -185,55 +190,95 @@ class ContactFilters:
         return {name: _like_pattern(value) for name, value in given.items() if value}
 
 
+Query: TypeAlias = tuple[Statement, dict[str, Any]]
+"""A read statement and the values of its parameters."""
+
+
+def by_id_query(owner_id: uuid.UUID, contact_id: int) -> Query:
+    """The owner's contact with this id."""
+    return _BY_ID, {"contact_id": contact_id, "owner_id": owner_id}
+
+
+def search_query(owner_id: uuid.UUID, filters: ContactFilters, limit: int, offset: int) -> Query:
+    """A page of the owner's contacts matching `filters`."""
+    patterns = filters.patterns()
+    stmt = _search_page(tuple(patterns)) if patterns else _PAGE
+    return stmt, {"owner_id": owner_id, "limit": limit, "offset": offset, **patterns}
+
+
+def birthdays_query(owner_id: uuid.UUID, window: BirthdayWindow, limit: int, offset: int) -> Query:
+    """A page of the owner's contacts whose next birthday is in `window`, soonest first."""
+    params: dict[str, Any] = {"owner_id": owner_id, "limit": limit, "offset": offset}
+    for i, (low, high) in enumerate(window.ranges):
+        params[f"low_{i}"], params[f"high_{i}"] = low, high
+    if _in_key_order(window):
+        return _birthdays_in_key_order(), params
+    feb29_moves = tuple(
+        year for year, leap in ((0, window.leap_this_year), (1, window.leap_next_year)) if not leap
+    )
+    ranges = None if window.everything else len(window.ranges)
+    params["start_key"] = window.start_key
+    return _birthdays(ranges, feb29_moves), params
+
+
+def _record(row: Any) -> ContactRecord:
+    """The record of a row of `READ_COLUMNS`."""
+    return ContactRecord(*row)
+
+
 class ContactRepository:
     """Reads and writes `contacts_kit_contacts` for one owner.
 
-    Reads run on a `Reader` (the read pool, outside any transaction) or on the request's
-    session; writes need the session.
+    Built on the engine, each read takes a pooled connection for its one statement (no
+    transaction, no ORM session); built on the request's session, reads and writes run in its
+    transaction.
     """
 
-    def __init__(self, source: AsyncSession | Reader, owner_id: uuid.UUID) -> None:
-        self.session: AsyncSession | None = None
-        self.reads: Reader
-        if isinstance(source, AsyncSession):
-            self.session, self.reads = source, SessionReader(source)
-        else:
-            self.reads = source
+    def __init__(self, source: AsyncSession | AsyncEngine, owner_id: uuid.UUID) -> None:
+        self.source = source
         self.owner_id = owner_id
 
-    @property
-    def _orm(self) -> AsyncSession:
-        assert self.session is not None, "writes go through the request's session"
-        return self.session
+    async def _rows(self, statement: Executable, params: dict[str, Any]) -> list[ContactRecord]:
+        if isinstance(self.source, AsyncSession):
+            result = await self.source.execute(statement, params)
+            return [_record(row) for row in result]
+        async with self.source.connect() as connection:
+            result = await connection.execute(statement, params)
+            return [_record(row) for row in result]
 
-    async def add(self, values: dict[str, Any]) -> Contact:
+    async def _row(self, statement: Executable, params: dict[str, Any]) -> ContactRecord | None:
+        rows = await self._rows(statement, params)
+        return rows[0] if rows else None
+
+    @property
+    def _session(self) -> AsyncSession:
+        if not isinstance(self.source, AsyncSession):
+            raise TypeError("writes go through the request's session")
+        return self.source
+
+    async def add(self, values: dict[str, Any]) -> ContactRecord:
         """Insert a contact; the (owner, email) unique index decides on duplicates."""
-        contact = Contact(owner_id=self.owner_id, **values)
-        self._orm.add(contact)
+        stmt = insert(Contact).values(owner_id=self.owner_id, **values).returning(*READ_COLUMNS)
         try:
-            await self._orm.flush()
+            result = await self._session.execute(stmt)
         except IntegrityError as exc:
             raise ContactEmailExists() from exc
-        return contact
+        return _record(result.one())
 
-    async def get(self, contact_id: int) -> ContactRow | None:
+    async def get(self, contact_id: int) -> ContactRecord | None:
         """The owner's contact with this id, if any."""
-        return await self.reads.fetchrow(
-            _BY_ID, {"contact_id": contact_id, "owner_id": self.owner_id}
-        )
+        return await self._row(_BY_ID, {"contact_id": contact_id, "owner_id": self.owner_id})
 
-    async def search(
-        self, filters: ContactFilters, limit: int, offset: int
-    ) -> Sequence[ContactRow]:
+    async def search(self, filters: ContactFilters, limit: int, offset: int) -> list[ContactRecord]:
         """A page of the owner's contacts matching `filters`, by last name, first name, id."""
         patterns = filters.patterns()
         stmt = _search_page(tuple(patterns)) if patterns else _PAGE
         params = {"owner_id": self.owner_id, "limit": limit, "offset": offset, **patterns}
-        return await self.reads.fetch(stmt, params)
+        return await self._rows(stmt, params)
 
     async def update(
         self, contact_id: int, values: dict[str, Any], if_versions: Sequence[int] | None
-    ) -> Contact | None:
+    ) -> ContactRecord | None:
         """Change a contact in one statement, only if its version is one of `if_versions`.
 
         None when no row matched (missing, another owner's, or a stale version).
@@ -245,40 +290,29 @@ class ContactRepository:
             update(Contact)
             .where(*conditions)
             .values(**values, version=Contact.version + 1)
-            .returning(Contact)
-            .execution_options(synchronize_session=False, populate_existing=True)
+            .returning(*READ_COLUMNS)
         )
         try:
-            result = await self._orm.execute(stmt)
+            result = await self._session.execute(stmt)
         except IntegrityError as exc:
             raise ContactEmailExists() from exc
-        return result.scalar_one_or_none()
+        row = result.first()
+        return None if row is None else _record(row)
 
     async def delete(self, contact_id: int, if_versions: Sequence[int] | None) -> bool:
         """Delete a contact (only at one of `if_versions` when given); False if none matched."""
         conditions = [Contact.id == contact_id, Contact.owner_id == self.owner_id]
         if if_versions is not None:
             conditions.append(Contact.version.in_(if_versions) if if_versions else false())
-        result = await self._orm.execute(delete(Contact).where(*conditions).returning(Contact.id))
+        stmt = delete(Contact).where(*conditions).returning(Contact.id)
+        result = await self._session.execute(stmt)
         return result.first() is not None
 
     async def upcoming_birthdays(
         self, window: BirthdayWindow, limit: int, offset: int
-    ) -> Sequence[ContactRow]:
+    ) -> list[ContactRecord]:
         """The owner's contacts whose next birthday is in `window`, soonest first.
 
         Filtering and ordering happen in SQL on the indexed `birthday_key`.
         """
-        params: dict[str, Any] = {"owner_id": self.owner_id, "limit": limit, "offset": offset}
-        for i, (low, high) in enumerate(window.ranges):
-            params[f"low_{i}"], params[f"high_{i}"] = low, high
-        if _in_key_order(window):
-            return await self.reads.fetch(_birthdays_in_key_order(), params)
-        feb29_moves = tuple(
-            year
-            for year, leap in ((0, window.leap_this_year), (1, window.leap_next_year))
-            if not leap
-        )
-        ranges = None if window.everything else len(window.ranges)
-        params["start_key"] = window.start_key
-        return await self.reads.fetch(_birthdays(ranges, feb29_moves), params)
+        return await self._rows(*birthdays_query(self.owner_id, window, limit, offset))

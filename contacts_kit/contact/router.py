@@ -1,67 +1,47 @@
 """Router of the address book: `/contacts`."""
 
-from typing import TYPE_CHECKING, Annotated
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
+# aliases local to the factory.
+from typing import Annotated
 
-from fastapi import (
-    APIRouter,
-    BackgroundTasks,
-    Depends,
-    Header,
-    Path,
-    Query,
-    Request,
-    Response,
-    status,
-)
-from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.convertors import Convertor, register_url_convertor
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request, Response
+from fastapi import status as http_status
+from pydantic import BeforeValidator
 
-from contacts_kit.auth.schemas import AuthenticatedUser
+from contacts_kit.auth.errors import InvalidToken, NotAuthenticated
+from contacts_kit.contact.errors import ContactEmailExists, ContactNotFound, PreconditionFailed
 from contacts_kit.contact.repository import ContactFilters
 from contacts_kit.contact.schemas import (
+    BIRTHDAYS_JSON,
+    CONTACT_JSON,
+    CONTACTS_JSON,
     ContactBirthday,
     ContactCreate,
     ContactRead,
+    ContactRecord,
     ContactUpdate,
-    row_serializer,
 )
 from contacts_kit.contact.service import ContactService, etag
-from contacts_kit.errors import (
-    MALFORMED_BODY,
-    ContactEmailExists,
-    ContactNotFound,
-    InvalidToken,
-    NotAuthenticated,
-    PreconditionFailed,
-    error_responses,
-)
+from contacts_kit.deps import KitDependencies
 from contacts_kit.fields import CleanStr
+from contacts_kit.http import MALFORMED_BODY, error_responses, method_not_allowed
 from contacts_kit.ratelimit import RateLimited
-from contacts_kit.routing import Routes
-
-if TYPE_CHECKING:
-    from contacts_kit.app import ContactsKit
+from contacts_kit.users.schemas import AuthenticatedUser
 
 MAX_ID = 2**63 - 1
-
-
-class _ContactIdConvertor(Convertor[str]):
-    """Any path segment but `birthdays`: so `PUT /contacts/birthdays` is a 405 of the
-    birthdays route rather than a bad contact id, while `/contacts/abc` stays a 422."""
-
-    regex = "(?!birthdays$)[^/]+"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return str(value)
-
-
-register_url_convertor("contact_id", _ContactIdConvertor())
 MAX_OFFSET = 1_000_000_000
 
-ContactId = Annotated[int, Path(ge=1, le=MAX_ID, description="The contact's id.")]
+
+def _digits(value: object) -> object:
+    # Lax int parsing would read "1_0" as 10 and " 1" as 1: an id in a path is digits only.
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("a contact id is a positive whole number, written in digits")
+    return value
+
+
+ContactId = Annotated[
+    int, Path(ge=1, le=MAX_ID, description="The contact's id."), BeforeValidator(_digits)
+]
 IfMatch = Annotated[
     str | None,
     Header(
@@ -75,10 +55,6 @@ NameQuery = Annotated[CleanStr | None, Query(max_length=100)]
 EmailQuery = Annotated[CleanStr | None, Query(max_length=320)]
 
 _AUTH_ERRORS = (NotAuthenticated, InvalidToken, RateLimited)
-# Reads serialize database rows straight to JSON (see `row_serializer`).
-_CONTACT_ROW = row_serializer(ContactRead)
-_CONTACT_ROWS = row_serializer(ContactRead, many=True)
-_BIRTHDAY_ROWS = row_serializer(ContactBirthday, many=True)
 
 
 def _json(body: bytes, headers: dict[str, str] | None = None) -> Response:
@@ -86,47 +62,29 @@ def _json(body: bytes, headers: dict[str, str] | None = None) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
-def get_contacts_router(kit: "ContactsKit", routes: Routes | None = None) -> APIRouter:
+def _contact(record: ContactRecord, headers: dict[str, str] | None = None) -> Response:
+    return _json(CONTACT_JSON.dump_json(record), {"ETag": etag(record.version), **(headers or {})})
+
+
+def get_contacts_router(deps: KitDependencies) -> APIRouter:
     """CRUD, search and upcoming birthdays of the current user's contacts."""
-    router = (routes or Routes()).within(responses=MALFORMED_BODY)
-    SessionDep = Annotated[AsyncSession, Depends(kit.session, scope="function")]
-    CurrentUser = Annotated[AuthenticatedUser, Depends(kit.current_user)]
-
-    # Each write depends on one of these: it counts the request against the caller's limit
-    # (after authentication: the limits are per user) and hands over the service.
-    async def creator(
-        request: Request, response: Response, session: SessionDep, user: CurrentUser
-    ) -> ContactService:
-        await kit.rate_limits.contact_create(request, response)
-        return ContactService(kit, user.id, session)
-
-    async def writer(
-        request: Request, response: Response, session: SessionDep, user: CurrentUser
-    ) -> ContactService:
-        await kit.rate_limits.contacts(request, response)
-        return ContactService(kit, user.id, session)
-
-    async def reader(request: Request, user: AuthenticatedUser) -> ContactService:
-        # Reads are one SELECT: no request transaction, no session. Called by the read routes
-        # themselves rather than solved as a dependency: on a read that cheap, one more level
-        # of FastAPI's dependency solving is a measurable share of the request
-        # (docs/benchmarks.md).
-        await kit.rate_limits.contacts.hit(request)
-        return ContactService(kit, user.id)
-
-    ContactsCreator = Annotated[ContactService, Depends(creator)]
-    Contacts = Annotated[ContactService, Depends(writer)]
+    router = APIRouter(route_class=deps.route_class)
+    events = deps.events
+    Reads = Annotated[ContactService, Depends(deps.contact_reads)]
+    Writes = Annotated[ContactService, Depends(deps.contact_writes)]
+    User = Annotated[AuthenticatedUser, Depends(deps.current_user)]
+    limited = [Depends(deps.limit_contacts)]
 
     # The reads are declared first: FastAPI tries the routes in order, and they are the busy ones.
-    @router.read(
+    @router.get(
         "",
         name="contacts:list",
+        dependencies=limited,
         response_model=list[ContactRead],
         responses=error_responses(*_AUTH_ERRORS),
     )
     async def list_contacts(
-        request: Request,
-        user: CurrentUser,
+        contacts: Reads,
         q: Annotated[
             CleanStr | None,
             Query(max_length=320, description="Substring of first name, last name or email."),
@@ -139,32 +97,18 @@ def get_contacts_router(kit: "ContactsKit", routes: Routes | None = None) -> API
     ) -> Response:
         """Your contacts by last name, first name, id; filters are case-insensitive substrings
         (`%` and `_` match themselves) and combine with AND."""
-        contacts = await reader(request, user)
         filters = ContactFilters(q=q, first_name=first_name, last_name=last_name, email=email)
-        rows = await contacts.search(filters, limit, offset)
-        return _json(_CONTACT_ROWS.dump_json([dict(row) for row in rows]))
+        return _json(CONTACTS_JSON.dump_json(await contacts.search(filters, limit, offset)))
 
-    @router.read(
-        "/{contact_id:contact_id}",
-        name="contacts:get",
-        response_model=ContactRead,
-        responses=error_responses(*_AUTH_ERRORS, ContactNotFound),
-    )
-    async def get_contact(contact_id: ContactId, request: Request, user: CurrentUser) -> Response:
-        """One contact, with its `ETag`."""
-        contacts = await reader(request, user)
-        row = await contacts.get(contact_id)
-        return _json(_CONTACT_ROW.dump_json(dict(row)), {"ETag": etag(row["version"])})
-
-    @router.read(
+    @router.get(
         "/birthdays",
         name="contacts:birthdays",
+        dependencies=limited,
         response_model=list[ContactBirthday],
         responses=error_responses(*_AUTH_ERRORS),
     )
     async def upcoming_birthdays(
-        request: Request,
-        user: CurrentUser,
+        contacts: Reads,
         days: Annotated[
             int, Query(ge=0, le=366, description="Window length: today through today + days.")
         ] = 7,
@@ -173,86 +117,117 @@ def get_contacts_router(kit: "ContactsKit", routes: Routes | None = None) -> API
     ) -> Response:
         """Contacts whose next birthday falls from today through today + `days`, soonest
         first. 29 February is celebrated on 28 February in non-leap years."""
-        contacts = await reader(request, user)
         return _json(
-            _BIRTHDAY_ROWS.dump_json(await contacts.upcoming_birthdays(days, limit, offset))
+            BIRTHDAYS_JSON.dump_json(await contacts.upcoming_birthdays(days, limit, offset))
         )
+
+    # `/birthdays` would otherwise reach `/{contact_id}` for the methods it lacks (a bad id,
+    # 422); Starlette's URL convertors, the other way out, are global to the host's app.
+    @router.api_route(
+        "/birthdays",
+        methods=["POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        name="contacts:birthdays_other_methods",
+        include_in_schema=False,
+    )
+    async def birthdays_other_methods() -> Response:
+        return method_not_allowed("GET")
+
+    @router.get(
+        "/{contact_id}",
+        name="contacts:get",
+        dependencies=limited,
+        response_model=ContactRead,
+        responses=error_responses(*_AUTH_ERRORS, ContactNotFound),
+    )
+    async def get_contact(contact_id: ContactId, contacts: Reads) -> Response:
+        """One contact, with its `ETag`."""
+        return _contact(await contacts.get(contact_id))
 
     @router.post(
         "",
         name="contacts:create",
-        status_code=status.HTTP_201_CREATED,
+        dependencies=[Depends(deps.limit_contact_create)],
+        status_code=http_status.HTTP_201_CREATED,
         response_model=ContactRead,
-        responses=error_responses(*_AUTH_ERRORS, ContactEmailExists),
+        responses=error_responses(*_AUTH_ERRORS, ContactEmailExists) | MALFORMED_BODY,
     )
     async def create_contact(
         body: ContactCreate,
-        contacts: ContactsCreator,
-        user: CurrentUser,
+        contacts: Writes,
+        user: User,
         request: Request,
-        response: Response,
         background: BackgroundTasks,
-    ) -> ContactRead:
+    ) -> Response:
         """Add a contact. Its email must be new in your address book."""
-        row = await contacts.create(body)
-        contact = ContactRead.model_validate(row)
-        response.headers["Location"] = str(request.url_for("contacts:get", contact_id=contact.id))
-        response.headers["ETag"] = etag(row.version)
-        background.add_task(
-            kit.emit, "on_contact_created", contact=contact, owner_id=user.id, settings=kit.settings
-        )
-        return contact
+        record = await contacts.create(body)
+        location = str(request.url_for("contacts:get", contact_id=record.id))
+        background.add_task(events.contact_created, ContactRead.model_validate(record), user.id)
+        response = _contact(record, {"Location": location})
+        response.status_code = http_status.HTTP_201_CREATED
+        return response
 
     @router.put(
-        "/{contact_id:contact_id}",
+        "/{contact_id}",
         name="contacts:replace",
+        dependencies=limited,
         response_model=ContactRead,
         responses=error_responses(
             *_AUTH_ERRORS, ContactNotFound, ContactEmailExists, PreconditionFailed
-        ),
+        )
+        | MALFORMED_BODY,
     )
     async def replace_contact(
         contact_id: ContactId,
         body: ContactCreate,
-        contacts: Contacts,
-        response: Response,
+        contacts: Writes,
+        user: User,
+        background: BackgroundTasks,
         if_match: IfMatch = None,
-    ) -> ContactRead:
+    ) -> Response:
         """Replace every field. With `If-Match`, only if nobody changed the contact since."""
-        contact = await contacts.replace(contact_id, body, if_match)
-        response.headers["ETag"] = etag(contact.version)
-        return ContactRead.model_validate(contact)
+        record = await contacts.replace(contact_id, body, if_match)
+        background.add_task(events.contact_updated, ContactRead.model_validate(record), user.id)
+        return _contact(record)
 
     @router.patch(
-        "/{contact_id:contact_id}",
+        "/{contact_id}",
         name="contacts:update",
+        dependencies=limited,
         response_model=ContactRead,
         responses=error_responses(
             *_AUTH_ERRORS, ContactNotFound, ContactEmailExists, PreconditionFailed
-        ),
+        )
+        | MALFORMED_BODY,
     )
     async def update_contact(
         contact_id: ContactId,
         body: ContactUpdate,
-        contacts: Contacts,
-        response: Response,
+        contacts: Writes,
+        user: User,
+        background: BackgroundTasks,
         if_match: IfMatch = None,
-    ) -> ContactRead:
+    ) -> Response:
         """Change the fields sent. With `If-Match`, only if nobody changed the contact since."""
-        contact = await contacts.patch(contact_id, body, if_match)
-        response.headers["ETag"] = etag(contact.version)
-        return ContactRead.model_validate(contact)
+        record = await contacts.patch(contact_id, body, if_match)
+        background.add_task(events.contact_updated, ContactRead.model_validate(record), user.id)
+        return _contact(record)
 
     @router.delete(
-        "/{contact_id:contact_id}",
+        "/{contact_id}",
         name="contacts:delete",
-        status_code=status.HTTP_204_NO_CONTENT,
+        dependencies=limited,
+        status_code=http_status.HTTP_204_NO_CONTENT,
         responses=error_responses(*_AUTH_ERRORS, ContactNotFound, PreconditionFailed),
     )
     async def delete_contact(
-        contact_id: ContactId, contacts: Contacts, if_match: IfMatch = None
+        contact_id: ContactId,
+        contacts: Writes,
+        user: User,
+        background: BackgroundTasks,
+        if_match: IfMatch = None,
     ) -> None:
         """Delete a contact."""
         await contacts.delete(contact_id, if_match)
+        background.add_task(events.contact_deleted, contact_id, user.id)
 
-    return router.router
+    return router

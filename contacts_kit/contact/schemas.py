@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -16,7 +17,6 @@ from pydantic import (
     TypeAdapter,
     model_validator,
 )
-from typing_extensions import TypedDict
 
 from contacts_kit.fields import Printable
 
@@ -102,7 +102,6 @@ class ContactUpdate(BaseModel):
 class ContactRead(BaseModel):
     """A contact as the API shows it."""
 
-    # Read from ORM objects and from plain result rows alike.
     model_config = ConfigDict(
         from_attributes=True,
         json_schema_extra={
@@ -135,11 +134,31 @@ class ContactBirthday(ContactRead):
     next_birthday: date
 
 
-def row_serializer(model: type[BaseModel], *, many: bool = False) -> TypeAdapter[Any]:
-    """Serializes a row (a dict holding at least `model`'s fields) exactly as `model` would,
-    without validating it first: rows read back from the database are valid contacts
-    already, and skipping the validation halves the cost of a page. Other keys of the row
-    (`version`) are left out, as `model` leaves them out. With `many`, a list of rows."""
-    fields = {name: field.annotation for name, field in model.model_fields.items()}
-    row_type = cast(Any, TypedDict)(f"{model.__name__}Row", fields)
-    return TypeAdapter(cast(Any, list)[row_type] if many else row_type)
+@dataclass(frozen=True, slots=True)
+class ContactRecord:
+    """A contact as the repository returns it, from either dialect and any statement: the
+    fields of `ContactRead` plus the version behind its ETag, never shown in a body."""
+
+    id: int
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    birthday: date
+    notes: str | None
+    version: Annotated[int, Field(exclude=True)]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BirthdayRecord(ContactRecord):
+    """A contact with the date of its next birthday, serialized as `ContactBirthday`."""
+
+    next_birthday: date
+
+
+CONTACT_JSON: TypeAdapter[ContactRecord] = TypeAdapter(ContactRecord)
+"""Serializes a record exactly as `ContactRead` would, without validating it again."""
+CONTACTS_JSON: TypeAdapter[list[ContactRecord]] = TypeAdapter(list[ContactRecord])
+BIRTHDAYS_JSON: TypeAdapter[list[BirthdayRecord]] = TypeAdapter(list[BirthdayRecord])

@@ -17,14 +17,26 @@ def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[object]
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
-async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """Yield a session; commit when the caller finishes, roll back when it raises."""
+def _never() -> bool:
+    return False
+
+
+async def transaction(
+    factory: async_sessionmaker[AsyncSession], failed: Callable[[], bool] = _never
+) -> AsyncIterator[AsyncSession]:
+    """Yield a session; commit when the caller finishes, roll back when it raises or when
+    `failed()` says its work was answered with an error (an error turned into a response
+    before it reached this generator)."""
     async with factory() as session:
         try:
             yield session
         except BaseException:
             await session.rollback()
             raise
+        if failed():
+            session.info.pop(_AFTER_COMMIT, None)
+            await session.rollback()
+            return
         await session.commit()
         for callback in session.info.pop(_AFTER_COMMIT, []):
             await callback()

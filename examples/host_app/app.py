@@ -1,10 +1,12 @@
 """An existing FastAPI application that embeds contacts-kit under its own prefix.
 
-Run it from the repository root with `uvicorn --factory examples.host_app.app:build_app`.
+Run it from the repository root, after `contacts-kit migrate`, with
+`uvicorn --factory examples.host_app.app:build_app`.
 """
 
-# No `from __future__ import annotations` here: FastAPI must see the dependency aliases
-# defined inside build_app() as real objects, not as strings.
+# No `from __future__ import annotations` here: FastAPI must see the dependency alias defined
+# inside build_app() as a real object, not as a string.
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -12,16 +14,16 @@ from typing import Annotated
 from fastapi import Depends, FastAPI
 
 from contacts_kit import ContactsKit, Settings
-from contacts_kit.auth.schemas import AuthenticatedUser
+from contacts_kit.users.schemas import AuthenticatedUser
 
 PREFIX = "/v1/contacts-service"
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:
     """The host application; `settings` default to the environment and `.env`."""
-    # The prefix the routers are mounted at is also where emailed links must point.
+    # The console mailer logs verification and reset links at INFO: show them.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     kit = ContactsKit(settings or Settings(api_prefix=PREFIX))
-    prefix = kit.settings.api_prefix
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -32,12 +34,8 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         app.state.greeting = None
 
     app = FastAPI(title="Host app", lifespan=lifespan)
-    kit.install(app)
-    app.include_router(kit.auth_router(), prefix=f"{prefix}/auth", tags=["auth"])
-    app.include_router(kit.users_router(), prefix=f"{prefix}/users", tags=["users"])
-    app.include_router(kit.avatar_router(), prefix=f"{prefix}/users", tags=["users"])
-    app.include_router(kit.contacts_router(), prefix=f"{prefix}/contacts", tags=["contacts"])
-    app.include_router(kit.health_router(), prefix=prefix, tags=["health"])
+    app.include_router(kit.router)  # every API route, avatars included, under the prefix
+    app.include_router(kit.health_router, prefix=PREFIX, tags=["health"])
 
     CurrentUser = Annotated[AuthenticatedUser, Depends(kit.current_user)]
 
@@ -51,4 +49,5 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         """A host route protected by contacts-kit's authentication."""
         return {"email": user.email}
 
+    app.state.contacts_kit = kit
     return app

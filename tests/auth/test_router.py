@@ -12,7 +12,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from contacts_kit.auth.models import RefreshToken, User
+from contacts_kit.auth.models import RefreshToken
+from contacts_kit.db.engine import make_session_factory
+from contacts_kit.users.models import User
 from tests.conftest import PASSWORD, Harness, RunningApp, auth_headers, login, signup
 
 
@@ -25,7 +27,7 @@ def _unb64(part: str) -> bytes:
 
 
 async def _count(harness: Harness, model: type) -> int:
-    async with harness.kit.session_factory() as session:
+    async with make_session_factory(harness.kit.engine)() as session:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
@@ -73,7 +75,7 @@ async def test_password_of_128_characters_is_accepted(client: httpx.AsyncClient)
 
 async def test_password_is_stored_as_an_argon2_hash(harness: Harness) -> None:
     await signup(harness.client, "hash@example.com")
-    async with harness.kit.session_factory() as session:
+    async with make_session_factory(harness.kit.engine)() as session:
         stored = await session.scalar(select(User.hashed_password))
     assert stored is not None
     assert stored.startswith("$argon2id$")
@@ -229,7 +231,7 @@ async def test_other_sessions_survive_a_reuse_in_one_family(client: httpx.AsyncC
 async def test_refresh_tokens_are_stored_only_as_hashes(harness: Harness) -> None:
     await signup(harness.client, "stored@example.com")
     refresh = (await login(harness.client, "stored@example.com"))["refresh_token"]
-    async with harness.kit.session_factory() as session:
+    async with make_session_factory(harness.kit.engine)() as session:
         rows = (await session.scalars(select(RefreshToken.token_hash))).all()
     assert rows == [hashlib.sha256(refresh.encode()).hexdigest()]
 

@@ -9,8 +9,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
+from contacts_kit.auth.errors import InvalidToken
 from contacts_kit.auth.tokens import TokenCodec, TokenType
-from contacts_kit.errors import InvalidToken
 
 SECRET = b"k" * 40
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from contacts_kit.contact.models import Contact
+from contacts_kit.db.engine import make_session_factory
 from tests.conftest import Harness, auth_headers
 
 URL = "/api/contacts"
@@ -36,7 +37,7 @@ async def create(client: httpx.AsyncClient, headers: dict[str, str], **overrides
 
 
 async def count_contacts(harness: Harness) -> int:
-    async with harness.kit.session_factory() as session:
+    async with make_session_factory(harness.kit.engine)() as session:
         return int(await session.scalar(select(func.count()).select_from(Contact)) or 0)
 
 

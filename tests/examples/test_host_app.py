@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from contacts_kit import ContactsKit
-from contacts_kit.auth.schemas import AuthenticatedUser
+from contacts_kit.users.schemas import AuthenticatedUser
 from examples.host_app.app import PREFIX, build_app
 from tests.conftest import PASSWORD, empty_tables, make_settings
 
@@ -29,6 +29,7 @@ async def test_the_host_app_embeds_contacts_kit(
         async with httpx.AsyncClient(transport=transport, base_url="http://host") as client:
             assert (await client.get("/hello")).json() == {"message": "hello from the host app"}
             assert (await client.get(f"{PREFIX}/readyz")).status_code == 200
+            assert (await client.get(f"{PREFIX}/healthz")).json() == {"status": "ok"}
             account = {"email": "host@example.com", "password": PASSWORD}
             with caplog.at_level(logging.INFO, logger="contacts_kit.mail"):
                 assert (await client.post(f"{PREFIX}/auth/signup", json=account)).status_code == 201

@@ -55,8 +55,8 @@ def provide_mailer(settings: Settings) -> EmlMailer:
 
 
 @hookimpl
-async def on_contact_created(contact: ContactRead, owner_id: uuid.UUID, settings: Settings) -> None:
-    """Keep a line per new contact."""
+async def on_contact_created(contact: ContactRead, owner_id: uuid.UUID) -> None:
+    """Keep a line per new contact (an implementation takes only the arguments it needs)."""
     line = f"{owner_id} {contact.id} {contact.email}\n"
 
     def _append() -> None:

@@ -96,7 +96,7 @@ def env_example() -> str:
     """The text of `.env.example`: every setting with its default or a safe placeholder."""
     out = [
         "# contacts-kit configuration. Copy to .env (git-ignored) and adjust.",
-        "# Generated from contacts_kit.Settings by `python -m contacts_kit.settings_reference`;",
+        "# Generated from contacts_kit.Settings by `python -m scripts.settings_reference`;",
         "# an empty value means 'not set' (the default applies).",
         "",
     ]

@@ -1,4 +1,5 @@
-"""Composing emails from templates, and sending them without ever failing a request."""
+"""Composing emails from the templates in this package (or a folder of the host's), and sending
+them without ever failing a request."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def template_environment(settings: Settings) -> Environment:
     loaders: list[Any] = []
     if settings.mail_template_dir is not None:
         loaders.append(FileSystemLoader(settings.mail_template_dir))
-    loaders.append(PackageLoader("contacts_kit", "templates"))
+    loaders.append(PackageLoader("contacts_kit.mail", "templates"))
     return Environment(
         loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(["html"]),

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.avatar.images import png_bytes
 from tests.cloudinary_server import CloudinaryServer
 from tests.conftest import Harness, RunningApp, auth_headers, make_settings
+from tests.users.images import png_bytes
 
 URL = "/api/users/me/avatar"
 
@@ -36,7 +36,7 @@ async def test_a_real_image_becomes_the_avatar_served_from_disk(
     response = await _upload(harness.client, alice, data, "application/octet-stream")
     assert response.status_code == 200, response.text
     avatar_url = response.json()["avatar_url"]
-    assert avatar_url.startswith("http://testserver/media/avatars/")
+    assert avatar_url.startswith("http://testserver/api/media/avatars/")
     served = await harness.client.get(avatar_url)
     assert served.status_code == 200
     assert served.content == data

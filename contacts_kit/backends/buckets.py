@@ -1,0 +1,125 @@
+"""pyrate-limiter buckets kept per key, in memory or in Redis: the rate-limit stores' engine.
+
+pyrate-limiter's `Limiter` asks a `BucketFactory` for the bucket of each item; fastapi-limiter's
+single shared bucket would let one user throttle all, so `KeyedBucketFactory` keeps one bucket
+per key instead: in Redis when a client is given (every worker shares the count), in memory
+otherwise (bounded, idle keys forgotten first).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, TypeVar
+
+from pyrate_limiter import (
+    AbstractBucket,
+    BucketFactory,
+    InMemoryBucket,
+    Rate,
+    RateItem,
+    RedisBucket,
+)
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+T = TypeVar("T")
+KEY_PREFIX = "contacts_kit:ratelimit:"
+
+
+async def resolve(value: T | Awaitable[T]) -> T:
+    """`value`, awaited when pyrate-limiter handed back an awaitable."""
+    if isinstance(value, Awaitable):
+        return await value
+    return value
+
+
+class _ExpiringRedisBucket(RedisBucket):
+    """A RedisBucket whose key drops entries older than its longest window and expires, so
+    Redis holds nothing for idle callers."""
+
+    def __init__(self, rates: list[Rate], redis: Redis, bucket_key: str, script_hash: str) -> None:
+        super().__init__(rates, redis, bucket_key, script_hash)
+        self.async_redis = redis
+
+    async def put(self, item: RateItem) -> bool:
+        admitted = await resolve(super().put(item))
+        longest = self.rates[-1].interval
+        async with self.async_redis.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(self.bucket_key, 0, item.timestamp - longest)
+            pipe.pexpire(self.bucket_key, longest)
+            await pipe.execute()
+        return bool(admitted)
+
+
+class KeyedBucketFactory(BucketFactory):
+    """One bucket per item name, created on first use; nothing leaks in the background."""
+
+    def __init__(self, rates: list[Rate], redis: Redis | None, max_keys: int) -> None:
+        self.rates = rates
+        self.redis = redis
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, tuple[float, AbstractBucket]] = OrderedDict()
+        self._script_hash: str | None = None
+        self._idle_after = max(rate.interval for rate in rates) / 1000
+
+    def _now_ms(self) -> int:
+        # Redis buckets compare timestamps across processes: wall clock. Memory: monotonic.
+        return (
+            time.time_ns() // 1_000_000
+            if self.redis is not None
+            else time.monotonic_ns() // 1_000_000
+        )
+
+    def wrap_item(self, name: str, weight: int = 1) -> RateItem:
+        """Stamp the request with the factory's clock."""
+        return RateItem(name, self._now_ms(), weight=weight)
+
+    async def get(self, item: RateItem) -> AbstractBucket:
+        """The bucket of `item.name`, created on first use."""
+        entry = self._buckets.get(item.name)
+        now = time.monotonic()
+        if entry is None:
+            bucket = await self._create(item.name)
+        else:
+            bucket = entry[1]
+            if isinstance(bucket, InMemoryBucket):
+                bucket.leak(item.timestamp)
+        self._buckets[item.name] = (now, bucket)
+        self._buckets.move_to_end(item.name)
+        self._evict(now)
+        return bucket
+
+    def bucket(self, name: str) -> AbstractBucket | None:
+        """The bucket of `name`, if one exists in this process."""
+        entry = self._buckets.get(name)
+        return entry[1] if entry else None
+
+    async def waiting_ms(self, name: str) -> int:
+        """Milliseconds until `name` may be admitted again (1000 when unknown)."""
+        bucket = self.bucket(name)
+        if bucket is None:
+            return 1000
+        waited = await resolve(bucket.waiting(self.wrap_item(name)))
+        return int(waited) if waited and waited > 0 else 1000
+
+    async def _create(self, name: str) -> AbstractBucket:
+        if self.redis is None:
+            return InMemoryBucket(self.rates)
+        if self._script_hash is None:
+            template = await resolve(RedisBucket.init(self.rates, self.redis, KEY_PREFIX + name))
+            self._script_hash = template.script_hash
+        return _ExpiringRedisBucket(self.rates, self.redis, KEY_PREFIX + name, self._script_hash)
+
+    def _evict(self, now: float) -> None:
+        # Least recently used first: idle keys go, and the dictionary never passes max_keys.
+        while self._buckets:
+            name, (seen, _) = next(iter(self._buckets.items()))
+            if len(self._buckets) <= self.max_keys and now - seen < self._idle_after:
+                break
+            del self._buckets[name]
+
+    def __len__(self) -> int:
+        return len(self._buckets)

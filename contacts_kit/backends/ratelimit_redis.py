@@ -1,0 +1,35 @@
+"""Redis rate-limit store, chosen when `CONTACTS_KIT_REDIS_URL` is set: every worker and every
+instance shares the count. It uses the kit's one Redis client, the cache's too."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyrate_limiter import Rate
+
+from contacts_kit.backends.buckets import KeyedBucketFactory
+from contacts_kit.hookspecs import hookimpl
+from contacts_kit.settings import Settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+
+class RedisRateLimitStore:
+    """Buckets as sorted sets in Redis."""
+
+    def __init__(self, redis: Redis, max_keys: int) -> None:
+        self.redis = redis
+        self.max_keys = max_keys
+
+    def buckets(self, rates: list[Rate]) -> KeyedBucketFactory:
+        """A bucket per key, in Redis."""
+        return KeyedBucketFactory(rates, self.redis, self.max_keys)
+
+
+@hookimpl(trylast=True)
+def provide_rate_limit_store(settings: Settings, redis: Redis | None) -> RedisRateLimitStore | None:
+    """Redis when the kit has a Redis client; otherwise let the in-memory store answer."""
+    if redis is None:
+        return None
+    return RedisRateLimitStore(redis, settings.rate_limit_max_keys)

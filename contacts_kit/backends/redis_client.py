@@ -1,0 +1,30 @@
+"""The kit's one Redis client, shared by the cache and the rate limits."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from contacts_kit.errors import ConfigurationError
+from contacts_kit.settings import Settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+
+def redis_client(settings: Settings) -> Redis | None:
+    """An asyncio Redis client for `settings.redis_url` with short timeouts, or None when no
+    URL is set."""
+    if settings.redis_url is None:
+        return None
+    try:
+        from redis.asyncio import Redis
+    except ImportError as exc:
+        raise ConfigurationError(
+            "CONTACTS_KIT_REDIS_URL is set but redis is missing: pip install 'contacts-kit[redis]'"
+        ) from exc
+    return Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout,
+        socket_connect_timeout=settings.redis_timeout,
+        decode_responses=True,
+    )

@@ -1,0 +1,26 @@
+"""Errors of the address book."""
+
+from __future__ import annotations
+
+from contacts_kit.errors import ContactsKitError, ErrorCode
+
+
+class ContactNotFound(ContactsKitError):
+    """No contact with this id in the caller's address book."""
+
+    code = ErrorCode.CONTACT_NOT_FOUND
+    message = "Contact not found."
+
+
+class ContactEmailExists(ContactsKitError):
+    """Another contact in the same address book has this email."""
+
+    code = ErrorCode.CONTACT_EMAIL_EXISTS
+    message = "A contact with this email already exists in your address book."
+
+
+class PreconditionFailed(ContactsKitError):
+    """`If-Match` does not match the current version of the resource."""
+
+    code = ErrorCode.PRECONDITION_FAILED
+    message = "The contact was changed by someone else; fetch it again and retry."

@@ -1,0 +1,140 @@
+"""The FastAPI dependencies of the kit's routes, built from the collaborators the kit made.
+
+Each is an ordinary dependency a host can override (`app.dependency_overrides[dep] = ...`).
+Every dependency that needs the current user depends on `current_user` itself, so overriding
+it reaches them all: the services and the per-user rate limits included.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the annotations of the closures below
+# at run time, and they name local aliases.
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from fastapi.routing import APIRoute
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from contacts_kit.auth.current_user import SCHEME_NAME, CurrentUser
+from contacts_kit.auth.service import Authenticator, AuthService
+from contacts_kit.auth.tokens import TokenCodec
+from contacts_kit.backends.protocols import Storage
+from contacts_kit.contact.repository import ContactRepository
+from contacts_kit.contact.service import ContactService
+from contacts_kit.db.session import transaction
+from contacts_kit.events import Events
+from contacts_kit.http import failed_attempt, kit_route_class
+from contacts_kit.mail import MailComposer
+from contacts_kit.ratelimit import RateLimits, per_ip, per_user
+from contacts_kit.settings import Settings
+from contacts_kit.users.cache import UserCache
+from contacts_kit.users.passwords import PasswordHasher
+from contacts_kit.users.schemas import AuthenticatedUser
+from contacts_kit.users.service import UserService
+
+
+@dataclass(frozen=True)
+class Collaborators:
+    """What the kit built, handed to the dependencies that build each request's services."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    read_sessions: async_sessionmaker[AsyncSession]
+    tokens: TokenCodec
+    passwords: PasswordHasher
+    user_cache: UserCache
+    mail: MailComposer
+    storage: Storage
+    limits: RateLimits
+    events: Events
+    clock: Callable[[], datetime]
+    token_url: str
+    host_route_class: type[APIRoute]
+
+
+class KitDependencies:
+    """The dependencies of one kit. Router factories take this object; nothing here knows
+    the kit itself."""
+
+    def __init__(self, parts: Collaborators) -> None:
+        self.parts = parts
+        self.settings = parts.settings
+        self.events = parts.events
+        self.route_class = self.route_class_for(parts.settings.max_body_bytes)
+        """The class of the kit's routes: the host's, the kit's error answers, the body limit."""
+        self.current_user = CurrentUser(
+            Authenticator(parts.tokens, parts.user_cache, parts.read_sessions), parts.token_url
+        )
+        # The raw bearer token, for the routes that read its claims (the same scheme).
+        self.bearer_token = OAuth2PasswordBearer(
+            tokenUrl=parts.token_url, scheme_name=SCHEME_NAME, auto_error=False
+        )
+        self.limit_contacts = per_user(parts.limits.contacts, self.current_user)
+        self.limit_contact_create = per_user(parts.limits.contact_create, self.current_user)
+        timezone = ZoneInfo(parts.settings.timezone)
+
+        SessionDep = Annotated[AsyncSession, Depends(self.session, scope="function")]
+        UserDep = Annotated[AuthenticatedUser, Depends(self.current_user)]
+
+        def contacts_of(source: AsyncSession | AsyncEngine, owner_id: uuid.UUID) -> ContactService:
+            return ContactService(
+                ContactRepository(source, owner_id),
+                phone_region=parts.settings.phone_default_region,
+                timezone=timezone,
+                clock=parts.clock,
+            )
+
+        async def contact_reads(user: UserDep) -> ContactService:
+            """The current user's address book for reads: one pooled connection per
+            statement, no transaction."""
+            return contacts_of(parts.engine, user.id)
+
+        async def contact_writes(session: SessionDep, user: UserDep) -> ContactService:
+            """The current user's address book in the request's transaction."""
+            return contacts_of(session, user.id)
+
+        async def auth_service(session: SessionDep) -> AuthService:
+            """Signing up and in, in the request's transaction."""
+            return AuthService(
+                session,
+                settings=parts.settings,
+                passwords=parts.passwords,
+                tokens=parts.tokens,
+                user_cache=parts.user_cache,
+                mail=parts.mail,
+                clock=parts.clock,
+            )
+
+        async def user_service(session: SessionDep) -> UserService:
+            """The current user's account, in the request's transaction."""
+            return UserService(
+                session,
+                passwords=parts.passwords,
+                storage=parts.storage,
+                user_cache=parts.user_cache,
+                avatar_max_bytes=parts.settings.avatar_max_bytes,
+            )
+
+        self.contact_reads = contact_reads
+        self.contact_writes = contact_writes
+        self.auth_service = auth_service
+        self.user_service = user_service
+
+    async def session(self, request: Request) -> AsyncIterator[AsyncSession]:
+        """The request's transaction: commits when the endpoint returns, rolls back when it
+        raises or its error is answered."""
+        async for session in transaction(self.parts.sessions, failed_attempt(request)):
+            yield session
+
+    def route_class_for(self, body_limit: int) -> type[APIRoute]:
+        """The class of a kit route that accepts bodies of up to `body_limit` bytes."""
+        return kit_route_class(self.parts.host_route_class, body_limit)
+
+    def limit_auth(self, route: str) -> Callable[..., Any]:
+        """The per-client-address limit of one account route."""
+        return per_ip(self.parts.limits.auth, route, self.parts.settings.trusted_proxies)

@@ -1,0 +1,399 @@
+"""Errors as HTTP: every error code's status, the JSON body, and the route class that answers
+the kit's own errors on the kit's own routes.
+
+The kit installs no exception handler on a host's app. Its routes are `KitRoute`s, which wrap
+the handler FastAPI builds (`APIRoute.get_route_handler`, the documented extension point) and
+turn the kit's errors, its routes' validation errors and an oversized body into responses.
+A host's own route class can be combined with it (`kit_route_class`); the host's handlers
+keep answering everything else. Only `create_app`, which owns its app, adds app-wide handlers
+(`install_app_handlers`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, NoMatchFound
+from starlette.types import Message, Receive
+
+from contacts_kit.db.engine import counting_statements, lost_connection
+from contacts_kit.errors import ContactsKitError, ErrorCode, InvalidField
+
+logger = logging.getLogger("contacts_kit.http")
+
+STATUS: dict[ErrorCode, int] = {
+    ErrorCode.EMAIL_ALREADY_REGISTERED: status.HTTP_409_CONFLICT,
+    ErrorCode.INVALID_CREDENTIALS: status.HTTP_401_UNAUTHORIZED,
+    ErrorCode.INVALID_TOKEN: status.HTTP_401_UNAUTHORIZED,
+    ErrorCode.NOT_AUTHENTICATED: status.HTTP_401_UNAUTHORIZED,
+    ErrorCode.EMAIL_NOT_VERIFIED: status.HTTP_403_FORBIDDEN,
+    ErrorCode.INVALID_VERIFICATION_TOKEN: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.INVALID_RESET_TOKEN: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.CONTACT_NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    ErrorCode.CONTACT_EMAIL_EXISTS: status.HTTP_409_CONFLICT,
+    ErrorCode.PRECONDITION_FAILED: status.HTTP_412_PRECONDITION_FAILED,
+    ErrorCode.MALFORMED_REQUEST: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    ErrorCode.METHOD_NOT_ALLOWED: status.HTTP_405_METHOD_NOT_ALLOWED,
+    ErrorCode.HTTP_ERROR: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.RATE_LIMITED: status.HTTP_429_TOO_MANY_REQUESTS,
+    ErrorCode.RATE_LIMIT_UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
+    ErrorCode.UNSUPPORTED_IMAGE: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    ErrorCode.FILE_TOO_LARGE: status.HTTP_413_CONTENT_TOO_LARGE,
+    ErrorCode.BODY_TOO_LARGE: status.HTTP_413_CONTENT_TOO_LARGE,
+    ErrorCode.STORAGE_FAILED: status.HTTP_502_BAD_GATEWAY,
+    ErrorCode.SERVICE_UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+"""The status of every error code."""
+
+_BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_CHALLENGED = (ErrorCode.INVALID_TOKEN, ErrorCode.NOT_AUTHENTICATED)
+
+# Errors whose fix is another route of the kit: the hint names it where it is mounted.
+_HINTS: dict[ErrorCode, tuple[str, str]] = {
+    ErrorCode.EMAIL_NOT_VERIFIED: ("POST", "auth:verify_resend"),
+}
+
+
+class ErrorBody(BaseModel):
+    """The JSON body of every contacts-kit error response."""
+
+    detail: str
+    code: ErrorCode
+
+
+def status_of(error: ContactsKitError | type[ContactsKitError]) -> int:
+    """The HTTP status of a domain error."""
+    return STATUS[error.code]
+
+
+def _headers(error: ContactsKitError) -> dict[str, str]:
+    headers = dict(_BEARER_CHALLENGE) if error.code in _CHALLENGED else {}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    return headers
+
+
+def _detail(request: Request | None, error: ContactsKitError) -> str:
+    hint = _HINTS.get(error.code)
+    if hint is None or request is None:
+        return error.detail
+    method, route_name = hint
+    try:
+        path = request.url_for(route_name).path
+    except NoMatchFound:
+        return error.detail  # the host did not mount that route
+    return f"{error.detail} ({method} {path})"
+
+
+def error_response(request: Request | None, error: ContactsKitError) -> JSONResponse:
+    """The response of a domain error: its status, `{"detail", "code"}` and its headers; an
+    `InvalidField` is a 422 like any other validation error."""
+    if isinstance(error, InvalidField):
+        field_error = {
+            "type": "value_error",
+            "loc": ("body", error.field),
+            "msg": error.detail,
+            "input": error.value,
+        }
+        return validation_response(RequestValidationError([field_error]))
+    body = ErrorBody(detail=_detail(request, error), code=error.code)
+    return JSONResponse(body.model_dump(mode="json"), status_of(error), headers=_headers(error))
+
+
+def method_not_allowed(*allowed: str) -> JSONResponse:
+    """The kit's 405, naming the methods its route serves."""
+    body = ErrorBody(detail="Method Not Allowed", code=ErrorCode.METHOD_NOT_ALLOWED)
+    return JSONResponse(
+        body.model_dump(mode="json"),
+        status.HTTP_405_METHOD_NOT_ALLOWED,
+        headers={"Allow": ", ".join(allowed)},
+    )
+
+
+class KitHTTPException(HTTPException):
+    """A domain error raised where FastAPI, not a kit route, answers it: the current-user
+    dependency on a host's own route. The host's handlers see an ordinary `HTTPException`
+    with the right status and headers; a kit route still answers it with its `code`."""
+
+    def __init__(self, error: ContactsKitError) -> None:
+        super().__init__(status_of(error), error.detail, _headers(error) or None)
+        self.error = error
+
+
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped, so any echoed input (even a lone surrogate) encodes."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+
+
+_SECRET_FIELDS = ("password", "token", "secret")
+
+
+def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
+    # Never echo a password or a token back (it would end up in proxies' and clients' logs).
+    if any(secret in str(part) for part in error.get("loc", ()) for secret in _SECRET_FIELDS):
+        error = {key: value for key, value in error.items() if key not in ("input", "ctx")}
+    return error
+
+
+def validation_response(exc: RequestValidationError) -> JSONResponse:
+    """The 422 of a request that does not validate, without echoing secrets."""
+    errors = [_safe_error(error) for error in exc.errors()]
+    return _AsciiJSONResponse(
+        {"detail": jsonable_encoder(errors)}, status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
+
+
+def _too_large(limit: int | None) -> JSONResponse:
+    detail = f"The body is larger than {limit} bytes." if limit else "The body is too large."
+    body = ErrorBody(detail=detail, code=ErrorCode.BODY_TOO_LARGE)
+    return JSONResponse(
+        body.model_dump(mode="json"),
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        headers={"Connection": "close"},
+    )
+
+
+def _replayable(request: Request) -> bool:
+    # A multipart body was streamed into files that FastAPI closes after the first attempt.
+    return not request.headers.get("content-type", "").lower().startswith("multipart/")
+
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+_ATTEMPT = "contacts_kit.attempt"
+_FAILED_ATTEMPTS = "contacts_kit.failed_attempts"
+
+
+def failed_attempt(request: Request) -> Callable[[], bool]:
+    """Whether the attempt now running on `request` ends in an error response. A kit route
+    turns its errors into responses inside FastAPI's handler, so a dependency with `yield`
+    that exits after it (the request's transaction) asks this instead of seeing the error."""
+    attempt = request.scope.get(_ATTEMPT, 0)
+    return lambda: attempt in request.scope.get(_FAILED_ATTEMPTS, ())
+
+
+def _fail(request: Request, attempt: int) -> None:
+    request.scope.setdefault(_FAILED_ATTEMPTS, set()).add(attempt)
+
+
+class KitRoute(APIRoute):
+    """The route class of every kit route: FastAPI's handler, wrapped.
+
+    - The kit's domain errors and its routes' validation errors become the kit's JSON errors.
+    - A body over `body_limit` bytes is refused with a JSON 413: at once when its
+      `Content-Length` says so, as soon as the count passes the limit otherwise (a chunked
+      body is never held whole). The limit is the route's own, wherever the host mounts it.
+      (FastAPI's `max_body_size` would answer a declared oversized body with Starlette's
+      plain-text 413, which no route class or handler can change.)
+    - A request whose first SQL statement met a connection the server had dropped (a
+      restart, a failover) runs once more: nothing it did has reached the database, and
+      SQLAlchemy has already replaced the stale connections.
+    """
+
+    body_limit: int | None = None
+
+    def get_route_handler(self) -> Handler:
+        """FastAPI's handler with the kit's error answers around it."""
+        handler = super().get_route_handler()
+        limit = self.body_limit
+
+        async def handle(request: Request) -> Response:
+            if limit is not None:
+                refused = _over_limit(request, limit)
+                if refused is not None:
+                    return refused
+                if "content-length" not in request.headers:
+                    request = Request(request.scope, _counting(request.receive, limit))
+            for attempt in range(2):
+                request.scope[_ATTEMPT] = attempt
+                with counting_statements() as statements:
+                    try:
+                        return await handler(request)
+                    except ContactsKitError as error:
+                        _fail(request, attempt)
+                        return error_response(request, error)
+                    except KitHTTPException as exc:
+                        _fail(request, attempt)
+                        return error_response(request, exc.error)
+                    except RequestValidationError as exc:
+                        _fail(request, attempt)
+                        return validation_response(exc)
+                    except StarletteHTTPException as exc:
+                        _fail(request, attempt)
+                        if exc.status_code == status.HTTP_413_CONTENT_TOO_LARGE:
+                            return _too_large(limit)
+                        raise
+                    except Exception as exc:
+                        _fail(request, attempt)
+                        retry = (
+                            attempt == 0
+                            and lost_connection(exc)
+                            and statements.completed == 0
+                            and _replayable(request)
+                        )
+                        if not retry:
+                            raise
+                        logger.warning(
+                            "%s %s met a lost database connection; retrying on a new one",
+                            request.method,
+                            request.url.path,
+                        )
+            raise AssertionError("unreachable: the second attempt returns or raises")
+
+        return handle
+
+
+def _over_limit(request: Request, limit: int) -> Response | None:
+    declared = request.headers.get("content-length")
+    if declared is None:
+        return None
+    if not declared.isdigit():
+        body = ErrorBody(detail="Content-Length is not a number.", code=ErrorCode.MALFORMED_REQUEST)
+        return JSONResponse(body.model_dump(mode="json"), status.HTTP_400_BAD_REQUEST)
+    return _too_large(limit) if int(declared) > limit else None
+
+
+def _counting(receive: Receive, limit: int) -> Receive:
+    """`receive`, raising a 413 once more than `limit` body bytes have arrived."""
+    received = 0
+
+    async def counting_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise StarletteHTTPException(status.HTTP_413_CONTENT_TOO_LARGE)
+        return message
+
+    return counting_receive
+
+
+_ROUTE_CLASSES: dict[tuple[type[APIRoute], int | None], type[APIRoute]] = {}
+
+
+def kit_route_class(
+    host_route_class: type[APIRoute] = APIRoute, body_limit: int | None = None
+) -> type[APIRoute]:
+    """The route class of the kit's routes on top of a host's own, refusing bodies over
+    `body_limit` bytes. The host's wrapper runs outside the kit's, so it sees the kit's
+    responses, errors included."""
+    known = _ROUTE_CLASSES.get((host_route_class, body_limit))
+    if known is not None:
+        return known
+    bases: tuple[type[APIRoute], ...] = (
+        (KitRoute,) if host_route_class is APIRoute else (host_route_class, KitRoute)
+    )
+    name = f"Kit{'' if host_route_class is APIRoute else host_route_class.__name__}Route"
+    route_class = type(name, bases, {"body_limit": body_limit})
+    _ROUTE_CLASSES[host_route_class, body_limit] = route_class
+    return route_class
+
+
+# ---------------------------------------------------------------------------------------------
+# The standalone app's handlers: only `create_app`, which owns its app, installs these.
+
+_GENERIC_CODES = {
+    status.HTTP_400_BAD_REQUEST: ErrorCode.MALFORMED_REQUEST,
+    status.HTTP_404_NOT_FOUND: ErrorCode.NOT_FOUND,
+    status.HTTP_405_METHOD_NOT_ALLOWED: ErrorCode.METHOD_NOT_ALLOWED,
+    status.HTTP_413_CONTENT_TOO_LARGE: ErrorCode.BODY_TOO_LARGE,
+}
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+
+    def probe(method: str) -> dict[str, Any]:
+        # A fresh scope: the request's own carries what routing left in it for this request.
+        scope = request.scope
+        return {
+            "type": "http",
+            "method": method,
+            "path": scope["path"],
+            "root_path": scope.get("root_path", ""),
+            "headers": scope.get("headers", []),
+            "query_string": b"",
+        }
+
+    allowed = [
+        method
+        for method in _METHODS
+        if any(route.matches(probe(method))[0] == Match.FULL for route in request.app.routes)
+    ]
+    return ", ".join(allowed)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, KitHTTPException):
+        return error_response(request, exc.error)
+    headers = dict(exc.headers or {})
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        headers["Allow"] = _allowed_methods(request)
+    code = _GENERIC_CODES.get(exc.status_code, ErrorCode.HTTP_ERROR)
+    body = ErrorBody(detail=str(exc.detail), code=code)
+    return JSONResponse(body.model_dump(mode="json"), exc.status_code, headers=headers)
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ContactsKitError)
+    return error_response(request, exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return validation_response(exc)
+
+
+def install_app_handlers(app: FastAPI) -> None:
+    """Answer every error of the standalone app in the kit's JSON: 404 and 405 of unknown
+    paths and methods included. `create_app` calls it; a host app keeps its own handlers."""
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ContactsKitError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+
+
+# ---------------------------------------------------------------------------------------------
+# OpenAPI
+
+Responses = dict[int | str, dict[str, Any]]
+
+MALFORMED_BODY: Responses = {
+    status.HTTP_400_BAD_REQUEST: {
+        "model": ErrorBody,
+        "description": "The body could not be parsed (not UTF-8, or not the declared type).",
+    },
+    status.HTTP_413_CONTENT_TOO_LARGE: {
+        "model": ErrorBody,
+        "description": "The body is larger than the route accepts.",
+    },
+}
+"""The errors of any route with a body."""
+
+
+def error_responses(*errors: type[ContactsKitError]) -> Responses:
+    """OpenAPI `responses=` entries documenting the given errors of a route."""
+    responses: Responses = {}
+    for error in errors:
+        entry = responses.setdefault(
+            status_of(error), {"model": ErrorBody, "description": error.message}
+        )
+        if error.message not in entry["description"]:
+            entry["description"] = f"{entry['description']} / {error.message}"
+    return responses

@@ -1,0 +1,222 @@
+"""`ContactsKit`: the composition root. It builds every collaborator once, from settings and
+plugins, and hands each router the dependencies it uses; nothing imports it back."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contacts_kit.auth.router import get_auth_router
+from contacts_kit.auth.tokens import TokenCodec
+from contacts_kit.backends.protocols import Cache, Mailer, RateLimitStore, Storage
+from contacts_kit.backends.redis_client import redis_client
+from contacts_kit.backends.resilient import ResilientCache
+from contacts_kit.backends.storage_local import LocalStorage
+from contacts_kit.contact.router import get_contacts_router
+from contacts_kit.db.engine import (
+    make_engine,
+    make_session_factory,
+    transactional,
+    watch_statements,
+)
+from contacts_kit.deps import Collaborators, KitDependencies
+from contacts_kit.errors import ConfigurationError
+from contacts_kit.events import Events, HookContext
+from contacts_kit.health import get_health_router
+from contacts_kit.mail import MailComposer
+from contacts_kit.plugins import make_plugin_manager
+from contacts_kit.ratelimit import RateLimits
+from contacts_kit.settings import Settings
+from contacts_kit.users.cache import UserCache
+from contacts_kit.users.passwords import PasswordHasher
+from contacts_kit.users.router import MEDIA_ROUTE, get_users_router
+
+logger = logging.getLogger("contacts_kit")
+
+MIN_SECRET_BYTES = 32
+
+B = TypeVar("B")
+
+
+class ContactsKit:
+    """One contacts service: settings, plugins, database, backends and the routers to mount.
+
+    A host app builds one per process, includes `kit.router` (every API route, under
+    `settings.api_prefix`) and, if it wants the probes, `kit.health_router`, and runs
+    `kit.lifespan` inside its own lifespan. The kit adds nothing else to the host's app: no
+    exception handler, no middleware, no CORS.
+
+    Args:
+        settings: the configuration; nothing is read from the environment here.
+        plugins: plugin objects or modules, registered after the built-ins and the installed
+            ones (so their providers win).
+        clock: the current time, timezone-aware (tests freeze it).
+        route_class: the host's own `APIRoute` subclass, if it has one; every kit route is of
+            a class that runs the host's wrapper outside the kit's error answers.
+        engine: an async engine of the host's to share (one pool for the host and the kit);
+            by default the kit makes its own from `settings.database_url` and disposes of it
+            when its lifespan ends. A shared engine is the host's to dispose of.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        plugins: Iterable[object] = (),
+        *,
+        clock: Callable[[], datetime] | None = None,
+        route_class: type[APIRoute] = APIRoute,
+        engine: AsyncEngine | None = None,
+    ) -> None:
+        self.settings = settings
+        self.now: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        if "*" in settings.cors_origins and settings.cors_allow_credentials:
+            raise ConfigurationError(
+                "CORS: `*` origins together with credentials would let any site act as the "
+                "user; list the origins instead"
+            )
+        self.plugin_manager = make_plugin_manager(
+            plugins, load_entry_points=settings.load_entry_points
+        )
+        hook = self.plugin_manager.hook
+        # One Redis client, shared by the cache and the rate limits.
+        self.redis = redis_client(settings)
+        self.cache: Cache = ResilientCache(
+            _checked(
+                "provide_cache", Cache, hook.provide_cache(settings=settings, redis=self.redis)
+            ),
+            retry_after=settings.cache_retry_after,
+        )
+        self.mailer: Mailer = _checked(
+            "provide_mailer", Mailer, hook.provide_mailer(settings=settings)
+        )
+        self.storage: Storage = _checked(
+            "provide_storage", Storage, hook.provide_storage(settings=settings)
+        )
+        rate_limit_store: RateLimitStore = _checked(
+            "provide_rate_limit_store",
+            RateLimitStore,
+            hook.provide_rate_limit_store(settings=settings, redis=self.redis),
+        )
+        self._owns_engine = engine is None
+        self.engine = watch_statements(engine) if engine is not None else make_engine(settings)
+        self.tokens = TokenCodec(_resolve_jwt_secret(settings), lambda: self.now())
+        self.passwords = PasswordHasher(settings)
+        self.events = Events(
+            self.plugin_manager, HookContext(settings, self.cache, self.mailer, self.storage)
+        )
+        self.deps = KitDependencies(
+            Collaborators(
+                settings=settings,
+                engine=self.engine,
+                sessions=make_session_factory(transactional(self.engine)),
+                read_sessions=make_session_factory(self.engine),
+                tokens=self.tokens,
+                passwords=self.passwords,
+                user_cache=UserCache(self.cache, settings.user_cache_ttl),
+                mail=MailComposer(settings),
+                storage=self.storage,
+                limits=RateLimits(settings, rate_limit_store),
+                events=self.events,
+                # Through a lambda, so a clock swapped on the kit later is seen too.
+                clock=lambda: self.now(),
+                token_url=f"{settings.api_prefix}/auth/login",
+                host_route_class=route_class,
+            )
+        )
+        self.current_user = self.deps.current_user
+        """The current-user dependency: use it on your own routes, override it in tests."""
+        self.router = self._api_router()
+        """Every API route, under `settings.api_prefix`."""
+        self.health_router = get_health_router(self.engine, self.cache, self.deps.route_class)
+        """`/healthz` and `/readyz`, without a prefix: mount them where your probes look."""
+
+    def _api_router(self) -> APIRouter:
+        router = APIRouter(prefix=self.settings.api_prefix)
+        # Contacts first: FastAPI tries the routes in order, and they are the busy ones.
+        router.include_router(get_contacts_router(self.deps), prefix="/contacts", tags=["contacts"])
+        router.include_router(get_auth_router(self.deps), prefix="/auth", tags=["auth"])
+        router.include_router(get_users_router(self.deps), prefix="/users", tags=["users"])
+        if isinstance(self.storage, LocalStorage):
+            self.settings.media_dir.mkdir(parents=True, exist_ok=True)
+            # `mount` does not apply the router's prefix as route declarations do.
+            router.mount(
+                self.settings.api_prefix + self.settings.media_url_path,
+                StaticFiles(directory=self.settings.media_dir),
+                name=MEDIA_ROUTE,
+            )
+        return router
+
+    @asynccontextmanager
+    async def lifespan(self, app: FastAPI | None = None) -> AsyncIterator[None]:
+        """Open nothing eagerly; on the way out close the cache, the Redis client and the
+        engine's pool."""
+        try:
+            yield
+        finally:
+            await self.cache.close()
+            if self.redis is not None:
+                await self.redis.aclose()
+            if self._owns_engine:
+                await self.engine.dispose()
+
+
+def _checked(hook_name: str, protocol: type[Any], backend: B | None) -> B:
+    """`backend` if it implements `protocol`; a clear start-up error otherwise."""
+    if backend is None:
+        raise ConfigurationError(f"no plugin answered {hook_name}; register one")
+    if not isinstance(backend, protocol):
+        raise ConfigurationError(
+            f"{hook_name} returned {type(backend).__name__}, "
+            f"which does not implement {protocol.__name__}"
+        )
+    return cast(B, backend)
+
+
+def _resolve_jwt_secret(settings: Settings) -> bytes:
+    if settings.jwt_secret is not None:
+        secret = settings.jwt_secret.get_secret_value().encode()
+        if len(secret) >= MIN_SECRET_BYTES:
+            return secret
+        if settings.environment == "production":
+            raise ConfigurationError(
+                f"CONTACTS_KIT_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes in production"
+            )
+        logger.warning("CONTACTS_KIT_JWT_SECRET is shorter than %d bytes", MIN_SECRET_BYTES)
+        return secret
+    if settings.environment == "production":
+        raise ConfigurationError("CONTACTS_KIT_JWT_SECRET is required in production")
+    return _development_secret(settings.jwt_secret_file)
+
+
+def _development_secret(path: Path) -> bytes:
+    """A secret created once in `path` and read back by every later process and worker."""
+    if not path.exists():
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(secrets.token_urlsafe(48))
+        tmp.chmod(0o600)
+        try:
+            # link() fails if another worker won the race; then everyone reads the winner's.
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    logger.warning(
+        "\n%s\nNo CONTACTS_KIT_JWT_SECRET set: using the development secret kept in %s.\n"
+        "Set CONTACTS_KIT_JWT_SECRET (32+ random bytes) before going to production.\n%s",
+        "!" * 78,
+        path.resolve(),
+        "!" * 78,
+    )
+    return path.read_text().strip().encode()

@@ -1,0 +1,90 @@
+"""Router of the current user's account: `/users/me`, its avatar and its deletion."""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
+# aliases local to the factory.
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Request, UploadFile, status
+
+from contacts_kit.auth.errors import InvalidToken, NotAuthenticated
+from contacts_kit.deps import KitDependencies
+from contacts_kit.http import MALFORMED_BODY, error_responses
+from contacts_kit.users.errors import (
+    FileTooLarge,
+    InvalidCredentials,
+    StorageFailed,
+    UnsupportedImage,
+)
+from contacts_kit.users.schemas import AuthenticatedUser, PasswordConfirm, UserRead
+from contacts_kit.users.service import UserService
+
+MULTIPART_OVERHEAD = 16 * 1024
+MEDIA_ROUTE = "contacts_kit:media"
+"""The name of the kit's route that serves the local-disk storage's files."""
+
+
+def get_users_router(deps: KitDependencies) -> APIRouter:
+    """The current user's account."""
+    router = APIRouter(route_class=deps.route_class)
+    events = deps.events
+    User = Annotated[AuthenticatedUser, Depends(deps.current_user)]
+    Users = Annotated[UserService, Depends(deps.user_service)]
+
+    @router.get(
+        "/me",
+        name="users:me",
+        response_model=UserRead,
+        responses=error_responses(NotAuthenticated, InvalidToken),
+    )
+    async def me(user: User) -> AuthenticatedUser:
+        """The account of the bearer token."""
+        return user
+
+    @router.delete(
+        "/me",
+        name="users:delete_me",
+        status_code=status.HTTP_204_NO_CONTENT,
+        responses=error_responses(NotAuthenticated, InvalidToken, InvalidCredentials)
+        | MALFORMED_BODY,
+    )
+    async def delete_me(
+        body: PasswordConfirm, user: User, users: Users, background: BackgroundTasks
+    ) -> None:
+        """Delete the account, its contacts and its tokens, after checking the password."""
+        deleted = await users.delete_account(user.id, body.password)
+        background.add_task(events.user_deleted, UserRead.model_validate(deleted))
+
+    async def upload_avatar(
+        file: Annotated[UploadFile, File(description="PNG, JPEG, WebP or GIF image.")],
+        user: User,
+        users: Users,
+        request: Request,
+    ) -> UserRead:
+        """Replace your avatar. The bytes decide the type, not the declared content type."""
+        data = await file.read(deps.settings.avatar_max_bytes + 1)
+
+        def url_of(stored: str) -> str:
+            if urlsplit(stored).scheme:
+                return stored
+            # A file the kit's media route serves: on the public host, where that is mounted.
+            return deps.settings.public_url + request.url_for(MEDIA_ROUTE, path=stored).path
+
+        return UserRead.model_validate(await users.replace_avatar(user.id, data, url_of))
+
+    router.add_api_route(
+        "/me/avatar",
+        upload_avatar,
+        methods=["PATCH"],
+        name="users:avatar",
+        response_model=UserRead,
+        responses=error_responses(
+            NotAuthenticated, InvalidToken, FileTooLarge, UnsupportedImage, StorageFailed
+        )
+        | MALFORMED_BODY,
+        # The avatar's own limit, with room for the multipart framing around the image.
+        route_class_override=deps.route_class_for(
+            deps.settings.avatar_max_bytes + MULTIPART_OVERHEAD
+        ),
+    )
+    return router

@@ -1,0 +1,43 @@
+"""Bodies of the account routes, and the current user as the other routes see it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+NormalizedEmail = Annotated[EmailStr, AfterValidator(str.lower)]
+Password = Annotated[
+    str,
+    StringConstraints(min_length=8, max_length=128),
+    Field(description="8 to 128 characters.", examples=["correct horse battery"]),
+]
+CurrentPassword = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class UserRead(BaseModel):
+    """An account as the API shows it (never the password hash)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    is_verified: bool
+    avatar_url: str | None
+    created_at: datetime
+
+
+class AuthenticatedUser(UserRead):
+    """The current user, as the `current_user` dependency gives it to a route: the public
+    fields plus the token version that access tokens must carry. A dependency override of
+    the current user returns one of these."""
+
+    token_version: int
+
+
+class PasswordConfirm(BaseModel):
+    """Body of account deletion: the current password, to confirm."""
+
+    password: CurrentPassword

@@ -1,0 +1,81 @@
+"""The current user's account: avatar and deletion."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contacts_kit.backends.protocols import Storage, StorageError
+from contacts_kit.users.cache import UserCache
+from contacts_kit.users.errors import (
+    AccountGone,
+    FileTooLarge,
+    InvalidCredentials,
+    StorageFailed,
+    UnsupportedImage,
+)
+from contacts_kit.users.images import NotAnImage, identify
+from contacts_kit.users.models import User
+from contacts_kit.users.passwords import PasswordHasher
+from contacts_kit.users.repository import UserRepository
+
+logger = logging.getLogger("contacts_kit.users")
+
+
+class UserService:
+    """Changes to one account inside the request's transaction."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        passwords: PasswordHasher,
+        storage: Storage,
+        user_cache: UserCache,
+        avatar_max_bytes: int,
+    ) -> None:
+        self.session = session
+        self.users = UserRepository(session)
+        self.passwords = passwords
+        self.storage = storage
+        self.user_cache = user_cache
+        self.avatar_max_bytes = avatar_max_bytes
+
+    async def replace_avatar(
+        self, user_id: uuid.UUID, data: bytes, url_of: Callable[[str], str]
+    ) -> User:
+        """Store `data` as the new avatar; the old one stays if anything fails. `url_of` turns
+        what the storage returned into the URL the file is served from."""
+        if len(data) > self.avatar_max_bytes:
+            raise FileTooLarge(f"The avatar is larger than {self.avatar_max_bytes} bytes.")
+        try:
+            content_type, extension = identify(data)
+        except NotAnImage as exc:
+            raise UnsupportedImage(
+                f"The file is not a PNG, JPEG, WebP or GIF image ({exc})."
+            ) from exc
+        key = f"avatars/{user_id}/{uuid.uuid4().hex}.{extension}"
+        try:
+            url = url_of(await self.storage.save(key, data, content_type))
+        except StorageError as exc:
+            logger.warning("avatar upload for %s failed: %s", user_id, exc)
+            raise StorageFailed(f"The avatar could not be stored: {exc}") from exc
+        user = await self.users.set_avatar(user_id, url)
+        if user is None:
+            raise AccountGone()
+        self.user_cache.forget_after_commit(self.session, user_id)
+        return user
+
+    async def delete_account(self, user_id: uuid.UUID, password: str) -> User:
+        """Delete the account and everything it owns, after checking its password; the
+        deleted account is returned."""
+        user = await self.users.get(user_id)
+        hashed = user.hashed_password if user else None
+        if user is None or not await self.passwords.verify(password, hashed):
+            raise InvalidCredentials("Incorrect password.")
+        await self.users.delete(user.id)
+        self.user_cache.forget_after_commit(self.session, user.id)
+        return user
