@@ -11,7 +11,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.settings_reference import markdown_table  # noqa: E402
+from scripts.settings_reference import markdown_table
 
 MARKER = "<!-- settings-reference -->"
 
