@@ -1,21 +1,41 @@
-"""mkdocs hook: pages can embed tables generated from the code, so they never drift.
+"""mkdocs hooks: pages can embed tables generated from the code, so they never drift, and a
+page whose snippet include did not happen fails the build.
 
 Kept outside `docs/`, so it is not published as a page of the site.
 """
 
 from __future__ import annotations
 
+import html
+import re
 import sys
 from pathlib import Path
 from typing import Any
+
+from mkdocs.exceptions import PluginError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.settings_reference import markdown_table
 
 MARKER = "<!-- settings-reference -->"
+# What pymdownx.snippets leaves behind when a line is not an include it understands:
+# `--8<--`, or `--8 < --` once a formatter has spaced it out; searched in the page's text
+# (highlighting wraps each token in a tag of its own).
+LEFTOVER_SNIPPET = re.compile(r"--8\s*<")
+TAG = re.compile(r"<[^>]*>")
 
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
     """Replace the settings marker with the table generated from `Settings`."""
     return markdown.replace(MARKER, markdown_table())
+
+
+def on_post_page(output: str, page: Any, **kwargs: Any) -> str:
+    """Fail the build when a page shows a snippet marker instead of the included file."""
+    text = html.unescape(TAG.sub("", output))
+    found = LEFTOVER_SNIPPET.search(text)
+    if found:
+        context = text[found.start() : found.start() + 60].splitlines()[0]
+        raise PluginError(f"{page.file.src_path}: a snippet include was not expanded: {context}")
+    return output

@@ -116,4 +116,22 @@ def test_no_built_page_shows_a_literal_snippet_marker(tmp_path: Path) -> None:
     assert "kit.health_router" in embedding
 
 
+def test_the_docs_build_fails_on_a_snippet_marker_left_in_a_page(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text('# Broken\n\n```python\n--8 < --"x.py"\n```\n')
+    (tmp_path / "mkdocs.yml").write_text(
+        f"site_name: t\nhooks:\n  - {ROOT / 'scripts' / 'mkdocs_hooks.py'}\n"
+        "markdown_extensions:\n  - pymdownx.superfences\n  - pymdownx.snippets\n"
+    )
+    built = subprocess.run(
+        [str(Path(sys.executable).parent / "mkdocs"), "build", "--strict", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=clean_env(NO_MKDOCS_2_WARNING="1"),
+    )
+    assert built.returncode != 0
+    assert "index.md: a snippet include was not expanded" in built.stderr
+
+
 SNIPPET_MARKER = re.compile(r"--8\s*&lt;|--8\s*<")
