@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from contacts_kit.errors import ConfigurationError
 from contacts_kit.migrate import upgrade
-from contacts_kit.settings import Settings
+from contacts_kit.settings import Settings, configuration_errors
+
+ENV_PREFIX = "CONTACTS_KIT_"
 
 
 def app_factory() -> FastAPI:
@@ -29,6 +35,39 @@ def app_factory() -> FastAPI:
     return app
 
 
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging configuration with contacts-kit's loggers (the console mailer's links
+    among them) at `level`: uvicorn applies it in every worker process, not only the parent."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["contacts_kit"] = {
+        "()": "uvicorn.logging.DefaultFormatter",
+        "fmt": "%(levelprefix)s %(name)s: %(message)s",
+    }
+    config["handlers"]["contacts_kit"] = {
+        "formatter": "contacts_kit",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["contacts_kit"] = {
+        "handlers": ["contacts_kit"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
+
+
+def _public_url(settings: Settings, host: str, port: int) -> str | None:
+    """The address `serve` binds, as the public URL, when no setting names one."""
+    if "public_url" in settings.model_fields_set:
+        return None
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -36,6 +75,10 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.is_sqlite or args.migrate:
         # The embedded default migrates itself, so a newcomer's first command just works.
         upgrade(settings.database_url)
+    public_url = _public_url(settings, args.host, args.port)
+    if public_url is not None:
+        # Emailed links and local avatar URLs name the address served, in every worker.
+        os.environ[f"{ENV_PREFIX}PUBLIC_URL"] = public_url
     uvicorn.run(
         "contacts_kit.cli:app_factory",
         factory=True,
@@ -43,6 +86,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        log_config=log_config(args.log_level),
         proxy_headers=False,
     )
     return 0
@@ -82,6 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.handler(args)
     except ConfigurationError as exc:
         print(f"contacts-kit: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        for line in configuration_errors(exc):
+            print(f"contacts-kit: configuration error: {line}", file=sys.stderr)
         return 2
     return result
 

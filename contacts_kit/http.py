@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, NoMatchFound
 from starlette.types import Message, Receive
 
-from contacts_kit.db.engine import counting_statements, lost_connection
+from contacts_kit.db.engine import counting_statements, database_unavailable, lost_connection
 from contacts_kit.errors import ContactsKitError, ErrorCode, InvalidField
 
 logger = logging.getLogger("contacts_kit.http")
@@ -57,6 +57,8 @@ STATUS: dict[ErrorCode, int] = {
 """The status of every error code."""
 
 _BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+DATABASE_RETRY_AFTER = 5
+"""Seconds a client is told to wait when the database is out (`Retry-After`)."""
 _CHALLENGED = (ErrorCode.INVALID_TOKEN, ErrorCode.NOT_AUTHENTICATED)
 
 # Errors whose fix is another route of the kit: the hint names it where it is mounted.
@@ -119,6 +121,14 @@ def method_not_allowed(*allowed: str) -> JSONResponse:
         status.HTTP_405_METHOD_NOT_ALLOWED,
         headers={"Allow": ", ".join(allowed)},
     )
+
+
+class DatabaseUnavailable(ContactsKitError):
+    """The database refused, dropped or did not answer the request's statements in time."""
+
+    code = ErrorCode.SERVICE_UNAVAILABLE
+    message = "The database is unavailable; try again shortly."
+    retry_after = DATABASE_RETRY_AFTER
 
 
 class KitHTTPException(HTTPException):
@@ -244,13 +254,24 @@ class KitRoute(APIRoute):
                             and statements.completed == 0
                             and _replayable(request)
                         )
-                        if not retry:
-                            raise
-                        logger.warning(
-                            "%s %s met a lost database connection; retrying on a new one",
-                            request.method,
-                            request.url.path,
-                        )
+                        if retry:
+                            logger.warning(
+                                "%s %s met a lost database connection; retrying on a new one",
+                                request.method,
+                                request.url.path,
+                            )
+                            continue
+                        if database_unavailable(exc):
+                            # One line, not a traceback per request, while the database is out.
+                            logger.warning(
+                                "%s %s: database unavailable (%s: %s)",
+                                request.method,
+                                request.url.path,
+                                type(exc).__name__,
+                                str(exc).splitlines()[0][:200] if str(exc) else "no answer",
+                            )
+                            return error_response(request, DatabaseUnavailable())
+                        raise
             raise AssertionError("unreachable: the second attempt returns or raises")
 
         return handle

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contacts_kit.auth.router import get_auth_router
 from contacts_kit.auth.tokens import TokenCodec
+from contacts_kit.backends.breaker import CircuitBreaker
 from contacts_kit.backends.protocols import Cache, Mailer, RateLimitStore, Storage
 from contacts_kit.backends.redis_client import redis_client
 from contacts_kit.backends.resilient import ResilientCache
@@ -89,13 +90,14 @@ class ContactsKit:
             plugins, load_entry_points=settings.load_entry_points
         )
         hook = self.plugin_manager.hook
-        # One Redis client, shared by the cache and the rate limits.
+        # One Redis client, shared by the cache and the rate limits, and one breaker for it.
         self.redis = redis_client(settings)
+        self.breaker = CircuitBreaker("the cache and rate-limit store", settings.cache_retry_after)
         self.cache: Cache = ResilientCache(
             _checked(
                 "provide_cache", Cache, hook.provide_cache(settings=settings, redis=self.redis)
             ),
-            retry_after=settings.cache_retry_after,
+            self.breaker,
         )
         self.mailer: Mailer = _checked(
             "provide_mailer", Mailer, hook.provide_mailer(settings=settings)
@@ -126,7 +128,7 @@ class ContactsKit:
                 user_cache=UserCache(self.cache, settings.user_cache_ttl),
                 mail=MailComposer(settings),
                 storage=self.storage,
-                limits=RateLimits(settings, rate_limit_store),
+                limits=RateLimits(settings, rate_limit_store, self.breaker),
                 events=self.events,
                 # Through a lambda, so a clock swapped on the kit later is seen too.
                 clock=lambda: self.now(),

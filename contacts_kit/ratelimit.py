@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi_limiter.depends import RateLimiter
 from pyrate_limiter import BucketFactory, Limiter, Rate
 
+from contacts_kit.backends.breaker import CircuitBreaker
 from contacts_kit.backends.buckets import resolve
 from contacts_kit.backends.protocols import RateLimitStore
 from contacts_kit.errors import ContactsKitError, ErrorCode
@@ -67,13 +68,19 @@ class RateLimit(RateLimiter):
     """
 
     def __init__(
-        self, name: str, rates: list[Rate], store: RateLimitStore, settings: Settings
+        self,
+        name: str,
+        rates: list[Rate],
+        store: RateLimitStore,
+        settings: Settings,
+        breaker: CircuitBreaker,
     ) -> None:
         self.factory: BucketFactory = store.buckets(rates)
         super().__init__(limiter=Limiter(self.factory), identifier=_no_identity, callback=_refuse)
         self.name = name
         self.enabled = settings.rate_limit_enabled
         self.fail_open = settings.rate_limit_fail_open
+        self.breaker = breaker
 
     async def __call__(self, request: Request, response: Any) -> None:
         """Not a dependency by itself: use `per_user` or `per_ip`."""
@@ -89,16 +96,24 @@ class RateLimit(RateLimiter):
         if key in counted:
             return
         counted.add(key)
+        if self.breaker.open:
+            self._store_down()
+            return
         try:
             if await self.limiter.try_acquire_async(key, blocking=self.blocking):
+                self.breaker.succeeded()
                 return
             retry_ms = await self._waiting_ms(key)
         except Exception as exc:
-            logger.warning("rate limit store failed (%s: %s)", type(exc).__name__, exc)
-            if self.fail_open:
-                return
-            raise RateLimitUnavailable() from exc
+            self.breaker.failed(f"rate limit {self.name!r}", exc)
+            self._store_down()
+            return
+        self.breaker.succeeded()
         await self.callback(request, key, retry_ms)
+
+    def _store_down(self) -> None:
+        if not self.fail_open:
+            raise RateLimitUnavailable()
 
     async def _waiting_ms(self, key: str) -> int:
         item = await resolve(self.factory.wrap_item(key))
@@ -159,11 +174,10 @@ class RateLimits:
     """The limits of one kit: contact creation and other contact requests per user, and the
     account routes per client address."""
 
-    def __init__(self, settings: Settings, store: RateLimitStore) -> None:
-        self.contact_create = RateLimit(
-            "create", to_rates(settings.rate_limit_contact_create), store, settings
-        )
-        self.contacts = RateLimit(
-            "contacts", to_rates(settings.rate_limit_contacts), store, settings
-        )
-        self.auth = RateLimit("auth", to_rates(settings.rate_limit_auth), store, settings)
+    def __init__(self, settings: Settings, store: RateLimitStore, breaker: CircuitBreaker) -> None:
+        def limit(name: str, rates: str) -> RateLimit:
+            return RateLimit(name, to_rates(rates), store, settings, breaker)
+
+        self.contact_create = limit("create", settings.rate_limit_contact_create)
+        self.contacts = limit("contacts", settings.rate_limit_contacts)
+        self.auth = limit("auth", settings.rate_limit_auth)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import EmailStr, Field, SecretStr, field_validator
+from pydantic import BeforeValidator, EmailStr, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_FILE = "contacts_kit.db"
@@ -36,6 +36,39 @@ def parse_rates(text: str) -> list[tuple[int, int]]:
         count = int(match.group(2) or 1)
         rates.append((int(match.group(1)), count * _PERIODS[match.group(3).lower()]))
     return rates
+
+
+_SECONDS = re.compile(r"^\s*\d+(\.\d+)?\s*$")
+
+
+def _duration(value: object) -> object:
+    """Seconds (`900`, as a number or as text) or an ISO 8601 duration (`PT15M`)."""
+    if isinstance(value, str):
+        if _SECONDS.match(value):
+            return timedelta(seconds=float(value))
+        if not value.strip().upper().startswith(("P", "-P")):
+            raise ValueError(
+                f"{value!r} is not a duration: write seconds (900) or ISO 8601 (PT15M, P7D)"
+            )
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+"""A duration setting: seconds (`900`) or ISO 8601 (`PT15M`)."""
+
+
+def configuration_errors(error: ValidationError) -> list[str]:
+    """One line per invalid setting, naming its environment variable."""
+    lines = []
+    for item in error.errors(include_url=False):
+        name = "CONTACTS_KIT_" + "_".join(str(part) for part in item["loc"]).upper()
+        message = str(item["msg"]).removeprefix("Value error, ")
+        shown = item.get("input")
+        value = f"={shown!r}" if isinstance(shown, str | int | float) else ""
+        lines.append(f"{name}{value}: {message}")
+    return lines
 
 
 def normalize_database_url(url: str) -> str:
@@ -86,6 +119,16 @@ class Settings(BaseSettings):
         description="PostgreSQL only: connections a worker may open beyond the pool in a burst; "
         "a worker never holds more than pool size + overflow.",
     )
+    database_connect_timeout: Duration = Field(
+        timedelta(seconds=5),
+        description="PostgreSQL only: longest wait for a new connection, or for a free one "
+        "from a busy pool, before the request is answered 503 (seconds or ISO 8601).",
+    )
+    database_statement_timeout: Duration = Field(
+        timedelta(seconds=15),
+        description="PostgreSQL only: longest a statement may run, on the server and as seen "
+        "by the client (a hung server included), before the request is answered 503.",
+    )
     redis_url: str | None = Field(
         None, description="Redis URL (`redis://host:6379/0`); unset keeps the in-memory cache."
     )
@@ -99,11 +142,11 @@ class Settings(BaseSettings):
         description="Development only: where the generated JWT secret is kept, so that tokens "
         "survive restarts and are shared by every worker.",
     )
-    access_token_ttl: timedelta = Field(
+    access_token_ttl: Duration = Field(
         timedelta(minutes=15),
         description="Lifetime of an access token (seconds or ISO 8601 duration such as PT15M).",
     )
-    refresh_token_ttl: timedelta = Field(
+    refresh_token_ttl: Duration = Field(
         timedelta(days=7),
         description="Lifetime of a refresh token (seconds or ISO 8601 duration such as P7D).",
     )
@@ -116,7 +159,7 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000",
         description="Scheme and host (no path) clients reach the app at: emailed links and "
         "local avatar URLs are this plus the route's path (the request's Host header is never "
-        "trusted for them).",
+        "trusted for them). Unset, `contacts-kit serve` uses the address it binds.",
     )
     password_hash_time_cost: int = Field(
         3, ge=1, description="Argon2 time cost (iterations) for password hashes."
@@ -133,8 +176,9 @@ class Settings(BaseSettings):
     cache_retry_after: float = Field(
         5.0,
         ge=0,
-        description="After a cache failure, seconds during which the cache is skipped "
-        "(requests are served from the database meanwhile).",
+        description="After a failure of the cache or the rate-limit store (Redis), seconds "
+        "during which both are skipped: users come from the database, rate limits fail open "
+        "or closed as `RATE_LIMIT_FAIL_OPEN` says.",
     )
     user_cache_ttl: int = Field(
         300, ge=0, description="Seconds the current user stays cached after authentication."
@@ -153,11 +197,13 @@ class Settings(BaseSettings):
     require_verified_email: bool = Field(
         True, description="Refuse login (403) until the user has verified their email address."
     )
-    verify_token_ttl: timedelta = Field(
-        timedelta(days=2), description="Lifetime of an email verification link."
+    verify_token_ttl: Duration = Field(
+        timedelta(days=2),
+        description="Lifetime of an email verification link (seconds or ISO 8601 such as P2D).",
     )
-    reset_token_ttl: timedelta = Field(
-        timedelta(hours=1), description="Lifetime of a password reset link."
+    reset_token_ttl: Duration = Field(
+        timedelta(hours=1),
+        description="Lifetime of a password reset link (seconds or ISO 8601 such as PT1H).",
     )
     password_reset_url: str | None = Field(
         None,

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -116,3 +118,91 @@ def temporary_database(server_url: str, prefix: str, *, create: bool = True) -> 
         yield url.render_as_string(hide_password=False)
     finally:
         asyncio.run(admin_sql(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+class HungListener:
+    """A TCP port that accepts connections and never answers, counting them: a database or a
+    Redis that hangs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = int(self.sock.getsockname()[1])
+        self.accepted = 0
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            self._held.append(connection)  # read nothing, answer nothing
+
+    def __enter__(self) -> HungListener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for connection in self._held:
+            connection.close()
+        self.sock.close()
+
+
+@contextmanager
+def redis_server(tmp: Path) -> Iterator[tuple[int, Callable[[], None], Callable[[], None]]]:
+    """A Redis server of the test's own (Debian's `redis-server`), with `stop` and `start`
+    that shut it down and bring it back on the same port."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    state: dict[str, subprocess.Popen[bytes] | None] = {"process": None}
+
+    def start() -> None:
+        state["process"] = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.05)
+        pytest.fail("redis-server did not start")
+
+    def stop() -> None:
+        process = state["process"]
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=10)
+            state["process"] = None
+
+    start()
+    try:
+        yield port, stop, start
+    finally:
+        stop()

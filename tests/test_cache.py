@@ -10,6 +10,7 @@ import pytest
 
 from contacts_kit import ContactsKit
 from contacts_kit.auth.tokens import TokenType
+from contacts_kit.backends.breaker import CircuitBreaker
 from contacts_kit.backends.cache_memory import MemoryCache
 from contacts_kit.backends.cache_redis import RedisCache
 from contacts_kit.backends.resilient import ResilientCache
@@ -123,22 +124,38 @@ async def test_requests_succeed_when_redis_is_unreachable(
         assert ready.json()["cache"] == "down"
 
 
-async def test_the_resilient_cache_backs_off_after_a_failure() -> None:
+async def test_the_resilient_cache_backs_off_after_a_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     calls: list[str] = []
     now = [100.0]
+    down = [True]
 
-    class _Broken(MemoryCache):
+    class _Flaky(MemoryCache):
         async def get(self, key: str) -> str | None:
             calls.append(key)
-            raise ConnectionError("down")
+            if down[0]:
+                raise ConnectionError("down")
+            return await super().get(key)
 
-    cache = ResilientCache(_Broken(10), retry_after=5, clock=lambda: now[0])
-    assert await cache.get("a") is None
-    assert await cache.get("b") is None  # skipped: the backend is left alone for a while
-    assert calls == ["a"]
-    now[0] += 6
-    assert await cache.get("c") is None
-    assert calls == ["a", "c"]
+    breaker = CircuitBreaker("the store", retry_after=5, clock=lambda: now[0])
+    cache = ResilientCache(_Flaky(10), breaker)
+    with caplog.at_level(logging.WARNING, logger="contacts_kit.breaker"):
+        assert await cache.get("a") is None
+        assert await cache.get("b") is None  # skipped: the backend is left alone for a while
+        assert calls == ["a"]
+        now[0] += 6
+        assert await cache.get("c") is None  # tried again, still down
+        assert calls == ["a", "c"]
+        now[0] += 6
+        down[0] = False
+        assert await cache.get("d") is None  # answered (a miss)
+        assert await cache.get("e") is None
+    # One warning for the outage, one for the recovery: not one per request.
+    assert [record.message.split(" (")[0] for record in caplog.records] == [
+        "the store failed on cache get",
+        "the store answers again",
+    ]
 
 
 async def test_the_memory_cache_expires_and_stays_bounded() -> None:

@@ -17,7 +17,7 @@ from contacts_kit.cli import build_parser
 from contacts_kit.migrate import VERSION_TABLE
 from contacts_kit.settings import normalize_database_url
 from tests.conftest import PASSWORD
-from tests.server import clean_env, serving, temporary_database
+from tests.server import clean_env, serving, serving_command, temporary_database, wait_for
 from tests.services import unavailable
 
 
@@ -98,6 +98,18 @@ def test_migrate_creates_the_schema_on_a_new_postgres_database(
                 await engine.dispose()
 
         assert len(asyncio.run(_versions())) == 1
+
+
+def test_serve_with_two_workers_logs_the_mailed_link_at_its_own_address(tmp_path: Path) -> None:
+    # Logging is configured in every worker, not only the parent: the console mailer's link
+    # shows, and it names the address served (no public URL is set).
+    env = clean_env()
+    command = [sys.executable, "-m", "contacts_kit", "serve", "--workers", "2"]
+    with serving_command(tmp_path, command, env=env, ready="/healthz") as (base, log):
+        account = {"email": "workers@example.com", "password": PASSWORD}
+        assert httpx.post(f"{base}/api/auth/signup", json=account).status_code == 201
+        link = wait_for(log, r"(http://\S+/api/auth/verify\?token=\S+)")
+    assert link.startswith(f"{base}/api/auth/verify?token=")
 
 
 def test_serve_options_are_parsed() -> None:

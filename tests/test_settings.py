@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from contacts_kit import ContactsKit, Settings
 from contacts_kit.auth.tokens import TokenType
 from contacts_kit.errors import ConfigurationError
 from tests.conftest import make_settings
+from tests.server import clean_env
 
 
 def test_settings_read_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,3 +80,35 @@ async def test_development_secret_is_stable_across_instances(
     assert secret_file.stat().st_mode & 0o077 == 0
     await first.engine.dispose()
     await second.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("900", 900), ("900.5", 900.5), (" 60 ", 60), ("PT15M", 900), ("P7D", 7 * 86400)],
+)
+def test_every_duration_reads_seconds_and_iso_8601(
+    monkeypatch: pytest.MonkeyPatch, text: str, seconds: float
+) -> None:
+    names = [name for name, field in Settings.model_fields.items() if field.annotation is timedelta]
+    assert {"access_token_ttl", "refresh_token_ttl", "database_statement_timeout"} <= set(names)
+    for name in names:
+        monkeypatch.setenv(f"CONTACTS_KIT_{name.upper()}", text)
+    settings = Settings(_env_file=None)
+    assert {getattr(settings, name).total_seconds() for name in names} == {seconds}
+
+
+def test_a_bad_setting_is_one_clear_line_naming_its_variable(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "contacts_kit", "migrate"],
+        cwd=tmp_path,
+        env=clean_env(CONTACTS_KIT_ACCESS_TOKEN_TTL="fifteen minutes"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "contacts-kit: configuration error: CONTACTS_KIT_ACCESS_TOKEN_TTL='fifteen minutes': "
+        "'fifteen minutes' is not a duration: write seconds (900) or ISO 8601 (PT15M, P7D)"
+    ]

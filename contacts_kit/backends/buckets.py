@@ -25,6 +25,14 @@ from pyrate_limiter import (
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+try:
+    from redis.exceptions import NoScriptError
+except ImportError:  # pragma: no cover - the redis extra is not installed: no Redis buckets
+
+    class NoScriptError(Exception):  # type: ignore[no-redef]
+        """Stands in for redis' error where redis is not installed."""
+
+
 T = TypeVar("T")
 KEY_PREFIX = "contacts_kit:ratelimit:"
 
@@ -45,7 +53,15 @@ class _ExpiringRedisBucket(RedisBucket):
         self.async_redis = redis
 
     async def put(self, item: RateItem) -> bool:
-        admitted = await resolve(super().put(item))
+        try:
+            admitted = await resolve(super().put(item))
+        except NoScriptError:
+            # Redis restarted (or failed over) and forgot the script: load it again, once.
+            reloaded = await resolve(
+                RedisBucket.init(self.rates, self.async_redis, self.bucket_key)
+            )
+            self.script_hash = reloaded.script_hash
+            admitted = await resolve(super().put(item))
         longest = self.rates[-1].interval
         async with self.async_redis.pipeline(transaction=False) as pipe:
             pipe.zremrangebyscore(self.bucket_key, 0, item.timestamp - longest)

@@ -8,6 +8,7 @@ flight see it, and they are retried.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -15,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -42,23 +45,39 @@ def make_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(settings.database_url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
+        connect = settings.database_connect_timeout.total_seconds()
+        statement = settings.database_statement_timeout.total_seconds()
         engine = create_async_engine(
             settings.database_url,
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
+            pool_timeout=connect,
             pool_pre_ping=False,
             isolation_level="AUTOCOMMIT",
-            connect_args=postgres_connect_args(),
+            connect_args=postgres_connect_args(
+                connect_timeout=connect, statement_timeout=statement
+            ),
         )
     return watch_statements(engine)
 
 
-def postgres_connect_args() -> dict[str, Any]:
+def postgres_connect_args(
+    *, connect_timeout: float | None = None, statement_timeout: float | None = None
+) -> dict[str, Any]:
     """asyncpg's connection options."""
     # Statements are prepared once per connection; a generic plan does not know which owner
     # it serves and would scan a large book through the wrong index. Plans made for the
     # actual values cost a millisecond or two and pick the right one.
-    return {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
+    server_settings = {"plan_cache_mode": "force_custom_plan"}
+    args: dict[str, Any] = {"server_settings": server_settings}
+    if connect_timeout is not None:
+        args["timeout"] = connect_timeout
+    if statement_timeout is not None:
+        # The server stops a runaway statement; the client gives up on a server that does
+        # not answer at all.
+        server_settings["statement_timeout"] = str(int(statement_timeout * 1000))
+        args["command_timeout"] = statement_timeout
+    return args
 
 
 def transactional(engine: AsyncEngine) -> AsyncEngine:
@@ -87,10 +106,21 @@ _current_count: ContextVar[StatementCount | None] = ContextVar(
 
 
 def watch_statements(engine: AsyncEngine) -> AsyncEngine:
-    """Let `counting_statements` see the statements of `engine` (a host's engine too)."""
-    if not event.contains(engine.sync_engine, "after_cursor_execute", _count_statement):
-        event.listen(engine.sync_engine, "after_cursor_execute", _count_statement)
+    """Let `counting_statements` see the statements of `engine` (a host's engine too), and
+    have a connection that timed out replaced rather than reused."""
+    sync_engine = engine.sync_engine
+    if not event.contains(sync_engine, "after_cursor_execute", _count_statement):
+        event.listen(sync_engine, "after_cursor_execute", _count_statement)
+    if not event.contains(sync_engine, "handle_error", _timeout_is_a_disconnect):
+        event.listen(sync_engine, "handle_error", _timeout_is_a_disconnect)
     return engine
+
+
+def _timeout_is_a_disconnect(context: ExceptionContext) -> None:
+    # A statement the client gave up on may still be running, or the server may be gone:
+    # either way the connection must not go back to the pool.
+    if isinstance(context.original_exception, TimeoutError):
+        context.is_disconnect = True
 
 
 def _count_statement(*args: Any) -> None:
@@ -113,3 +143,27 @@ def counting_statements() -> Iterator[StatementCount]:
 def lost_connection(exc: BaseException) -> bool:
     """Whether `exc` is the database driver reporting a connection that is gone."""
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+_UNAVAILABLE = (
+    PoolTimeout,
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+)
+
+
+# SQLSTATEs of a server that cannot serve now: connection exceptions (class 08), a statement
+# cancelled by `statement_timeout`, a shutdown, too many connections or out of resources.
+_UNAVAILABLE_STATES = frozenset({"57014", "57P01", "57P02", "57P03", "53300", "53400"})
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached or did not answer in time (asyncpg
+    raises refused connections and timeouts unwrapped)."""
+    if lost_connection(exc) or isinstance(exc, _UNAVAILABLE):
+        return True
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return isinstance(state, str) and (state.startswith("08") or state in _UNAVAILABLE_STATES)
