@@ -121,7 +121,7 @@ def build() -> Starlette:
         except InvalidToken:
             return None
         cached = await state["redis"].get(user_cache_key(claims.sub))
-        if cached is None or json.loads(cached)["token_version"] != claims.extra.get("ver"):
+        if cached is None or json.loads(cached)["user"]["token_version"] != claims.extra.get("ver"):
             return None  # the project would read the database here; the bench keeps it warm
         return uuid.UUID(claims.sub)
 

@@ -68,7 +68,14 @@ class KitDependencies:
         self.route_class = self.route_class_for(parts.settings.max_body_bytes)
         """The class of the kit's routes: the host's, the kit's error answers, the body limit."""
         self.current_user = CurrentUser(
-            Authenticator(parts.tokens, parts.user_cache, parts.read_sessions), parts.token_url
+            Authenticator(
+                parts.tokens,
+                parts.user_cache,
+                parts.read_sessions,
+                parts.settings.access_token_ttl,
+                parts.clock,
+            ),
+            parts.token_url,
         )
         # The raw bearer token, for the routes that read its claims (the same scheme).
         self.bearer_token = OAuth2PasswordBearer(
@@ -76,6 +83,8 @@ class KitDependencies:
         )
         self.limit_contacts = per_user(parts.limits.contacts, self.current_user)
         self.limit_contact_create = per_user(parts.limits.contact_create, self.current_user)
+        self.limit_password = per_user(parts.limits.password, self.current_user)
+        self.limit_avatar = per_user(parts.limits.avatar, self.current_user)
         timezone = ZoneInfo(parts.settings.timezone)
 
         SessionDep = Annotated[AsyncSession, Depends(self.session, scope="function")]

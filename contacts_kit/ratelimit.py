@@ -171,8 +171,8 @@ def per_ip(limit: RateLimit, route: str, trusted_proxies: list[str]) -> Callable
 
 
 class RateLimits:
-    """The limits of one kit: contact creation and other contact requests per user, and the
-    account routes per client address."""
+    """The limits of one kit: per user, contact creation, other contact requests, password
+    checks and avatar uploads; per client address, the account routes."""
 
     def __init__(self, settings: Settings, store: RateLimitStore, breaker: CircuitBreaker) -> None:
         def limit(name: str, rates: str) -> RateLimit:
@@ -181,3 +181,5 @@ class RateLimits:
         self.contact_create = limit("create", settings.rate_limit_contact_create)
         self.contacts = limit("contacts", settings.rate_limit_contacts)
         self.auth = limit("auth", settings.rate_limit_auth)
+        self.password = limit("password", settings.rate_limit_password)
+        self.avatar = limit("avatar", settings.rate_limit_avatar)

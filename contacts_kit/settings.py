@@ -239,9 +239,16 @@ class Settings(BaseSettings):
     rate_limit_contacts: str = Field("120/minute", description="Other contact requests per user.")
     rate_limit_auth: str = Field(
         "5/minute;30/hour",
-        description="Signup, login, verification resend and password reset requests per "
-        "client IP, per route.",
+        description="Requests per client IP, per route, to every account route that checks a "
+        "password or sends mail (signup, login, verification resend, password reset, "
+        "password change, account deletion).",
     )
+    rate_limit_password: str = Field(
+        "5/minute;30/hour",
+        description="Password checks of a logged-in user (password change, account deletion) "
+        "per user; each such route is also limited per client IP by `RATE_LIMIT_AUTH`.",
+    )
+    rate_limit_avatar: str = Field("10/hour", description="Avatar uploads per user.")
     rate_limit_fail_open: bool = Field(
         True,
         description="When the rate limit store (Redis) fails: true lets requests through, "
@@ -323,7 +330,13 @@ class Settings(BaseSettings):
             ipaddress.ip_network(item, strict=False)
         return value
 
-    @field_validator("rate_limit_contact_create", "rate_limit_contacts", "rate_limit_auth")
+    @field_validator(
+        "rate_limit_contact_create",
+        "rate_limit_contacts",
+        "rate_limit_auth",
+        "rate_limit_password",
+        "rate_limit_avatar",
+    )
     @classmethod
     def _readable_rate(cls, value: str) -> str:
         parse_rates(value)

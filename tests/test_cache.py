@@ -53,8 +53,9 @@ async def test_a_warm_cache_spares_the_user_select(
         raw = await running.kit.cache.get(user_cache_key(first.json()["id"]))
         assert raw is not None
         cached = json.loads(raw)  # JSON, never pickle
-        assert cached["email"] == "cached@example.com"
-        assert "hashed_password" not in cached
+        assert cached["user"]["email"] == "cached@example.com"
+        assert cached["ended_sessions"] == []
+        assert "hashed_password" not in raw
 
 
 async def test_an_avatar_change_is_seen_at_once_by_another_worker(
@@ -101,7 +102,7 @@ async def test_requests_succeed_when_redis_is_unreachable(
 ) -> None:
     settings = make_settings(database_url, tmp_path, redis_url=f"redis://127.0.0.1:{free_port()}/0")
     async with RunningApp(settings) as running:
-        with caplog.at_level(logging.WARNING, logger="contacts_kit.cache"):
+        with caplog.at_level(logging.WARNING, logger="contacts_kit.breaker"):
             headers = await auth_headers(running.client, "no-redis@example.com")
             for _ in range(3):
                 me = await running.client.get("/api/users/me", headers=headers)
@@ -118,7 +119,7 @@ async def test_requests_succeed_when_redis_is_unreachable(
                 headers=headers,
             )
             assert created.status_code == 201
-        assert "cache get failed" in caplog.text
+        assert "failed on cache get" in caplog.text
         ready = await running.client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["cache"] == "down"

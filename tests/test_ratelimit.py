@@ -238,3 +238,65 @@ async def test_the_memory_store_forgets_idle_keys(monkeypatch: pytest.MonkeyPatc
     assert factory.bucket("idle-user") is None
     assert factory.bucket("active-user") is not None
     assert len(factory) == 1
+
+
+async def _guess(client: httpx.AsyncClient, headers: dict[str, str], route: str) -> int:
+    if route == "change":
+        response = await client.post(
+            "/api/auth/password-change",
+            json={"current_password": "not the password", "new_password": "whatever long"},
+            headers=headers,
+        )
+    else:
+        response = await client.request(
+            "DELETE", "/api/users/me", json={"password": "not the password"}, headers=headers
+        )
+    return response.status_code
+
+
+@pytest.mark.parametrize("route", ["change", "delete"])
+async def test_password_guesses_with_a_stolen_token_are_limited_per_user(
+    database_url: str, tmp_path: Path, route: str
+) -> None:
+    settings = _limited(database_url, tmp_path, rate_limit_password="3/minute")
+    async with RunningApp(settings) as running:
+        headers = await auth_headers(running.client, "victim@example.com")
+        statuses = [await _guess(running.client, headers, route) for _ in range(5)]
+        assert statuses == [401, 401, 401, 429, 429]
+        # From another address the same user is still refused: the count is the user's.
+        transport = httpx.ASGITransport(app=running.app, client=("10.9.9.9", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
+            assert await _guess(other, headers, route) == 429
+
+
+@pytest.mark.parametrize("route", ["change", "delete"])
+async def test_password_guesses_are_limited_per_client_ip_too(
+    database_url: str, tmp_path: Path, route: str
+) -> None:
+    settings = _limited(
+        database_url, tmp_path, rate_limit_password="100/minute", rate_limit_auth="4/minute"
+    )
+    async with RunningApp(settings) as running:
+        # Signing up and logging in spend the address's budget on their own routes only.
+        victims = [await auth_headers(running.client, f"v{n}@example.com") for n in range(3)]
+        statuses = [await _guess(running.client, victims[n % 3], route) for n in range(6)]
+        assert statuses == [401, 401, 401, 401, 429, 429]
+
+
+async def test_avatar_uploads_are_limited_per_user(database_url: str, tmp_path: Path) -> None:
+    from tests.users.images import png_bytes
+
+    settings = _limited(database_url, tmp_path, rate_limit_avatar="2/hour")
+    async with RunningApp(settings) as running:
+        headers = await auth_headers(running.client, "selfie@example.com")
+        statuses = [
+            (
+                await running.client.patch(
+                    "/api/users/me/avatar",
+                    files={"file": ("me.png", png_bytes(), "image/png")},
+                    headers=headers,
+                )
+            ).status_code
+            for _ in range(3)
+        ]
+        assert statuses == [200, 200, 429]

@@ -81,3 +81,12 @@ class RefreshTokenRepository:
         if keep_family is not None:
             stmt = stmt.where(RefreshToken.family_id != keep_family)
         await self.session.execute(stmt.values(revoked_at=now))
+
+    async def ended_families(self, user_id: uuid.UUID, since: datetime) -> list[uuid.UUID]:
+        """The user's sessions (refresh families) revoked at or after `since`."""
+        result = await self.session.execute(
+            select(RefreshToken.family_id)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at >= since)
+            .distinct()
+        )
+        return list(result.scalars())

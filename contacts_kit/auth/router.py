@@ -242,8 +242,9 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
     @router.post(
         "/password-change",
         name="auth:password_change",
+        dependencies=[Depends(deps.limit_auth("password_change")), Depends(deps.limit_password)],
         status_code=status.HTTP_204_NO_CONTENT,
-        responses=error_responses(NotAuthenticated, InvalidToken, InvalidCredentials)
+        responses=error_responses(NotAuthenticated, InvalidToken, InvalidCredentials, RateLimited)
         | MALFORMED_BODY,
     )
     async def change_password(

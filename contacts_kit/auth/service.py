@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,7 +22,7 @@ from contacts_kit.auth.tokens import TokenCodec, TokenType, hash_token
 from contacts_kit.backends.protocols import MailMessage
 from contacts_kit.mail import MailComposer, describe_duration
 from contacts_kit.settings import Settings
-from contacts_kit.users.cache import UserCache
+from contacts_kit.users.cache import CachedUser, UserCache
 from contacts_kit.users.errors import InvalidCredentials
 from contacts_kit.users.models import User
 from contacts_kit.users.passwords import PasswordHasher
@@ -95,6 +95,7 @@ class AuthService:
                 # even though this request fails.
                 await self.refresh_tokens.revoke_family(stored.family_id, now)
                 await self.session.commit()
+                await self.user_cache.forget(stored.user_id)
                 raise InvalidToken("This refresh token was already used; the session is revoked.")
             raise InvalidToken()
         user = await self.users.get(stored.user_id)
@@ -108,6 +109,7 @@ class AuthService:
         stored = await self.refresh_tokens.get_by_hash(hash_token(refresh_token))
         if stored is not None:
             await self.refresh_tokens.revoke_family(stored.family_id, self.now())
+            self.user_cache.forget_after_commit(self.session, stored.user_id)
 
     def verification_message(self, user: User, verify_url: str) -> MailMessage:
         """The email with the link (to `verify_url`) that verifies `user`'s address."""
@@ -246,33 +248,58 @@ class AuthService:
 
 
 class Authenticator:
-    """Turns an access token into the current user: the cache first, the database on a miss."""
+    """Turns an access token into the current user: the cache first, the database on a miss.
+
+    An access token names its session (`fam`, the refresh family it was issued with). It is
+    refused once that session has ended (logout, a replayed refresh token, a password
+    change): the ended sessions of the last access-token lifetime travel with the cached
+    user, and ending one forgets that entry, so a warm request needs no SQL to know.
+    """
 
     def __init__(
         self,
         tokens: TokenCodec,
         user_cache: UserCache,
         sessions: async_sessionmaker[AsyncSession],
+        access_token_ttl: timedelta,
+        clock: Callable[[], datetime],
     ) -> None:
         self.tokens = tokens
         self.user_cache = user_cache
         self.sessions = sessions
+        # Sessions ended longer ago than this have no live access token left (plus leeway
+        # for the clock skew tokens are allowed).
+        self.remembered = access_token_ttl + timedelta(minutes=1)
+        self.now = clock
 
     async def user(self, access_token: str) -> AuthenticatedUser:
-        """The user of a valid access token whose version is current; `InvalidToken` else."""
+        """The user of a valid access token whose version is current and whose session is
+        live; `InvalidToken` else."""
         claims = self.tokens.decode(access_token, TokenType.ACCESS)
         try:
             user_id = uuid.UUID(claims.sub)
+            family = claims.extra.get("fam")
+            session_id = uuid.UUID(family) if isinstance(family, str) else None
         except ValueError as exc:
             raise InvalidToken() from exc
         version = claims.extra.get("ver")
         cached = await self.user_cache.get(user_id)
-        if cached is not None and cached.token_version == version:
-            return cached
+        if cached is None or cached.user.token_version != version:
+            cached = await self._load(user_id, version)
+        if session_id is not None and session_id in cached.ended_sessions:
+            raise InvalidToken("This session has ended; log in again.")
+        return cached.user
+
+    async def _load(self, user_id: uuid.UUID, version: object) -> CachedUser:
         async with self.sessions() as session:
             row = await UserRepository(session).get(user_id)
-        if row is None or row.token_version != version:
-            raise InvalidToken()
-        user = AuthenticatedUser.model_validate(row)
-        await self.user_cache.put(user)
-        return user
+            if row is None or row.token_version != version:
+                raise InvalidToken()
+            ended = await RefreshTokenRepository(session).ended_families(
+                user_id, self.now() - self.remembered
+            )
+        entry = CachedUser(
+            user=AuthenticatedUser.model_validate(row), ended_sessions=frozenset(ended)
+        )
+        await self.user_cache.put(entry)
+        return entry

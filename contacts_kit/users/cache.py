@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contacts_kit.backends.protocols import Cache
@@ -16,22 +17,35 @@ def user_cache_key(user_id: uuid.UUID | str) -> str:
     return f"contacts_kit:user:{user_id}"
 
 
+class CachedUser(BaseModel):
+    """What a request needs to accept an access token without SQL: the user, and the
+    sessions of theirs that ended recently enough for an access token of theirs to live on."""
+
+    user: AuthenticatedUser
+    ended_sessions: frozenset[uuid.UUID] = frozenset()
+
+
 class UserCache:
-    """`AuthenticatedUser` JSON under `user_cache_key`, for `ttl` seconds."""
+    """`CachedUser` JSON under `user_cache_key`, for `ttl` seconds. Whatever changes the user
+    or ends one of their sessions forgets the entry: the next request reads the database."""
 
     def __init__(self, cache: Cache, ttl: int) -> None:
         self.cache = cache
         self.ttl = ttl
 
-    async def get(self, user_id: uuid.UUID) -> AuthenticatedUser | None:
+    async def get(self, user_id: uuid.UUID) -> CachedUser | None:
         """The cached user, if any."""
         cached = await self.cache.get(user_cache_key(user_id))
-        return None if cached is None else AuthenticatedUser.model_validate_json(cached)
+        return None if cached is None else CachedUser.model_validate_json(cached)
 
-    async def put(self, user: AuthenticatedUser) -> None:
-        """Remember `user` for the next requests."""
-        await self.cache.set(user_cache_key(user.id), user.model_dump_json(), self.ttl)
+    async def put(self, entry: CachedUser) -> None:
+        """Remember `entry` for the next requests."""
+        await self.cache.set(user_cache_key(entry.user.id), entry.model_dump_json(), self.ttl)
+
+    async def forget(self, user_id: uuid.UUID) -> None:
+        """Drop the cached user now."""
+        await self.cache.delete(user_cache_key(user_id))
 
     def forget_after_commit(self, session: AsyncSession, user_id: uuid.UUID) -> None:
         """Drop the cached user once the session's transaction has committed."""
-        after_commit(session, lambda: self.cache.delete(user_cache_key(user_id)))
+        after_commit(session, lambda: self.forget(user_id))

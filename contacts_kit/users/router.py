@@ -10,6 +10,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, File, Request, UploadFi
 from contacts_kit.auth.errors import InvalidToken, NotAuthenticated
 from contacts_kit.deps import KitDependencies
 from contacts_kit.http import MALFORMED_BODY, error_responses
+from contacts_kit.ratelimit import RateLimited
 from contacts_kit.users.errors import (
     FileTooLarge,
     InvalidCredentials,
@@ -44,8 +45,9 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
     @router.delete(
         "/me",
         name="users:delete_me",
+        dependencies=[Depends(deps.limit_auth("delete_me")), Depends(deps.limit_password)],
         status_code=status.HTTP_204_NO_CONTENT,
-        responses=error_responses(NotAuthenticated, InvalidToken, InvalidCredentials)
+        responses=error_responses(NotAuthenticated, InvalidToken, InvalidCredentials, RateLimited)
         | MALFORMED_BODY,
     )
     async def delete_me(
@@ -77,9 +79,15 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
         upload_avatar,
         methods=["PATCH"],
         name="users:avatar",
+        dependencies=[Depends(deps.limit_avatar)],
         response_model=UserRead,
         responses=error_responses(
-            NotAuthenticated, InvalidToken, FileTooLarge, UnsupportedImage, StorageFailed
+            NotAuthenticated,
+            InvalidToken,
+            FileTooLarge,
+            UnsupportedImage,
+            StorageFailed,
+            RateLimited,
         )
         | MALFORMED_BODY,
         # The avatar's own limit, with room for the multipart framing around the image.
