@@ -5,6 +5,9 @@
 the parameters other than `file`, `cloud_name`, `resource_type` and `api_key`, sorted,
 joined as `key=value` with `&`, followed by the API secret. The reply is JSON with
 `public_id`, `version`, `secure_url` (and more); errors are `{"error": {"message": ...}}`.
+
+`POST /v1_1/{cloud_name}/image/destroy`: `public_id` (and `invalidate`, `type`), signed the
+same way; the reply is `{"result": "ok"}`, or `{"result": "not found"}` for an unknown id.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class CloudinaryServer:
     api_secret: str = "contract-secret-do-not-leak"
     fail_with: tuple[int, str] | None = None
     uploads: list[dict[str, Any]] = field(default_factory=list)
+    destroyed: list[str] = field(default_factory=list)
+    stored: set[str] = field(default_factory=set)
     port: int = field(default_factory=free_port)
 
     @property
@@ -68,6 +73,7 @@ class CloudinaryServer:
             return JSONResponse({"error": {"message": message}}, status_code=status)
         version = 1_700_000_000 + len(self.uploads)
         public_id = params["public_id"]
+        self.stored.add(public_id)
         base = f"https://res.cloudinary.com/{self.cloud_name}/image/upload/v{version}"
         return JSONResponse(
             {
@@ -81,9 +87,28 @@ class CloudinaryServer:
             }
         )
 
+    async def _destroy(self, request: Request) -> JSONResponse:
+        if request.path_params["cloud"] != self.cloud_name:
+            return JSONResponse({"error": {"message": "Invalid cloud_name"}}, status_code=401)
+        form = await request.form()
+        params = {k: v for k, v in form.items() if isinstance(v, str)}
+        if params.get("api_key") != self.api_key:
+            return JSONResponse({"error": {"message": "Unknown API key"}}, status_code=401)
+        if params.get("signature") != self.expected_signature(params):
+            return JSONResponse({"error": {"message": "Invalid Signature"}}, status_code=401)
+        public_id = params.get("public_id", "")
+        if public_id not in self.stored:
+            return JSONResponse({"result": "not found"})
+        self.stored.discard(public_id)
+        self.destroyed.append(public_id)
+        return JSONResponse({"result": "ok"})
+
     def start(self) -> None:
         app = Starlette(
-            routes=[Route("/v1_1/{cloud}/image/upload", self._upload, methods=["POST"])]
+            routes=[
+                Route("/v1_1/{cloud}/image/upload", self._upload, methods=["POST"]),
+                Route("/v1_1/{cloud}/image/destroy", self._destroy, methods=["POST"]),
+            ]
         )
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self._server = uvicorn.Server(config)

@@ -90,12 +90,18 @@ class CloudinaryStorage:
         import cloudinary.uploader
 
         destroy = functools.partial(
-            cloudinary.uploader.destroy, self._public_id(key), **self.options
+            cloudinary.uploader.destroy,
+            self._public_id(key),
+            resource_type="image",
+            invalidate=True,
+            **self.options,
         )
         try:
-            await anyio.to_thread.run_sync(destroy)
+            result = await anyio.to_thread.run_sync(destroy)
         except cloudinary.exceptions.Error as exc:
             raise StorageError(f"Cloudinary refused the deletion: {exc}") from exc
+        if result.get("result") not in ("ok", "not found"):
+            raise StorageError(f"Cloudinary did not delete {key}: {result}")
 
 
 @hookimpl(trylast=True)

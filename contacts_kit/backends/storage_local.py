@@ -44,8 +44,12 @@ class LocalStorage:
         return key
 
     async def delete(self, key: str) -> None:
-        """Remove the file if present."""
-        await anyio.to_thread.run_sync(lambda: self._path(key).unlink(missing_ok=True))
+        """Remove the file if present (its URL then answers 404)."""
+        path = self._path(key)
+        try:
+            await anyio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
+        except OSError as exc:
+            raise StorageError(f"could not delete the file: {exc.strerror}") from exc
 
 
 @hookimpl(trylast=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import warnings
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Pillow format name -> (content type, file extension)
 FORMATS = {
@@ -19,6 +19,32 @@ MAX_PIXELS = 40_000_000
 
 class NotAnImage(ValueError):
     """The bytes are not a complete PNG, JPEG, WebP or GIF image."""
+
+
+def clean_copy(data: bytes) -> tuple[bytes, str, str]:
+    """The image re-encoded from its pixels alone: no EXIF (a GPS position, the camera), no
+    XMP, no ICC profile or text chunks survive; EXIF orientation is applied first, so the
+    picture still shows the right way up. (bytes, content type, extension); `NotAnImage` when
+    the bytes are not a complete PNG, JPEG, WebP or GIF image."""
+    content_type, extension = identify(data)
+    with Image.open(io.BytesIO(data), formats=list(FORMATS)) as original:
+        kind = original.format or "PNG"
+        upright = ImageOps.exif_transpose(original)  # the first frame of an animation
+        pixels = (
+            upright.convert("RGB")
+            if kind == "JPEG" and upright.mode not in ("RGB", "L")
+            else upright
+        )
+        clean = Image.new(pixels.mode, pixels.size)
+        clean.paste(pixels)
+        if pixels.mode == "P" and pixels.getpalette():
+            clean.putpalette(pixels.getpalette() or [])
+            if "transparency" in pixels.info:
+                clean.info["transparency"] = pixels.info["transparency"]
+    output = io.BytesIO()
+    options: dict[str, object] = {"quality": 90} if kind in ("JPEG", "WEBP") else {}
+    clean.save(output, format=kind, **options)
+    return output.getvalue(), content_type, extension
 
 
 def identify(data: bytes) -> tuple[str, str]:

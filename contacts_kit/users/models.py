@@ -21,6 +21,8 @@ class User(Base):
     hashed_password: Mapped[str] = mapped_column(String(255))
     is_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     avatar_url: Mapped[str | None] = mapped_column(String(1024), default=None)
+    # Where the storage keeps the avatar, so that replacing or deleting it removes the file.
+    avatar_key: Mapped[str | None] = mapped_column(String(300), default=None)
     # Bumped when every outstanding access token must die (password reset, for example).
     token_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -56,12 +56,12 @@ class UserRepository:
         )
         return result.first() is not None
 
-    async def set_avatar(self, user_id: uuid.UUID, url: str) -> User | None:
-        """Point the account at a new avatar URL; the updated row, or None if it is gone."""
+    async def set_avatar(self, user_id: uuid.UUID, url: str, key: str) -> User | None:
+        """Point the account at a new avatar; the updated row, or None if it is gone."""
         result = await self.session.execute(
             update(User)
             .where(User.id == user_id)
-            .values(avatar_url=url, updated_at=utcnow())
+            .values(avatar_url=url, avatar_key=key, updated_at=utcnow())
             .returning(User)
             .execution_options(synchronize_session=False, populate_existing=True)
         )

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contacts_kit.backends.protocols import Storage, StorageError
+from contacts_kit.db.session import after_commit
 from contacts_kit.users.cache import UserCache
 from contacts_kit.users.errors import (
     AccountGone,
@@ -17,7 +18,7 @@ from contacts_kit.users.errors import (
     StorageFailed,
     UnsupportedImage,
 )
-from contacts_kit.users.images import NotAnImage, identify
+from contacts_kit.users.images import NotAnImage, clean_copy
 from contacts_kit.users.models import User
 from contacts_kit.users.passwords import PasswordHasher
 from contacts_kit.users.repository import UserRepository
@@ -52,21 +53,29 @@ class UserService:
         if len(data) > self.avatar_max_bytes:
             raise FileTooLarge(f"The avatar is larger than {self.avatar_max_bytes} bytes.")
         try:
-            content_type, extension = identify(data)
+            # Re-encoded from its pixels: the metadata of the upload is never stored or served.
+            clean, content_type, extension = clean_copy(data)
         except NotAnImage as exc:
             raise UnsupportedImage(
                 f"The file is not a PNG, JPEG, WebP or GIF image ({exc})."
             ) from exc
+        current = await self.users.get(user_id)
+        if current is None:
+            raise AccountGone()
+        previous = current.avatar_key
         key = f"avatars/{user_id}/{uuid.uuid4().hex}.{extension}"
         try:
-            url = url_of(await self.storage.save(key, data, content_type))
+            url = url_of(await self.storage.save(key, clean, content_type))
         except StorageError as exc:
             logger.warning("avatar upload for %s failed: %s", user_id, exc)
             raise StorageFailed(f"The avatar could not be stored: {exc}") from exc
-        user = await self.users.set_avatar(user_id, url)
+        user = await self.users.set_avatar(user_id, url, key)
         if user is None:
+            await self._remove(key)
             raise AccountGone()
         self.user_cache.forget_after_commit(self.session, user_id)
+        if previous is not None:
+            after_commit(self.session, lambda: self._remove(previous))
         return user
 
     async def delete_account(self, user_id: uuid.UUID, password: str) -> User:
@@ -78,4 +87,14 @@ class UserService:
             raise InvalidCredentials("Incorrect password.")
         await self.users.delete(user.id)
         self.user_cache.forget_after_commit(self.session, user.id)
+        avatar = user.avatar_key
+        if avatar is not None:
+            after_commit(self.session, lambda: self._remove(avatar))
         return user
+
+    async def _remove(self, key: str) -> None:
+        """Delete a stored file; a failure is logged (the file is orphaned), never raised."""
+        try:
+            await self.storage.delete(key)
+        except (StorageError, OSError) as exc:
+            logger.warning("could not delete the stored file %s: %s", key, exc)

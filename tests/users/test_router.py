@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from tests.cloudinary_server import CloudinaryServer
-from tests.conftest import Harness, RunningApp, auth_headers, make_settings
-from tests.users.images import png_bytes
+from tests.conftest import PASSWORD, Harness, RunningApp, auth_headers, make_settings
+from tests.users.images import metadata_of, photo_with_metadata, png_bytes
 
 URL = "/api/users/me/avatar"
 
@@ -39,7 +39,9 @@ async def test_a_real_image_becomes_the_avatar_served_from_disk(
     assert avatar_url.startswith("http://testserver/api/media/avatars/")
     served = await harness.client.get(avatar_url)
     assert served.status_code == 200
-    assert served.content == data
+    # Re-encoded from its pixels: the same picture, in the same format.
+    assert metadata_of(served.content)["format"] == kind
+    assert metadata_of(served.content)["size"] == metadata_of(data)["size"]
     me = await harness.client.get("/api/users/me", headers=alice)
     assert me.json()["avatar_url"] == avatar_url
 
@@ -126,7 +128,7 @@ async def test_avatars_go_to_cloudinary_signed_and_come_back_as_a_250px_fill_url
         assert response.status_code == 200, response.text
         upload = cloudinary.uploads[-1]
         params = upload["params"]
-        assert upload["bytes"] == data
+        assert metadata_of(upload["bytes"])["size"] == metadata_of(data)["size"]
         assert params["api_key"] == cloudinary.api_key
         assert params["timestamp"].isdigit()
         assert params["signature"] == cloudinary.expected_signature(params)
@@ -186,3 +188,56 @@ def test_the_cloudinary_url_is_parsed_with_its_options() -> None:
     }
     with pytest.raises(ConfigurationError):
         parse_cloudinary_url("https://key:secret@cloud")
+
+
+@pytest.mark.parametrize("kind", ["JPEG", "PNG", "WEBP"])
+async def test_no_metadata_of_an_upload_is_stored_or_served(
+    harness: Harness, alice: dict[str, str], kind: str
+) -> None:
+    photo = photo_with_metadata(kind)
+    assert metadata_of(photo)["gps"]  # the upload does carry a position
+    response = await _upload(harness.client, alice, photo)
+    assert response.status_code == 200, response.text
+    served = (await harness.client.get(response.json()["avatar_url"])).content
+    stored = next(
+        harness.kit.settings.media_dir.rglob(f"*.{'jpg' if kind == 'JPEG' else kind.lower()}")
+    )
+    for data in (served, stored.read_bytes()):
+        found = metadata_of(data)
+        assert (found["exif"], found["gps"], found["icc"], found["xmp"]) == ({}, {}, None, None)
+        assert found["size"] == (20, 40)  # the orientation tag was applied, then dropped
+    for secret in (b"PhoneMaker", b"Pocket 12", b"Secret Place"):
+        assert secret not in served
+
+
+async def test_a_replaced_or_deleted_avatar_is_removed_and_404(
+    harness: Harness, alice: dict[str, str]
+) -> None:
+    first = (await _upload(harness.client, alice, png_bytes())).json()["avatar_url"]
+    second = (await _upload(harness.client, alice, png_bytes(size=(9, 9)))).json()["avatar_url"]
+    assert (await harness.client.get(first)).status_code == 404
+    assert (await harness.client.get(second)).status_code == 200
+    assert len(list(harness.kit.settings.media_dir.rglob("*.png"))) == 1
+    deleted = await harness.client.request(
+        "DELETE", "/api/users/me", json={"password": PASSWORD}, headers=alice
+    )
+    assert deleted.status_code == 204
+    assert (await harness.client.get(second)).status_code == 404
+    assert list(harness.kit.settings.media_dir.rglob("*.png")) == []
+
+
+async def test_cloudinary_destroys_a_replaced_avatar_and_a_deleted_accounts(
+    database_url: str, tmp_path: Path, cloudinary: CloudinaryServer
+) -> None:
+    async with await _cloudinary_app(database_url, tmp_path, cloudinary) as running:
+        headers = await auth_headers(running.client, "cloud-gone@example.com")
+        assert (await _upload(running.client, headers, png_bytes())).status_code == 200
+        assert (await _upload(running.client, headers, png_bytes(size=(7, 7)))).status_code == 200
+        first, second = (upload["params"]["public_id"] for upload in cloudinary.uploads)
+        assert cloudinary.destroyed == [first]
+        deleted = await running.client.request(
+            "DELETE", "/api/users/me", json={"password": PASSWORD}, headers=headers
+        )
+        assert deleted.status_code == 204
+        assert cloudinary.destroyed == [first, second]
+        assert cloudinary.stored == set()
