@@ -221,8 +221,10 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         request: Request, token: Annotated[str, Query(min_length=1, max_length=4096)]
     ) -> HTMLResponse:
         """A small page to choose a new password, for services without a front end."""
+        # A path, not a URL: the page posts back to the host it was loaded from, whatever
+        # the request's Host header claimed.
         page = _PAGES.get_template("password_reset_form.html").render(
-            token=token, action=str(request.url_for("auth:password_reset_confirm"))
+            token=token, action=request.url_for("auth:password_reset_confirm").path
         )
         return HTMLResponse(page, headers={"Referrer-Policy": "no-referrer"})
 
