@@ -78,6 +78,12 @@ CONTACTS = text(
 )
 
 
+FOLD_SEARCH_TEXT = (
+    "UPDATE contacts_kit_contacts"
+    " SET search_text = lower(first_name || chr(31) || last_name || chr(31) || email)"
+)
+
+
 @dataclass(frozen=True)
 class Seeded:
     """What the scenarios need to know about the seeded data."""
@@ -161,6 +167,8 @@ async def seed(
                 CONTACTS, {**params, "pattern": "small%", "per_user": per_user}
             )
             await connection.execute(CONTACTS, {**params, "pattern": "big%", "per_user": big})
+            # The application folds the search column; for this ASCII data that is lower().
+            await connection.execute(text(FOLD_SEARCH_TEXT))
         async with engine.connect() as connection:
             await connection.execute(text("ANALYZE contacts_kit_users"))
             await connection.execute(text("ANALYZE contacts_kit_contacts"))

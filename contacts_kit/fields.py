@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -23,3 +24,32 @@ Printable = AfterValidator(_printable)
 
 CleanStr = Annotated[str, Printable]
 """A string without NUL bytes, control characters or lone surrogates."""
+
+
+# Zero-width and other invisible characters that would make a name look empty.
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u3164\u115f\u1160")
+
+
+def normal(text: str) -> str:
+    """Text as stored: NFC, so a name typed decomposed (`Jose` + U+0301) equals the same
+    name typed composed (`José`)."""
+    return unicodedata.normalize("NFC", text)
+
+
+def normal_email(text: str) -> str:
+    """An email as stored and compared: NFKC and lower-cased, so a fullwidth
+    `\uff41lice@example.com` is `alice@example.com`."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _visible(text: str) -> str:
+    if not any(not (char.isspace() or char in _INVISIBLE) for char in text):
+        raise ValueError("must contain a visible character")
+    return text
+
+
+Normal = AfterValidator(normal)
+"""Stores text in NFC."""
+
+Visible = AfterValidator(_visible)
+"""Refuses text made only of whitespace and invisible characters (zero-width spaces)."""

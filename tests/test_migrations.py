@@ -66,15 +66,37 @@ def test_migrations_folder_is_found() -> None:
     assert any(migrations_dir().glob("versions/*.py"))
 
 
-def test_the_search_column_of_the_migration_is_the_models() -> None:
+def test_the_migration_folds_search_text_as_the_package_does() -> None:
     import importlib.util
 
-    from contacts_kit.contact.models import SEARCH_TEXT_SQL
+    from contacts_kit.contact.text import fold
 
-    path = migrations_dir() / "versions" / "0002_contacts.py"
-    spec = importlib.util.spec_from_file_location("contacts_migration", path)
+    path = migrations_dir() / "versions" / "0005_ids_and_folded_search.py"
+    spec = importlib.util.spec_from_file_location("folding_migration", path)
     assert spec
     assert spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.SEARCH_TEXT_SQL == SEARCH_TEXT_SQL
+    for text in (
+        "Zoë Ångström",
+        "ПЕТРОВ",
+        "Jose\u0301",
+        "Straße",
+        "\uff21\uff2c\uff29\uff23\uff25",
+        "",
+        None,
+    ):
+        assert module.fold(text) == fold(text)
+    assert module.SEPARATOR == "\x1f"
+
+
+def test_every_revision_id_fits_the_version_table() -> None:
+    # alembic's version column is VARCHAR(32): a longer id migrates SQLite and fails PostgreSQL.
+    ids = [
+        line.split('"')[1]
+        for path in (migrations_dir() / "versions").glob("*.py")
+        for line in path.read_text().splitlines()
+        if line.startswith("revision: str =")
+    ]
+    assert len(ids) >= 5
+    assert max(len(revision) for revision in ids) <= 32

@@ -24,3 +24,13 @@ class PreconditionFailed(ContactsKitError):
 
     code = ErrorCode.PRECONDITION_FAILED
     message = "The contact was changed by someone else; fetch it again and retry."
+
+
+class MalformedIfMatch(ContactsKitError):
+    """An `If-Match` header that is not `*` or a list of entity tags."""
+
+    code = ErrorCode.MALFORMED_REQUEST
+    message = (
+        'If-Match must be "*" or entity tags in double quotes, as an ETag header gives them '
+        '(for example "42-3").'
+    )

@@ -7,7 +7,6 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
-    Computed,
     Date,
     ForeignKey,
     Index,
@@ -23,13 +22,6 @@ from contacts_kit.db.base import Base, UTCDateTime, utcnow
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
 _ID = BigInteger().with_variant(Integer, "sqlite")
-
-# The searchable fields joined by U+001F, a character no field or query may contain, so a
-# substring of this text is exactly a substring of one of the fields.
-SEARCH_SEPARATOR = "\x1f"
-SEARCH_TEXT_SQL = (
-    f"first_name || '{SEARCH_SEPARATOR}' || last_name || '{SEARCH_SEPARATOR}' || email"
-)
 
 
 class Contact(Base):
@@ -48,6 +40,8 @@ class Contact(Base):
             "first_name",
             "id",
         ),
+        # SQLite would otherwise hand a deleted contact's id to the next one.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
@@ -57,14 +51,17 @@ class Contact(Base):
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     email: Mapped[str] = mapped_column(String(320))
-    phone: Mapped[str] = mapped_column(String(32))
+    # E.164, with `;ext=` and the extension when the number has one.
+    phone: Mapped[str] = mapped_column(String(64))
     birthday: Mapped[date] = mapped_column(Date)
     # month * 100 + day, so the birthday window is an indexed range.
     birthday_key: Mapped[int] = mapped_column(SmallInteger)
     notes: Mapped[str | None] = mapped_column(Text, default=None)
-    # Served by a trigram GIN index on (owner_id, search_text) on PostgreSQL.
-    search_text: Mapped[str] = mapped_column(Text, Computed(SEARCH_TEXT_SQL, persisted=True))
-    # Bumped on every write; the ETag of the contact.
+    # The folded first name, last name and email (`contact.text.search_text`), written with
+    # every change of them; served by a trigram GIN index on (owner_id, search_text) on
+    # PostgreSQL.
+    search_text: Mapped[str] = mapped_column(Text, server_default="")
+    # Bumped on every change; with the id, the ETag of the contact.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

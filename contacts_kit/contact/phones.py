@@ -10,14 +10,20 @@ class InvalidPhoneNumber(ValueError):
 
 
 def normalize_phone(raw: str, default_region: str) -> str:
-    """Return the number in E.164 form; `default_region` applies when there is no `+` prefix."""
+    """The number in E.164 form (`+12025550143`), with its extension when it has one, written
+    as RFC 3966 does (`+12025550143;ext=12`); `default_region` applies when there is no `+`
+    prefix."""
+    international = raw.strip().startswith("+")
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhoneNumber(f"not a phone number: {exc}") from exc
     if not phonenumbers.is_valid_number(number):
+        if international:
+            raise InvalidPhoneNumber("not a valid phone number for its country code")
         raise InvalidPhoneNumber(
             f"not a valid phone number (numbers without a + country code are read as "
             f"{default_region} numbers)"
         )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return f"{e164};ext={number.extension}" if number.extension else e164

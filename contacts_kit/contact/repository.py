@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -18,7 +17,6 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
-    false,
     insert,
     or_,
     select,
@@ -33,8 +31,7 @@ from contacts_kit.contact.birthdays import FEB_28, FEB_29, BirthdayWindow
 from contacts_kit.contact.errors import ContactEmailExists
 from contacts_kit.contact.models import Contact
 from contacts_kit.contact.schemas import ContactRecord
-
-_LIKE_ESCAPE = "\\"
+from contacts_kit.contact.text import LIKE_ESCAPE, like_pattern, search_text
 
 Statement: TypeAlias = Select[*tuple[Any, ...]]
 """A read statement whose values are all bound parameters."""
@@ -70,41 +67,26 @@ _PAGE = (
     .limit(_LIMIT)
     .offset(_OFFSET)
 )
-_FILTER_COLUMNS = {
-    "first_name": Contact.first_name,
-    "last_name": Contact.last_name,
-    "email": Contact.email,
-}
 
 
-def _like_pattern(needle: str) -> str:
-    """`%needle%` where `%`, `_` and the escape character match themselves."""
-    escaped = needle.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2).replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _contains(column: Any, name: str) -> ColumnElement[bool]:
-    """Case-insensitive match of `column` against the pattern bound as `name`."""
-    result: ColumnElement[bool] = column.ilike(bindparam(name, type_=Text()), escape=_LIKE_ESCAPE)
+def _matches(name: str) -> ColumnElement[bool]:
+    """`search_text` against the pattern bound as `name` (already folded: plain LIKE)."""
+    pattern = bindparam(name, type_=Text())
+    result: ColumnElement[bool] = Contact.search_text.like(pattern, escape=LIKE_ESCAPE)
     return result
 
 
 @functools.cache
 def _search_page(filtered: tuple[str, ...]) -> Statement:
-    """The page of a search on the `filtered` fields (`q` and/or column names).
+    """The page of a search on the `filtered` fields (`q` and/or field names).
 
-    A match in one field is also a match in `search_text` (all fields joined), so each column
-    filter adds that indexed condition too: the trigram index finds the candidates. The page
-    orders by the same keys as `_PAGE`, but through an expression (`|| ''` changes no value
-    and no collation) that the (owner, name) index cannot serve: otherwise PostgreSQL may walk
-    the whole book in name order, filtering, when the matches sit late in the alphabet,
-    instead of collecting them through the trigram index.
+    Every filter is a pattern of the folded `search_text` (see `contact.text`), which the
+    trigram index serves. The page orders by the same keys as `_PAGE`, but through an
+    expression (`|| ''` changes no value and no collation) that the (owner, name) index
+    cannot serve: otherwise PostgreSQL may walk the whole book in name order, filtering, when
+    the matches sit late in the alphabet, instead of collecting them through the trigram index.
     """
-    clauses = []
-    for name in filtered:
-        clauses.append(_contains(Contact.search_text, name))
-        if name in _FILTER_COLUMNS:
-            clauses.append(_contains(_FILTER_COLUMNS[name], name))
+    clauses = [_matches(name) for name in filtered]
     return (
         select(*READ_COLUMNS)
         .where(Contact.owner_id == _OWNER, *clauses)
@@ -187,7 +169,7 @@ class ContactFilters:
             "last_name": self.last_name,
             "email": self.email,
         }
-        return {name: _like_pattern(value) for name, value in given.items() if value}
+        return {name: like_pattern(name, value) for name, value in given.items() if value}
 
 
 Query: TypeAlias = tuple[Statement, dict[str, Any]]
@@ -219,6 +201,10 @@ def birthdays_query(owner_id: uuid.UUID, window: BirthdayWindow, limit: int, off
     ranges = None if window.everything else len(window.ranges)
     params["start_key"] = window.start_key
     return _birthdays(ranges, feb29_moves), params
+
+
+def _search_text(values: dict[str, Any]) -> str:
+    return search_text(values.get("first_name"), values.get("last_name"), values.get("email"))
 
 
 def _record(row: Any) -> ContactRecord:
@@ -258,7 +244,11 @@ class ContactRepository:
 
     async def add(self, values: dict[str, Any]) -> ContactRecord:
         """Insert a contact; the (owner, email) unique index decides on duplicates."""
-        stmt = insert(Contact).values(owner_id=self.owner_id, **values).returning(*READ_COLUMNS)
+        stmt = (
+            insert(Contact)
+            .values(owner_id=self.owner_id, **values, search_text=_search_text(values))
+            .returning(*READ_COLUMNS)
+        )
         try:
             result = await self._session.execute(stmt)
         except IntegrityError as exc:
@@ -276,19 +266,22 @@ class ContactRepository:
         params = {"owner_id": self.owner_id, "limit": limit, "offset": offset, **patterns}
         return await self._rows(stmt, params)
 
-    async def update(
-        self, contact_id: int, values: dict[str, Any], if_versions: Sequence[int] | None
-    ) -> ContactRecord | None:
-        """Change a contact in one statement, only if its version is one of `if_versions`.
+    async def get_for_update(self, contact_id: int) -> ContactRecord | None:
+        """The owner's contact, locked until the transaction ends (PostgreSQL; SQLite has one
+        writer at a time anyway)."""
+        statement = _BY_ID.with_for_update()
+        return await self._row(statement, {"contact_id": contact_id, "owner_id": self.owner_id})
 
-        None when no row matched (missing, another owner's, or a stale version).
-        """
-        conditions = [Contact.id == contact_id, Contact.owner_id == self.owner_id]
-        if if_versions is not None:
-            conditions.append(Contact.version.in_(if_versions) if if_versions else false())
+    async def update(self, contact_id: int, version: int, values: dict[str, Any]) -> ContactRecord:
+        """Write `values` into the contact read at `version` (locked by `get_for_update`) and
+        bump its version; `search_text` follows the fields."""
         stmt = (
             update(Contact)
-            .where(*conditions)
+            .where(
+                Contact.id == contact_id,
+                Contact.owner_id == self.owner_id,
+                Contact.version == version,
+            )
             .values(**values, version=Contact.version + 1)
             .returning(*READ_COLUMNS)
         )
@@ -296,17 +289,13 @@ class ContactRepository:
             result = await self._session.execute(stmt)
         except IntegrityError as exc:
             raise ContactEmailExists() from exc
-        row = result.first()
-        return None if row is None else _record(row)
+        return _record(result.one())
 
-    async def delete(self, contact_id: int, if_versions: Sequence[int] | None) -> bool:
-        """Delete a contact (only at one of `if_versions` when given); False if none matched."""
-        conditions = [Contact.id == contact_id, Contact.owner_id == self.owner_id]
-        if if_versions is not None:
-            conditions.append(Contact.version.in_(if_versions) if if_versions else false())
-        stmt = delete(Contact).where(*conditions).returning(Contact.id)
-        result = await self._session.execute(stmt)
-        return result.first() is not None
+    async def delete(self, contact_id: int) -> None:
+        """Delete the owner's contact."""
+        await self._session.execute(
+            delete(Contact).where(Contact.id == contact_id, Contact.owner_id == self.owner_id)
+        )
 
     async def upcoming_birthdays(
         self, window: BirthdayWindow, limit: int, offset: int

@@ -9,7 +9,12 @@ from fastapi import status as http_status
 from pydantic import BeforeValidator
 
 from contacts_kit.auth.errors import InvalidToken, NotAuthenticated
-from contacts_kit.contact.errors import ContactEmailExists, ContactNotFound, PreconditionFailed
+from contacts_kit.contact.errors import (
+    ContactEmailExists,
+    ContactNotFound,
+    MalformedIfMatch,
+    PreconditionFailed,
+)
 from contacts_kit.contact.repository import ContactFilters
 from contacts_kit.contact.schemas import (
     BIRTHDAYS_JSON,
@@ -63,7 +68,7 @@ def _json(body: bytes, headers: dict[str, str] | None = None) -> Response:
 
 
 def _contact(record: ContactRecord, headers: dict[str, str] | None = None) -> Response:
-    return _json(CONTACT_JSON.dump_json(record), {"ETag": etag(record.version), **(headers or {})})
+    return _json(CONTACT_JSON.dump_json(record), {"ETag": etag(record), **(headers or {})})
 
 
 def get_contacts_router(deps: KitDependencies) -> APIRouter:
@@ -172,7 +177,7 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         dependencies=limited,
         response_model=ContactRead,
         responses=error_responses(
-            *_AUTH_ERRORS, ContactNotFound, ContactEmailExists, PreconditionFailed
+            *_AUTH_ERRORS, ContactNotFound, ContactEmailExists, PreconditionFailed, MalformedIfMatch
         )
         | MALFORMED_BODY,
     )
@@ -195,7 +200,7 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         dependencies=limited,
         response_model=ContactRead,
         responses=error_responses(
-            *_AUTH_ERRORS, ContactNotFound, ContactEmailExists, PreconditionFailed
+            *_AUTH_ERRORS, ContactNotFound, ContactEmailExists, PreconditionFailed, MalformedIfMatch
         )
         | MALFORMED_BODY,
     )
@@ -217,7 +222,9 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         name="contacts:delete",
         dependencies=limited,
         status_code=http_status.HTTP_204_NO_CONTENT,
-        responses=error_responses(*_AUTH_ERRORS, ContactNotFound, PreconditionFailed),
+        responses=error_responses(
+            *_AUTH_ERRORS, ContactNotFound, PreconditionFailed, MalformedIfMatch
+        ),
     )
     async def delete_contact(
         contact_id: ContactId,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from contacts_kit.fields import Printable
+from contacts_kit.fields import Normal, Printable, Visible, normal_email
 
 # Today is later east of UTC: a birthday is "in the future" only once it is tomorrow everywhere.
 _EARLIEST_OFFSET = timedelta(hours=14)
@@ -31,26 +32,39 @@ def _not_in_the_future(value: date) -> date:
 
 
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Printable
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    Printable,
+    Visible,
+    Normal,
 ]
-ContactEmail = Annotated[EmailStr, AfterValidator(str.lower)]
+ContactEmail = Annotated[EmailStr, AfterValidator(normal_email)]
 Phone = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=3, max_length=32),
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=48),
     Printable,
-    Field(description="Any common notation; stored in E.164 (`+12025550143`) when possible."),
+    Field(
+        description="Any common notation, an extension included (`+1 202 555 0143 ext. 12`); "
+        "stored in E.164 with the extension as RFC 3966 writes it (`+12025550143;ext=12`)."
+    ),
 ]
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _iso_text(value: object) -> object:
-    # Lax pydantic would read 0 as 1970-01-01 (a Unix timestamp): only ISO 8601 text is a date.
-    if not isinstance(value, str | date):
+    # Lax pydantic would read 0 as 1970-01-01 (a Unix timestamp) and a midnight datetime as
+    # its date: only a date written YYYY-MM-DD is a birthday.
+    if isinstance(value, datetime) or not isinstance(value, str | date):
         raise ValueError("a birthday is a date written YYYY-MM-DD")
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("a birthday is a date written YYYY-MM-DD, without a time")
     return value
 
 
 Birthday = Annotated[date, BeforeValidator(_iso_text), AfterValidator(_not_in_the_future)]
-Notes = Annotated[str, StringConstraints(max_length=2000), Printable]
+Notes = Annotated[str, StringConstraints(max_length=2000), Printable, Normal]
 
 _EXAMPLE: dict[str, Any] = {
     "first_name": "Ada",

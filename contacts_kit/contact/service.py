@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from contacts_kit.contact.birthdays import birthday_key, birthday_window, next_birthday
-from contacts_kit.contact.errors import ContactNotFound, PreconditionFailed
+from contacts_kit.contact.errors import ContactNotFound, MalformedIfMatch, PreconditionFailed
 from contacts_kit.contact.phones import InvalidPhoneNumber, normalize_phone
 from contacts_kit.contact.repository import ContactFilters, ContactRepository
 from contacts_kit.contact.schemas import (
@@ -17,25 +18,33 @@ from contacts_kit.contact.schemas import (
     ContactRecord,
     ContactUpdate,
 )
+from contacts_kit.contact.text import search_text
 from contacts_kit.errors import InvalidField
 
 
-def etag(version: int) -> str:
-    """The strong entity tag of a contact's version."""
-    return f'"{version}"'
+def etag(record: ContactRecord) -> str:
+    """The strong entity tag of a contact's representation: its id and its version. Ids are
+    never reused and the version changes with every change, so no two representations of
+    any two contacts share a tag."""
+    return f'"{record.id}-{record.version}"'
 
 
-def parse_if_match(header: str | None) -> list[int] | None:
-    """The versions an `If-Match` header accepts; None when absent or `*` (any version)."""
+_ENTITY_TAG = re.compile(r'^(W/)?"([\x21\x23-\x7e\x80-\xff]*)"$')
+
+
+def parse_if_match(header: str | None) -> list[str] | None:
+    """The strong entity tags an `If-Match` header lists, None when absent or `*` (any);
+    `MalformedIfMatch` when it is not a list of entity tags (RFC 9110, 13.1.1)."""
     if header is None or header.strip() == "*":
         return None
-    versions = []
-    for tag in header.split(","):
-        tag = tag.strip()
-        # If-Match uses the strong comparison: weak tags never match.
-        if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isdigit():
-            versions.append(int(tag[1:-1]))
-    return versions
+    tags = []
+    for item in header.split(","):
+        found = _ENTITY_TAG.match(item.strip())
+        if found is None:
+            raise MalformedIfMatch()
+        if found.group(1) is None:  # If-Match compares strongly: a weak tag never matches
+            tags.append(f'"{found.group(2)}"')
+    return tags
 
 
 class ContactService:
@@ -76,6 +85,16 @@ class ContactService:
         values = self._values(data.model_dump()) | {"created_at": now, "updated_at": now}
         return await self.contacts.add(values)
 
+    async def _current(self, contact_id: int, if_match: str | None) -> ContactRecord:
+        """The contact, locked for this transaction, if `If-Match` names its representation."""
+        tags = parse_if_match(if_match)
+        current = await self.contacts.get_for_update(contact_id)
+        if current is None:
+            raise ContactNotFound()
+        if tags is not None and etag(current) not in tags:
+            raise PreconditionFailed()
+        return current
+
     async def get(self, contact_id: int) -> ContactRecord:
         """The contact, or `ContactNotFound` (also for another user's contact)."""
         contact = await self.contacts.get(contact_id)
@@ -102,21 +121,28 @@ class ContactService:
     async def _update(
         self, contact_id: int, data: dict[str, Any], if_match: str | None
     ) -> ContactRecord:
-        values = self._values(data) | {"updated_at": self.now()}
-        contact = await self.contacts.update(contact_id, values, parse_if_match(if_match))
-        if contact is None:
-            raise await self._missing_or_stale(contact_id)
-        return contact
+        current = await self._current(contact_id, if_match)
+        values = self._values(data)
+        changed = {
+            name: value
+            for name, value in values.items()
+            if name != "birthday_key" and getattr(current, name) != value
+        }
+        if not changed:
+            return current  # nothing changes: no new version, other clients' tags hold
+        if "birthday" in changed:
+            changed["birthday_key"] = values["birthday_key"]
+        if {"first_name", "last_name", "email"} & changed.keys():
+            fields = {name: getattr(current, name) for name in ("first_name", "last_name", "email")}
+            fields |= {name: changed[name] for name in fields.keys() & changed.keys()}
+            changed["search_text"] = search_text(**fields)
+        changed["updated_at"] = self.now()
+        return await self.contacts.update(contact_id, current.version, changed)
 
     async def delete(self, contact_id: int, if_match: str | None) -> None:
-        """Delete the contact (only at the `If-Match` version when one is given)."""
-        if not await self.contacts.delete(contact_id, parse_if_match(if_match)):
-            raise await self._missing_or_stale(contact_id)
-
-    async def _missing_or_stale(self, contact_id: int) -> ContactNotFound | PreconditionFailed:
-        if await self.contacts.get(contact_id) is None:
-            return ContactNotFound()
-        return PreconditionFailed()
+        """Delete the contact (only at the `If-Match` representation when one is given)."""
+        await self._current(contact_id, if_match)
+        await self.contacts.delete(contact_id)
 
     async def upcoming_birthdays(self, days: int, limit: int, offset: int) -> list[BirthdayRecord]:
         """Contacts whose next birthday is within `days` days from today, soonest first."""

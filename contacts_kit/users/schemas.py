@@ -8,7 +8,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-NormalizedEmail = Annotated[EmailStr, AfterValidator(str.lower)]
+from contacts_kit.fields import normal_email
+
+NormalizedEmail = Annotated[EmailStr, AfterValidator(normal_email)]
 Password = Annotated[
     str,
     StringConstraints(min_length=8, max_length=128),

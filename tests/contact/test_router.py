@@ -72,7 +72,7 @@ async def test_create_returns_201_location_and_etag(
     assert body["email"] == "ada@example.com"
     assert body["phone"] == "+442079460958"
     assert response.headers["location"] == f"http://testserver{URL}/{body['id']}"
-    assert response.headers["etag"] == '"1"'
+    assert response.headers["etag"] == f'"{body["id"]}-1"'
     fetched = await client.get(response.headers["location"], headers=alice)
     assert fetched.json() == body
 
@@ -232,7 +232,7 @@ async def test_put_replaces_and_patch_changes_only_what_is_sent(
     assert replaced.status_code == 200
     assert replaced.json()["first_name"] == "Augusta"
     assert replaced.json()["notes"] is None
-    assert replaced.headers["etag"] == '"2"'
+    assert replaced.headers["etag"] == f'"{created["id"]}-2"'
 
     patched = await client.patch(url, json={"phone": "+1 (202) 555-0143"}, headers=alice)
     assert patched.status_code == 200
@@ -241,7 +241,14 @@ async def test_put_replaces_and_patch_changes_only_what_is_sent(
     assert body["first_name"] == "Augusta"
     assert body["email"] == "augusta@example.com"
     assert body["updated_at"] >= replaced.json()["updated_at"]
-    assert patched.headers["etag"] == '"3"'
+    assert patched.headers["etag"] == f'"{created["id"]}-3"'
+
+    # The same values again, or nothing at all: no new version, every tag still holds.
+    for unchanged in ({}, {"phone": "+12025550143"}, {"first_name": " Augusta "}):
+        same = await client.patch(url, json=unchanged, headers=alice)
+        assert same.status_code == 200
+        assert same.headers["etag"] == patched.headers["etag"]
+        assert same.json()["updated_at"] == body["updated_at"]
 
     cleared = await client.patch(url, json={"notes": "later"}, headers=alice)
     assert cleared.json()["notes"] == "later"

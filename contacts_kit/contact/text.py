@@ -1,0 +1,54 @@
+"""Text as searched: one folded form that makes search case- and accent-insensitive the same
+way on every database (what is stored is normalized by `contacts_kit.fields`).
+
+- `search_text` holds the first name, last name and email folded (NFKD, combining marks
+  dropped, case-folded) and joined by U+001F, a character no field may contain. A query is
+  folded the same way and matched with LIKE, so `ZOË`, `zoe` and `Zoë` all find "Zoë" on
+  SQLite and PostgreSQL alike, and a pattern can tell the fields apart by their separators.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+SEPARATOR = "\x1f"
+LIKE_ESCAPE = "\\"
+
+
+def fold(text: str | None) -> str:
+    """`text` as search compares it: decomposed, without combining marks, case-folded."""
+    if not text:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return unicodedata.normalize("NFC", bare.casefold())
+
+
+def search_text(first_name: str | None, last_name: str | None, email: str | None) -> str:
+    """The folded search column of a contact."""
+    return SEPARATOR.join((fold(first_name), fold(last_name), fold(email)))
+
+
+def _escaped(needle: str) -> str:
+    return (
+        fold(needle)
+        .replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+
+
+# Where the needle may sit in `first<SEP>last<SEP>email`: anywhere, or between the right
+# separators (a field holds no separator, so the count of them on each side names the field).
+_FIELD_PATTERNS = {
+    "q": "%{}%",
+    "first_name": "%{}%" + SEPARATOR + "%" + SEPARATOR + "%",
+    "last_name": "%" + SEPARATOR + "%{}%" + SEPARATOR + "%",
+    "email": "%" + SEPARATOR + "%" + SEPARATOR + "%{}%",
+}
+
+
+def like_pattern(field: str, needle: str) -> str:
+    """The LIKE pattern of `search_text` that finds `needle` in `field` (or, for `q`, in any
+    field); `%`, `_` and the escape character in the needle match themselves."""
+    return _FIELD_PATTERNS[field].format(_escaped(needle))
