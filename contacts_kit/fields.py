@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
@@ -53,3 +53,17 @@ Normal = AfterValidator(normal)
 
 Visible = AfterValidator(_visible)
 """Refuses text made only of whitespace and invisible characters (zero-width spaces)."""
+
+
+def not_null(schema: dict[str, Any]) -> None:
+    """`json_schema_extra` of a value that may be left out but is never null: its schema loses
+    the `null` alternative and the `null` default, so a generated client never sends null."""
+    options = schema.pop("anyOf", None)
+    if options is not None:
+        kept = [option for option in options if option.get("type") != "null"]
+        if len(kept) == 1:
+            schema.update(kept[0])
+        else:
+            schema["anyOf"] = kept
+    if "default" in schema and schema["default"] is None:
+        del schema["default"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -56,10 +57,10 @@ STATUS: dict[ErrorCode, int] = {
 }
 """The status of every error code."""
 
+# Every 401 names the scheme that would work (RFC 9110, 15.5.2).
 _BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 DATABASE_RETRY_AFTER = 5
 """Seconds a client is told to wait when the database is out (`Retry-After`)."""
-_CHALLENGED = (ErrorCode.INVALID_TOKEN, ErrorCode.NOT_AUTHENTICATED)
 
 # Errors whose fix is another route of the kit: the hint names it where it is mounted.
 _HINTS: dict[ErrorCode, tuple[str, str]] = {
@@ -80,7 +81,8 @@ def status_of(error: ContactsKitError | type[ContactsKitError]) -> int:
 
 
 def _headers(error: ContactsKitError) -> dict[str, str]:
-    headers = dict(_BEARER_CHALLENGE) if error.code in _CHALLENGED else {}
+    unauthorized = STATUS[error.code] == status.HTTP_401_UNAUTHORIZED
+    headers = dict(_BEARER_CHALLENGE) if unauthorized else {}
     if error.retry_after is not None:
         headers["Retry-After"] = str(error.retry_after)
     return headers
@@ -145,22 +147,57 @@ class _AsciiJSONResponse(JSONResponse):
     """JSON with non-ASCII escaped, so any echoed input (even a lone surrogate) encodes."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+        return json.dumps(
+            content, ensure_ascii=True, separators=(",", ":"), allow_nan=False
+        ).encode()
 
 
 _SECRET_FIELDS = ("password", "token", "secret")
 
 
+ECHO_LIMIT = 100
+"""Characters of a refused value echoed back in a 422."""
+
+
+def _echo(value: Any) -> Any:
+    """A refused value as a 422 may show it: valid JSON (no NaN or Infinity), and short (a
+    1 MB field is not sent back whole)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        return value if len(value) <= ECHO_LIMIT else value[:ECHO_LIMIT] + "..."
+    if isinstance(value, dict | list | tuple):
+        try:
+            shown = json.dumps(jsonable_encoder(value), allow_nan=False)
+        except (TypeError, ValueError):
+            shown = None
+        if shown is None or len(shown) > ECHO_LIMIT:
+            return f"<{type(value).__name__} of {len(value)} items, not shown>"
+        return value
+    return value
+
+
 def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
     # Never echo a password or a token back (it would end up in proxies' and clients' logs).
     if any(secret in str(part) for part in error.get("loc", ()) for secret in _SECRET_FIELDS):
-        error = {key: value for key, value in error.items() if key not in ("input", "ctx")}
+        return {key: value for key, value in error.items() if key not in ("input", "ctx")}
+    error = dict(error)
+    if "input" in error:
+        error["input"] = _echo(error["input"])
+    if isinstance(error.get("ctx"), dict):
+        error["ctx"] = {key: _echo(value) for key, value in error["ctx"].items()}
     return error
 
 
 def validation_response(exc: RequestValidationError) -> JSONResponse:
-    """The 422 of a request that does not validate, without echoing secrets."""
+    """The 422 of a request that does not validate, without echoing secrets or long values.
+    A body that is not JSON where JSON is expected says so."""
     errors = [_safe_error(error) for error in exc.errors()]
+    for error in errors:
+        if error.get("type") == "model_attributes_type" and error.get("loc") == ("body",):
+            error["msg"] = "The body must be a JSON object (send `Content-Type: application/json`)."
     return _AsciiJSONResponse(
         {"detail": jsonable_encoder(errors)}, status.HTTP_422_UNPROCESSABLE_CONTENT
     )
@@ -393,6 +430,13 @@ def install_app_handlers(app: FastAPI) -> None:
 # ---------------------------------------------------------------------------------------------
 # OpenAPI
 
+
+def operation_id(route: APIRoute) -> str:
+    """A route's operation id in the OpenAPI document: its name (`contacts:list` becomes
+    `contacts_list`), so a generated client reads like an SDK."""
+    return route.name.replace(":", "_")
+
+
 Responses = dict[int | str, dict[str, Any]]
 
 MALFORMED_BODY: Responses = {
@@ -408,13 +452,42 @@ MALFORMED_BODY: Responses = {
 """The errors of any route with a body."""
 
 
+def _header(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "string"}}
+
+
+RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
+    "ETag": _header("The contact's entity tag: send it back as `If-Match` to change it safely."),
+    "Location": _header("The URL of the new contact."),
+    "Retry-After": _header("Seconds to wait before trying again."),
+    "WWW-Authenticate": _header("`Bearer`: the access token to send."),
+}
+
+
+def success_headers(status_code: int, *names: str) -> Responses:
+    """OpenAPI `responses=` entry declaring the headers of a route's success response."""
+    return {status_code: {"headers": {name: RESPONSE_HEADERS[name] for name in names}}}
+
+
 def error_responses(*errors: type[ContactsKitError]) -> Responses:
-    """OpenAPI `responses=` entries documenting the given errors of a route."""
+    """OpenAPI `responses=` entries documenting the given errors of a route, with the headers
+    they carry."""
     responses: Responses = {}
     for error in errors:
+        status_code = status_of(error)
         entry = responses.setdefault(
-            status_of(error), {"model": ErrorBody, "description": error.message}
+            status_code, {"model": ErrorBody, "description": error.message}
         )
         if error.message not in entry["description"]:
             entry["description"] = f"{entry['description']} / {error.message}"
+        if status_code == status.HTTP_401_UNAUTHORIZED:
+            entry.setdefault("headers", {})["WWW-Authenticate"] = RESPONSE_HEADERS[
+                "WWW-Authenticate"
+            ]
+        if status_code in (status.HTTP_429_TOO_MANY_REQUESTS, status.HTTP_503_SERVICE_UNAVAILABLE):
+            entry.setdefault("headers", {})["Retry-After"] = RESPONSE_HEADERS["Retry-After"]
     return responses
+
+
+UNAVAILABLE: Responses = error_responses(DatabaseUnavailable)
+"""The 503 any route that reads or writes the database may answer."""

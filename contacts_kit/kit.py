@@ -34,7 +34,7 @@ from contacts_kit.db.engine import (
 from contacts_kit.deps import Collaborators, KitDependencies
 from contacts_kit.errors import ConfigurationError
 from contacts_kit.events import Events, HookContext
-from contacts_kit.health import get_health_router
+from contacts_kit.health import PROBE_TIMEOUT, get_health_router
 from contacts_kit.mail import MailComposer
 from contacts_kit.plugins import make_plugin_manager
 from contacts_kit.ratelimit import RateLimits
@@ -132,7 +132,7 @@ class ContactsKit:
                 events=self.events,
                 # Through a lambda, so a clock swapped on the kit later is seen too.
                 clock=lambda: self.now(),
-                token_url=f"{settings.api_prefix}/auth/login",
+                token_url=f"{settings.api_prefix}/auth/token",
                 host_route_class=route_class,
             )
         )
@@ -140,7 +140,13 @@ class ContactsKit:
         """The current-user dependency: use it on your own routes, override it in tests."""
         self.router = self._api_router()
         """Every API route, under `settings.api_prefix`."""
-        self.health_router = get_health_router(self.engine, self.cache, self.deps.route_class)
+        self.health_router = get_health_router(
+            self.engine,
+            self.cache,
+            self.deps.route_class,
+            # The Redis client gives up after two attempts of `redis_timeout` each.
+            cache_timeout=max(PROBE_TIMEOUT, 2 * settings.redis_timeout + 1),
+        )
         """`/healthz` and `/readyz`, without a prefix: mount them where your probes look."""
 
     def _api_router(self) -> APIRouter:

@@ -171,7 +171,10 @@ class Settings(BaseSettings):
         4, ge=1, description="Argon2 parallelism (lanes) for password hashes."
     )
     redis_timeout: float = Field(
-        1.0, gt=0, description="Seconds before a Redis connect or command gives up."
+        1.0,
+        gt=0,
+        description="Seconds before a Redis connect or command gives up; one immediate retry "
+        "follows (it replaces a connection Redis closed), so a hung Redis costs at most twice this.",
     )
     cache_retry_after: float = Field(
         5.0,

@@ -118,7 +118,9 @@ async def test_a_hung_redis_is_skipped_after_its_first_timeout(
                     assert response.status_code == 200
         # The cache and the rate limits share one breaker: after the first timeout neither
         # goes back to the hung Redis, so no request waits for it again.
-        assert attempts >= 1
+        # The first timeout costs one connection and one retry, never redis-py's default three
+        # retries with backoff.
+        assert 1 <= attempts <= 2
         assert hung.accepted == attempts
     warnings = [record.message for record in caplog.records]
     assert len(warnings) == 1, warnings

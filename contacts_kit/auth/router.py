@@ -2,14 +2,11 @@
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
 # aliases local to the factory.
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, status
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
-from pydantic import ValidationError
 
 from contacts_kit.auth.errors import (
     EmailNotVerified,
@@ -25,46 +22,16 @@ from contacts_kit.auth.schemas import (
     PasswordChange,
     PasswordResetConfirm,
     RefreshRequest,
+    TokenForm,
     TokenPair,
     UserCreate,
 )
 from contacts_kit.auth.service import AuthService
 from contacts_kit.deps import KitDependencies
-from contacts_kit.http import MALFORMED_BODY, error_responses
+from contacts_kit.http import MALFORMED_BODY, UNAVAILABLE, error_responses, operation_id
 from contacts_kit.ratelimit import RateLimited
 from contacts_kit.users.errors import EmailAlreadyRegistered, InvalidCredentials
 from contacts_kit.users.schemas import AuthenticatedUser, UserRead
-
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-_LOGIN_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": LoginRequest.model_json_schema()},
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "required": ["username", "password"],
-                    "properties": {
-                        "username": {"type": "string", "description": "The account's email."},
-                        "password": {"type": "string"},
-                    },
-                }
-            },
-        },
-    }
-}
-
-# The login body is read by hand (JSON or form), so FastAPI does not document its 422.
-_VALIDATION_ERROR: dict[int | str, dict[str, Any]] = {
-    422: {
-        "description": "Validation Error",
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
-        },
-    }
-}
 
 _PAGES = Environment(
     loader=PackageLoader("contacts_kit.auth", "templates"),
@@ -72,27 +39,9 @@ _PAGES = Environment(
 )
 
 
-async def _login_request(request: Request) -> LoginRequest:
-    """Read the credentials from a JSON body or from an OAuth2 password form."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    try:
-        if content_type in _FORM_TYPES:
-            form = await request.form()
-            data: Any = {"email": form.get("username"), "password": form.get("password")}
-        else:
-            data = json.loads(await request.body())
-        return LoginRequest.model_validate(data)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from exc
-    except ValueError as exc:  # invalid JSON, or bytes that are not UTF-8
-        raise RequestValidationError(
-            [{"type": "json_invalid", "loc": ("body",), "msg": "Body is not valid UTF-8 JSON"}]
-        ) from exc
-
-
 def get_auth_router(deps: KitDependencies) -> APIRouter:
     """Signup, login, token refresh and logout, email verification and password resets."""
-    router = APIRouter(route_class=deps.route_class)
+    router = APIRouter(route_class=deps.route_class, generate_unique_id_function=operation_id)
     settings = deps.settings
     events = deps.events
     Auth = Annotated[AuthService, Depends(deps.auth_service)]
@@ -106,10 +55,13 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
     @router.post(
         "/signup",
         name="auth:signup",
+        summary="Sign up",
         dependencies=[Depends(deps.limit_auth("signup"))],
         status_code=status.HTTP_201_CREATED,
         response_model=UserRead,
-        responses=error_responses(EmailAlreadyRegistered, RateLimited) | MALFORMED_BODY,
+        responses=error_responses(EmailAlreadyRegistered, RateLimited)
+        | MALFORMED_BODY
+        | UNAVAILABLE,
     )
     async def signup(
         body: UserCreate, auth: Auth, request: Request, background: BackgroundTasks
@@ -123,27 +75,44 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         background.add_task(events.user_registered, user)
         return user
 
+    # Both ways in count against one budget per client address.
+    login_limit = Depends(deps.limit_auth("login"))
+
     @router.post(
         "/login",
         name="auth:login",
-        dependencies=[Depends(deps.limit_auth("login"))],
+        summary="Log in",
+        dependencies=[login_limit],
         response_model=TokenPair,
         responses=error_responses(InvalidCredentials, EmailNotVerified, RateLimited)
-        | _VALIDATION_ERROR
-        | MALFORMED_BODY,
-        openapi_extra=_LOGIN_BODY,
+        | MALFORMED_BODY
+        | UNAVAILABLE,
     )
-    async def login(
-        credentials: Annotated[LoginRequest, Depends(_login_request)], auth: Auth
-    ) -> TokenPair:
-        """Exchange email and password (JSON, or the OAuth2 form) for a token pair."""
+    async def login(credentials: LoginRequest, auth: Auth) -> TokenPair:
+        """Exchange an email and a password for a token pair."""
         return await auth.login(credentials.email, credentials.password)
+
+    @router.post(
+        "/token",
+        name="auth:token",
+        summary="Log in with the OAuth2 password form",
+        dependencies=[login_limit],
+        response_model=TokenPair,
+        responses=error_responses(InvalidCredentials, EmailNotVerified, RateLimited)
+        | MALFORMED_BODY
+        | UNAVAILABLE,
+    )
+    async def token(form: Annotated[TokenForm, Form()], auth: Auth) -> TokenPair:
+        """The OAuth2 password flow's token endpoint (`username` is the email): what Swagger
+        UI's Authorize button and OAuth2 clients post. Applications use `POST /auth/login`."""
+        return await auth.login(form.username, form.password)
 
     @router.post(
         "/refresh",
         name="auth:refresh",
+        summary="Refresh the tokens",
         response_model=TokenPair,
-        responses=error_responses(InvalidToken) | MALFORMED_BODY,
+        responses=error_responses(InvalidToken) | MALFORMED_BODY | UNAVAILABLE,
     )
     async def refresh(body: RefreshRequest, auth: Auth) -> TokenPair:
         """Spend a refresh token for a new pair. Presenting a spent one revokes the session."""
@@ -152,18 +121,21 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
     @router.post(
         "/logout",
         name="auth:logout",
+        summary="Log out",
         status_code=status.HTTP_204_NO_CONTENT,
-        responses=error_responses(InvalidToken) | MALFORMED_BODY,
+        responses=error_responses(InvalidToken) | MALFORMED_BODY | UNAVAILABLE,
     )
-    async def logout(body: RefreshRequest, auth: Auth) -> None:
-        """Revoke the session of this refresh token."""
+    async def logout(body: RefreshRequest, auth: Auth) -> Response:
+        """Revoke the session of this refresh token; its access tokens stop working at once."""
         await auth.logout(body.refresh_token)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.get(
         "/verify",
         name="auth:verify",
+        summary="Verify an email address",
         response_model=UserRead,
-        responses=error_responses(InvalidVerificationToken),
+        responses=error_responses(InvalidVerificationToken) | UNAVAILABLE,
     )
     async def verify(
         token: Annotated[str, Query(min_length=1, max_length=4096)],
@@ -180,10 +152,11 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
     @router.post(
         "/verify/resend",
         name="auth:verify_resend",
+        summary="Send the verification email again",
         dependencies=[Depends(deps.limit_auth("verify_resend"))],
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
-        responses=error_responses(RateLimited) | MALFORMED_BODY,
+        responses=error_responses(RateLimited) | MALFORMED_BODY | UNAVAILABLE,
     )
     async def resend_verification(
         body: EmailRequest, auth: Auth, request: Request, background: BackgroundTasks
@@ -197,10 +170,11 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
     @router.post(
         "/password-reset",
         name="auth:password_reset",
+        summary="Ask for a password reset",
         dependencies=[Depends(deps.limit_auth("password_reset"))],
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
-        responses=error_responses(RateLimited) | MALFORMED_BODY,
+        responses=error_responses(RateLimited) | MALFORMED_BODY | UNAVAILABLE,
     )
     async def request_password_reset(
         body: EmailRequest, auth: Auth, request: Request, background: BackgroundTasks
@@ -215,6 +189,7 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
     @router.get(
         "/password-reset/confirm",
         name="auth:password_reset_form",
+        summary="Password reset form",
         response_class=HTMLResponse,
     )
     async def password_reset_form(
@@ -231,23 +206,27 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
     @router.post(
         "/password-reset/confirm",
         name="auth:password_reset_confirm",
+        summary="Reset the password",
         status_code=status.HTTP_204_NO_CONTENT,
-        responses=error_responses(InvalidResetToken) | MALFORMED_BODY,
+        responses=error_responses(InvalidResetToken) | MALFORMED_BODY | UNAVAILABLE,
     )
     async def confirm_password_reset(
         body: PasswordResetConfirm, auth: Auth, background: BackgroundTasks
-    ) -> None:
+    ) -> Response:
         """Set a new password with the token of a reset link. Every session ends."""
         row = await auth.reset_password(body.token, body.new_password)
         background.add_task(events.password_changed, UserRead.model_validate(row), reset=True)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.post(
         "/password-change",
         name="auth:password_change",
+        summary="Change the password",
         dependencies=[Depends(deps.limit_auth("password_change")), Depends(deps.limit_password)],
         status_code=status.HTTP_204_NO_CONTENT,
         responses=error_responses(NotAuthenticated, InvalidToken, InvalidCredentials, RateLimited)
-        | MALFORMED_BODY,
+        | MALFORMED_BODY
+        | UNAVAILABLE,
     )
     async def change_password(
         body: PasswordChange,
@@ -255,9 +234,10 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         token: Annotated[str | None, Depends(deps.bearer_token)],
         auth: Auth,
         background: BackgroundTasks,
-    ) -> None:
+    ) -> Response:
         """Change your password; your other sessions end, this one stays."""
         row = await auth.change_password(user.id, body.current_password, body.new_password, token)
         background.add_task(events.password_changed, UserRead.model_validate(row), reset=False)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     return router

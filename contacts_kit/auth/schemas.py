@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contacts_kit.users.schemas import CurrentPassword, NormalizedEmail, Password
 
@@ -23,13 +23,21 @@ class UserCreate(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    """Login body as JSON; the OAuth2 form (`username`, `password`) is accepted too."""
+    """Login body."""
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"email": "ada@example.com", "password": "s3cret-pass"}]}
     )
 
     email: NormalizedEmail
+    password: CurrentPassword
+
+
+class TokenForm(BaseModel):
+    """The OAuth2 password form (RFC 6749, 4.3): the email as `username`."""
+
+    grant_type: Literal["password"] | None = None
+    username: NormalizedEmail = Field(description="The account's email.")
     password: CurrentPassword
 
 
@@ -69,6 +77,9 @@ class Accepted(BaseModel):
 
 class TokenPair(BaseModel):
     """A fresh access token and the refresh token that can renew it."""
+
+    # `token_type` is always in the body: the response schema says it is required.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     access_token: str
     refresh_token: str

@@ -13,11 +13,14 @@ if TYPE_CHECKING:
 
 def redis_client(settings: Settings) -> Redis | None:
     """An asyncio Redis client for `settings.redis_url` with short timeouts, or None when no
-    URL is set."""
+    URL is set. A command against a Redis that does not answer gives up after at most twice
+    `settings.redis_timeout` (one retry)."""
     if settings.redis_url is None:
         return None
     try:
         from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
     except ImportError as exc:
         raise ConfigurationError(
             "CONTACTS_KIT_REDIS_URL is set but redis is missing: pip install 'contacts-kit[redis]'"
@@ -27,4 +30,8 @@ def redis_client(settings: Settings) -> Redis | None:
         socket_timeout=settings.redis_timeout,
         socket_connect_timeout=settings.redis_timeout,
         decode_responses=True,
+        # One immediate retry: it replaces a pooled connection that Redis closed since its
+        # last use (a restart). redis-py's default, three retries with backoff, would turn a
+        # hung Redis into seconds per request instead of `redis_timeout`.
+        retry=Retry(NoBackoff(), 1),
     )

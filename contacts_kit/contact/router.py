@@ -28,8 +28,15 @@ from contacts_kit.contact.schemas import (
 )
 from contacts_kit.contact.service import ContactService, etag
 from contacts_kit.deps import KitDependencies
-from contacts_kit.fields import CleanStr
-from contacts_kit.http import MALFORMED_BODY, error_responses, method_not_allowed
+from contacts_kit.fields import CleanStr, not_null
+from contacts_kit.http import (
+    MALFORMED_BODY,
+    UNAVAILABLE,
+    error_responses,
+    method_not_allowed,
+    operation_id,
+    success_headers,
+)
 from contacts_kit.ratelimit import RateLimited
 from contacts_kit.users.schemas import AuthenticatedUser
 
@@ -52,12 +59,13 @@ IfMatch = Annotated[
     Header(
         description="ETag from a previous read; the write happens only if it is still current.",
         max_length=1024,
+        json_schema_extra=not_null,
     ),
 ]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")]
-NameQuery = Annotated[CleanStr | None, Query(max_length=100)]
-EmailQuery = Annotated[CleanStr | None, Query(max_length=320)]
+NameQuery = Annotated[CleanStr | None, Query(max_length=100, json_schema_extra=not_null)]
+EmailQuery = Annotated[CleanStr | None, Query(max_length=320, json_schema_extra=not_null)]
 
 _AUTH_ERRORS = (NotAuthenticated, InvalidToken, RateLimited)
 
@@ -73,7 +81,11 @@ def _contact(record: ContactRecord, headers: dict[str, str] | None = None) -> Re
 
 def get_contacts_router(deps: KitDependencies) -> APIRouter:
     """CRUD, search and upcoming birthdays of the current user's contacts."""
-    router = APIRouter(route_class=deps.route_class)
+    router = APIRouter(
+        route_class=deps.route_class,
+        generate_unique_id_function=operation_id,
+        responses=UNAVAILABLE,
+    )
     events = deps.events
     Reads = Annotated[ContactService, Depends(deps.contact_reads)]
     Writes = Annotated[ContactService, Depends(deps.contact_writes)]
@@ -84,6 +96,7 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
     @router.get(
         "",
         name="contacts:list",
+        summary="List contacts",
         dependencies=limited,
         response_model=list[ContactRead],
         responses=error_responses(*_AUTH_ERRORS),
@@ -92,7 +105,11 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         contacts: Reads,
         q: Annotated[
             CleanStr | None,
-            Query(max_length=320, description="Substring of first name, last name or email."),
+            Query(
+                max_length=320,
+                description="Substring of first name, last name or email.",
+                json_schema_extra=not_null,
+            ),
         ] = None,
         first_name: NameQuery = None,
         last_name: NameQuery = None,
@@ -108,6 +125,7 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
     @router.get(
         "/birthdays",
         name="contacts:birthdays",
+        summary="Upcoming birthdays",
         dependencies=limited,
         response_model=list[ContactBirthday],
         responses=error_responses(*_AUTH_ERRORS),
@@ -140,9 +158,10 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
     @router.get(
         "/{contact_id}",
         name="contacts:get",
+        summary="Get a contact",
         dependencies=limited,
         response_model=ContactRead,
-        responses=error_responses(*_AUTH_ERRORS, ContactNotFound),
+        responses=error_responses(*_AUTH_ERRORS, ContactNotFound) | success_headers(200, "ETag"),
     )
     async def get_contact(contact_id: ContactId, contacts: Reads) -> Response:
         """One contact, with its `ETag`."""
@@ -151,10 +170,13 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
     @router.post(
         "",
         name="contacts:create",
+        summary="Create a contact",
         dependencies=[Depends(deps.limit_contact_create)],
         status_code=http_status.HTTP_201_CREATED,
         response_model=ContactRead,
-        responses=error_responses(*_AUTH_ERRORS, ContactEmailExists) | MALFORMED_BODY,
+        responses=error_responses(*_AUTH_ERRORS, ContactEmailExists)
+        | MALFORMED_BODY
+        | success_headers(201, "ETag", "Location"),
     )
     async def create_contact(
         body: ContactCreate,
@@ -174,12 +196,14 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
     @router.put(
         "/{contact_id}",
         name="contacts:replace",
+        summary="Replace a contact",
         dependencies=limited,
         response_model=ContactRead,
         responses=error_responses(
             *_AUTH_ERRORS, ContactNotFound, ContactEmailExists, PreconditionFailed, MalformedIfMatch
         )
-        | MALFORMED_BODY,
+        | MALFORMED_BODY
+        | success_headers(200, "ETag"),
     )
     async def replace_contact(
         contact_id: ContactId,
@@ -197,12 +221,14 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
     @router.patch(
         "/{contact_id}",
         name="contacts:update",
+        summary="Update a contact",
         dependencies=limited,
         response_model=ContactRead,
         responses=error_responses(
             *_AUTH_ERRORS, ContactNotFound, ContactEmailExists, PreconditionFailed, MalformedIfMatch
         )
-        | MALFORMED_BODY,
+        | MALFORMED_BODY
+        | success_headers(200, "ETag"),
     )
     async def update_contact(
         contact_id: ContactId,
@@ -220,6 +246,7 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
     @router.delete(
         "/{contact_id}",
         name="contacts:delete",
+        summary="Delete a contact",
         dependencies=limited,
         status_code=http_status.HTTP_204_NO_CONTENT,
         responses=error_responses(
@@ -232,9 +259,10 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         user: User,
         background: BackgroundTasks,
         if_match: IfMatch = None,
-    ) -> None:
+    ) -> Response:
         """Delete a contact."""
         await contacts.delete(contact_id, if_match)
         background.add_task(events.contact_deleted, contact_id, user.id)
+        return Response(status_code=http_status.HTTP_204_NO_CONTENT)
 
     return router

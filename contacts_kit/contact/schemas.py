@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from contacts_kit.fields import Normal, Printable, Visible, normal_email
+from contacts_kit.fields import Normal, Printable, Visible, normal_email, not_null
 
 # Today is later east of UTC: a birthday is "in the future" only once it is tomorrow everywhere.
 _EARLIEST_OFFSET = timedelta(hours=14)
@@ -94,11 +94,11 @@ class ContactUpdate(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"phone": "+1 202 555 0143"}]})
 
-    first_name: Name | None = None
-    last_name: Name | None = None
-    email: ContactEmail | None = None
-    phone: Phone | None = None
-    birthday: Birthday | None = None
+    first_name: Name | None = Field(None, json_schema_extra=not_null)
+    last_name: Name | None = Field(None, json_schema_extra=not_null)
+    email: ContactEmail | None = Field(None, json_schema_extra=not_null)
+    phone: Phone | None = Field(None, json_schema_extra=not_null)
+    birthday: Birthday | None = Field(None, json_schema_extra=not_null)
     notes: Notes | None = None
 
     @model_validator(mode="after")

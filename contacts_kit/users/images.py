@@ -61,8 +61,11 @@ def identify(data: bytes) -> tuple[str, str]:
                     raise NotAnImage("the image has too many pixels")
                 kind = image.format
                 image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise NotAnImage(str(exc)) from exc
+    except UnidentifiedImageError as exc:
+        # Pillow's message names a Python object (`<_io.BytesIO object at 0x...>`).
+        raise NotAnImage("the bytes are not an image of a known format") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise NotAnImage("the image is damaged or cut short") from exc
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise NotAnImage("the image has too many pixels") from exc
     if kind not in FORMATS:

@@ -5,11 +5,11 @@
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, BackgroundTasks, Depends, File, Request, UploadFile, status
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Request, Response, status
 
 from contacts_kit.auth.errors import InvalidToken, NotAuthenticated
 from contacts_kit.deps import KitDependencies
-from contacts_kit.http import MALFORMED_BODY, error_responses
+from contacts_kit.http import MALFORMED_BODY, UNAVAILABLE, error_responses, operation_id
 from contacts_kit.ratelimit import RateLimited
 from contacts_kit.users.errors import (
     FileTooLarge,
@@ -17,7 +17,7 @@ from contacts_kit.users.errors import (
     StorageFailed,
     UnsupportedImage,
 )
-from contacts_kit.users.schemas import AuthenticatedUser, PasswordConfirm, UserRead
+from contacts_kit.users.schemas import AuthenticatedUser, AvatarUpload, PasswordConfirm, UserRead
 from contacts_kit.users.service import UserService
 
 MULTIPART_OVERHEAD = 16 * 1024
@@ -27,7 +27,11 @@ MEDIA_ROUTE = "contacts_kit:media"
 
 def get_users_router(deps: KitDependencies) -> APIRouter:
     """The current user's account."""
-    router = APIRouter(route_class=deps.route_class)
+    router = APIRouter(
+        route_class=deps.route_class,
+        generate_unique_id_function=operation_id,
+        responses=UNAVAILABLE,
+    )
     events = deps.events
     User = Annotated[AuthenticatedUser, Depends(deps.current_user)]
     Users = Annotated[UserService, Depends(deps.user_service)]
@@ -35,6 +39,7 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
     @router.get(
         "/me",
         name="users:me",
+        summary="Get your account",
         response_model=UserRead,
         responses=error_responses(NotAuthenticated, InvalidToken),
     )
@@ -45,6 +50,7 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
     @router.delete(
         "/me",
         name="users:delete_me",
+        summary="Delete your account",
         dependencies=[Depends(deps.limit_auth("delete_me")), Depends(deps.limit_password)],
         status_code=status.HTTP_204_NO_CONTENT,
         responses=error_responses(NotAuthenticated, InvalidToken, InvalidCredentials, RateLimited)
@@ -52,19 +58,20 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
     )
     async def delete_me(
         body: PasswordConfirm, user: User, users: Users, background: BackgroundTasks
-    ) -> None:
+    ) -> Response:
         """Delete the account, its contacts and its tokens, after checking the password."""
         deleted = await users.delete_account(user.id, body.password)
         background.add_task(events.user_deleted, UserRead.model_validate(deleted))
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     async def upload_avatar(
-        file: Annotated[UploadFile, File(description="PNG, JPEG, WebP or GIF image.")],
+        body: Annotated[AvatarUpload, File()],
         user: User,
         users: Users,
         request: Request,
     ) -> UserRead:
         """Replace your avatar. The bytes decide the type, not the declared content type."""
-        data = await file.read(deps.settings.avatar_max_bytes + 1)
+        data = await body.file.read(deps.settings.avatar_max_bytes + 1)
 
         def url_of(stored: str) -> str:
             if urlsplit(stored).scheme:
@@ -79,6 +86,7 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
         upload_avatar,
         methods=["PATCH"],
         name="users:avatar",
+        summary="Upload your avatar",
         dependencies=[Depends(deps.limit_avatar)],
         response_model=UserRead,
         responses=error_responses(

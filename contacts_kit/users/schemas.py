@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
+from fastapi import UploadFile
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from contacts_kit.fields import normal_email
@@ -43,3 +44,11 @@ class PasswordConfirm(BaseModel):
     """Body of account deletion: the current password, to confirm."""
 
     password: CurrentPassword
+
+
+class AvatarUpload(BaseModel):
+    """Body of the avatar upload (multipart): one image file."""
+
+    file: UploadFile = Field(
+        description="PNG, JPEG, WebP or GIF image.", json_schema_extra={"format": "binary"}
+    )

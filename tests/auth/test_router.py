@@ -91,8 +91,9 @@ async def test_login_with_json_returns_a_bearer_pair(client: httpx.AsyncClient) 
 
 async def test_login_with_the_oauth2_form_works(client: httpx.AsyncClient) -> None:
     await signup(client, "form@example.com")
+    # The OAuth2 password form has its own path (Swagger UI's Authorize button posts there).
     response = await client.post(
-        "/api/auth/login", data={"username": "form@example.com", "password": PASSWORD}
+        "/api/auth/token", data={"username": "Form@Example.com", "password": PASSWORD}
     )
     assert response.status_code == 200
     me = await client.get(
@@ -116,23 +117,27 @@ async def test_unknown_email_and_wrong_password_give_the_same_401(
 
 
 @pytest.mark.parametrize(
-    ("content", "content_type"),
+    ("path", "content", "content_type", "expected"),
     [
-        (b"{not json", "application/json"),
-        (b'{"email": "a@example.com"}', "application/json"),
-        (b"username=a%40example.com", "application/x-www-form-urlencoded"),
-        (b"\x80\xff", "application/json"),
-        (b"\x80\xff", "text/plain"),
-        (b"[1, 2]", "application/json"),
+        ("login", b"{not json", "application/json", 422),
+        ("login", b'{"email": "a@example.com"}', "application/json", 422),
+        ("login", b"username=a%40example.com&password=x", "application/x-www-form-urlencoded", 422),
+        ("login", b"\x80\xff", "application/json", 400),  # not UTF-8: cannot be parsed
+        ("login", b"\x80\xff", "text/plain", 422),
+        ("login", b"[1, 2]", "application/json", 422),
+        ("token", b"username=a%40example.com", "application/x-www-form-urlencoded", 422),
+        ("token", b"username=not-an-email&password=x", "application/x-www-form-urlencoded", 422),
+        ("token", b'{"username": "a@example.com"}', "application/json", 422),
     ],
 )
-async def test_malformed_login_is_422(
-    client: httpx.AsyncClient, content: bytes, content_type: str
+async def test_malformed_login_is_a_4xx(
+    client: httpx.AsyncClient, path: str, content: bytes, content_type: str, expected: int
 ) -> None:
     response = await client.post(
-        "/api/auth/login", content=content, headers={"content-type": content_type}
+        f"/api/auth/{path}", content=content, headers={"content-type": content_type}
     )
-    assert response.status_code == 422
+    assert response.status_code == expected, response.text
+    assert response.headers["content-type"] == "application/json"
 
 
 async def test_me_returns_the_user_of_the_token(client: httpx.AsyncClient) -> None:
@@ -284,12 +289,14 @@ async def test_delete_me_removes_the_account_and_its_tokens(harness: Harness) ->
     assert relogin.status_code == 401
 
 
-async def test_openapi_documents_both_login_bodies(client: httpx.AsyncClient) -> None:
+async def test_openapi_documents_one_body_per_login_path(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
-    content = spec["paths"]["/api/auth/login"]["post"]["requestBody"]["content"]
-    assert set(content) == {"application/json", "application/x-www-form-urlencoded"}
+    login = spec["paths"]["/api/auth/login"]["post"]["requestBody"]["content"]
+    token = spec["paths"]["/api/auth/token"]["post"]["requestBody"]["content"]
+    assert set(login) == {"application/json"}
+    assert set(token) == {"application/x-www-form-urlencoded"}
     flows = spec["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]
-    assert flows["password"]["tokenUrl"] == "/api/auth/login"
+    assert flows["password"]["tokenUrl"] == "/api/auth/token"
 
 
 async def test_concurrent_signups_with_one_email_yield_exactly_one_account(
