@@ -86,9 +86,9 @@ async def _database_ok(engine: AsyncEngine) -> bool:
     return True
 
 
-async def _cache_ok(cache: Cache, timeout: float) -> bool:
+async def _cache_ok(cache: Cache, limit: float) -> bool:
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(limit):
             return await cache.ping()
     except TimeoutError:
         return False

@@ -173,8 +173,9 @@ class Settings(BaseSettings):
     redis_timeout: float = Field(
         1.0,
         gt=0,
-        description="Seconds before a Redis connect or command gives up; one immediate retry "
-        "follows (it replaces a connection Redis closed), so a hung Redis costs at most twice this.",
+        description="Seconds before a Redis connect or command gives up; one immediate "
+        "retry follows (it replaces a connection Redis closed), so a hung Redis costs at most "
+        "twice this.",
     )
     cache_retry_after: float = Field(
         5.0,
