@@ -30,7 +30,8 @@ from bench.seed import Seeded, seed
 from contacts_kit.auth.tokens import TokenCodec
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
+SUMMARY = ROOT / "docs" / "benchmarks.md"
+LOG = ROOT / "docs" / "benchmarks-log.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/contacts_kit_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
@@ -154,8 +155,29 @@ def _row(name: str, result: wrk.Result, floor: wrk.Result | None) -> str:
     )
 
 
-def run(args: argparse.Namespace) -> str:
-    """The whole benchmark; returns the Markdown report."""
+def summary(results: list[tuple[int, str, wrk.Result, wrk.Result | None]], header: str) -> str:
+    """The ratios first, one row per read scenario: what the summary page shows."""
+    counts = sorted({workers for workers, *_ in results})
+    heads = [f"{n} worker{'s' if n > 1 else ''}: req/s vs floor" for n in counts]
+    lines = [
+        header,
+        "",
+        f"| scenario | {' | '.join(heads)} | p99 vs floor, 1 worker | req/s, 1 worker |",
+        "|---|" + "---|" * (len(counts) + 2),
+    ]
+    names = list(dict.fromkeys(name for _, name, _, floor in results if floor is not None))
+    for name in names:
+        found = {w: (r, f) for w, n, r, f in results if n == name and f is not None}
+        ratios = [f"{found[n][0].rps / found[n][1].rps:.0%}" if n in found else "-" for n in counts]
+        one = found.get(counts[0])
+        p99 = f"{one[0].p99_ms / one[1].p99_ms:.2f}x" if one else "-"
+        rps = f"{one[0].rps:,.0f} (floor {one[1].rps:,.0f})" if one else "-"
+        lines.append(f"| {name} | {' | '.join(ratios)} | {p99} | {rps} |")
+    return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace) -> tuple[str, str]:
+    """The whole benchmark; returns the full Markdown report and its summary."""
     if not wrk.available():
         raise SystemExit("wrk is not installed: apt-get install wrk")
     database_url = args.database_url
@@ -168,14 +190,18 @@ def run(args: argparse.Namespace) -> str:
     codec = TokenCodec(secret.encode(), lambda: datetime.now(UTC))
     items = scenarios(seeded, codec)
     env = server_env(database_url, args.redis_url, secret)
-    lines = [
+    header = (
         f"Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() or 'this machine'}: "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, "
         f"`python -m bench run{' --quick' if args.quick else ''}` "
-        f"({args.connections} connections, {args.warmup} s warm-up, {args.seconds} s measured).",
+        f"({args.connections} connections, {args.warmup} s warm-up, {args.seconds} s measured)."
+    )
+    lines = [
+        header,
         f"Seeded {seeded.users:,} users and {seeded.contacts:,} contacts in {seed_seconds:.0f} s.",
         "",
     ]
+    results: list[tuple[int, str, wrk.Result, wrk.Result | None]] = []
     for workers in args.workers:
         project_port, floor_port = _free_port(), _free_port()
         project_url = f"http://127.0.0.1:{project_port}"
@@ -198,6 +224,7 @@ def run(args: argparse.Namespace) -> str:
                 result = measure(project_url, scenario, args)
                 total += result.requests
                 floor = measure(floor_url, scenario, args) if scenario.read else None
+                results.append((workers, scenario.name, result, floor))
                 lines.append(_row(scenario.name, result, floor))
                 print(lines[-1], flush=True)
             if workers == 1:
@@ -230,15 +257,17 @@ def run(args: argparse.Namespace) -> str:
                 else:
                     memory.append(f"- RSS of the worker: {rss_mb(pid):.0f} MB")
         lines += ["", *memory, ""]
-    return "\n".join(lines)
+    return "\n".join(lines), summary(results, header)
 
 
-def write_docs(report: str) -> None:
-    """Replace the results between the markers of docs/benchmarks.md."""
-    text = DOCS.read_text()
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    DOCS.write_text(f"{head}{BEGIN}\n{report}\n{END}{tail}")
+def write_docs(report: str, short: str) -> None:
+    """Replace the results between the markers: the full report on the log page, its
+    summary on the summary page."""
+    for page, text in ((LOG, report), (SUMMARY, short)):
+        content = page.read_text()
+        head, _, rest = content.partition(BEGIN)
+        _, _, tail = rest.partition(END)
+        page.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,14 +288,19 @@ def main(argv: list[str] | None = None) -> int:
     runner.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     runner.add_argument("--memory-requests", type=int, default=100_000)
     runner.add_argument("--quick", action="store_true", help="tiny data, 1-second runs")
-    runner.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
+    runner.add_argument(
+        "--write-docs",
+        action="store_true",
+        help="update docs/benchmarks.md and docs/benchmarks-log.md",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.warmup, args.memory_requests, args.workers = 1, 1, 0, [1]
-    report = run(args)
+    report, short = run(args)
     print(report)
+    print(short)
     if args.write_docs:
-        write_docs(report)
+        write_docs(report, short)
     return 0
 
 

@@ -34,6 +34,47 @@ class ErrorCode(StrEnum):
     BODY_TOO_LARGE = "BODY_TOO_LARGE"
     STORAGE_FAILED = "STORAGE_FAILED"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    DATABASE_NOT_MIGRATED = "DATABASE_NOT_MIGRATED"
+
+
+ERROR_CODE_MEANINGS: dict[ErrorCode, str] = {
+    ErrorCode.EMAIL_ALREADY_REGISTERED: "Signup with an email that has an account (in any "
+    "letter case). Log in, or reset the password.",
+    ErrorCode.INVALID_CREDENTIALS: "Wrong email or password (the answer does not say which).",
+    ErrorCode.INVALID_TOKEN: "The access or refresh token is malformed, expired, of the wrong "
+    "kind, or revoked (logout, password change, reuse of a spent refresh token). Refresh, or "
+    "log in again.",
+    ErrorCode.NOT_AUTHENTICATED: "No `Authorization: Bearer <access_token>` header.",
+    ErrorCode.EMAIL_NOT_VERIFIED: "Login before the email is verified (when "
+    "`CONTACTS_KIT_REQUIRE_VERIFIED_EMAIL` is on). Open the emailed link, or ask for a new one.",
+    ErrorCode.INVALID_VERIFICATION_TOKEN: "The verification link is malformed or expired.",
+    ErrorCode.INVALID_RESET_TOKEN: "The reset link is malformed, expired or already used.",
+    ErrorCode.CONTACT_NOT_FOUND: "No contact with this id in your book (another user's "
+    "contacts are not found either).",
+    ErrorCode.CONTACT_EMAIL_EXISTS: "Another contact of yours has this email (in any letter case).",
+    ErrorCode.PRECONDITION_FAILED: "`If-Match` names an older version: someone changed the "
+    "contact since you read it. Read it again, then retry; nothing was written.",
+    ErrorCode.MALFORMED_REQUEST: "The request cannot be read: a body that is not UTF-8 or not "
+    "of its declared type, a malformed `If-Match`, a `Content-Length` that is not a number.",
+    ErrorCode.NOT_FOUND: "No route at this path.",
+    ErrorCode.METHOD_NOT_ALLOWED: "The path exists, not with this method; `Allow` lists those "
+    "that do.",
+    ErrorCode.HTTP_ERROR: "Any other HTTP error the framework raised; the status says which.",
+    ErrorCode.RATE_LIMITED: "Too many requests for this limit; wait `Retry-After` seconds.",
+    ErrorCode.RATE_LIMIT_UNAVAILABLE: "The rate-limit store (Redis) is down and "
+    "`CONTACTS_KIT_RATE_LIMIT_FAIL_OPEN` is off; retry after `Retry-After` seconds.",
+    ErrorCode.UNSUPPORTED_IMAGE: "The avatar is not a PNG, JPEG, WebP or GIF image that decodes.",
+    ErrorCode.FILE_TOO_LARGE: "The avatar is over `CONTACTS_KIT_AVATAR_MAX_BYTES`.",
+    ErrorCode.BODY_TOO_LARGE: "The body is over `CONTACTS_KIT_MAX_BODY_BYTES` (the avatar "
+    "route has its own limit).",
+    ErrorCode.STORAGE_FAILED: "The avatar store (Cloudinary, the disk) failed; the previous "
+    "avatar is kept. Try again later.",
+    ErrorCode.SERVICE_UNAVAILABLE: "The database did not answer in time or refused; retry "
+    "after `Retry-After` seconds. Nothing was half-written.",
+    ErrorCode.DATABASE_NOT_MIGRATED: "The database lacks contacts-kit's tables or columns: the "
+    "operator has to run `contacts-kit migrate` (the log says so too).",
+}
+"""What each code means and what a client can do about it (the routes reference lists it)."""
 
 
 class ContactsKitError(Exception):

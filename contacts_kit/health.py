@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import Select, column, select, table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contacts_kit.backends.protocols import Cache
+from contacts_kit.db.engine import missing_schema
 from contacts_kit.http import operation_id
+from contacts_kit.migrate import VERSION_TABLE, revisions
 
 logger = logging.getLogger("contacts_kit.health")
 
 PROBE_TIMEOUT = 2.0
+VERSION_QUERY: Select[tuple[Any]] = select(column("version_num")).select_from(table(VERSION_TABLE))
 
 
 class Liveness(BaseModel):
@@ -27,11 +30,15 @@ class Liveness(BaseModel):
     status: Literal["ok"]
 
 
+DatabaseState = Literal["ok", "down", "not_migrated"]
+
+
 class Readiness(BaseModel):
-    """Whether the service can serve: `ok` when the database and the cache both answer."""
+    """Whether the service can serve: `ok` when the database answers with the tables of this
+    version (`not_migrated`: run `contacts-kit migrate`) and the cache answers."""
 
     status: Literal["ok", "unavailable"]
-    database: Literal["ok", "down"]
+    database: DatabaseState
     cache: Literal["ok", "down"]
 
 
@@ -47,6 +54,7 @@ def get_health_router(
     `cache_timeout` bounds the cache check; set it above the cache client's own timeouts, so
     the client gives up on its own terms rather than being cancelled mid-connect."""
     router = APIRouter(route_class=route_class, generate_unique_id_function=operation_id)
+    head, known = revisions()
 
     @router.get("/healthz", name="health:live", summary="Liveness", response_model=Liveness)
     async def healthz() -> Liveness:
@@ -59,15 +67,21 @@ def get_health_router(
         summary="Readiness",
         response_model=Readiness,
         responses={
-            503: {"model": Readiness, "description": "The database or the cache does not answer."}
+            503: {
+                "model": Readiness,
+                "description": "The database or the cache does not answer, or the database is "
+                "not migrated.",
+            }
         },
     )
     async def readyz() -> JSONResponse:
-        """200 when the database and the cache answer, 503 otherwise; the body says which."""
-        database, cached = await _database_ok(engine), await _cache_ok(cache, cache_timeout)
+        """200 when the database (migrated) and the cache answer, 503 otherwise; the body says
+        which."""
+        database = await _database_state(engine, head, known)
+        cached = await _cache_ok(cache, cache_timeout)
         body = Readiness(
-            status="ok" if database and cached else "unavailable",
-            database="ok" if database else "down",
+            status="ok" if database == "ok" and cached else "unavailable",
+            database=database,
             cache="ok" if cached else "down",
         )
         return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
@@ -75,15 +89,28 @@ def get_health_router(
     return router
 
 
-async def _database_ok(engine: AsyncEngine) -> bool:
+async def _database_state(engine: AsyncEngine, head: str, known: frozenset[str]) -> DatabaseState:
+    """`ok`, `down`, or `not_migrated` when the database is behind this version's migrations
+    (a revision newer than this code knows is fine: a rolling deploy migrates first)."""
     try:
         async with asyncio.timeout(PROBE_TIMEOUT):
             async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+                found = await connection.execute(VERSION_QUERY)
+                current = set(found.scalars())
     except Exception as exc:
+        if missing_schema(exc):
+            logger.error("readiness: no contacts-kit tables; run `contacts-kit migrate`")
+            return "not_migrated"
         logger.warning("readiness: database check failed: %s", type(exc).__name__)
-        return False
-    return True
+        return "down"
+    if not current or (current <= known and head not in current):
+        logger.error(
+            "readiness: the database is at %s, this version needs %s; run `contacts-kit migrate`",
+            ", ".join(sorted(current)) or "no revision",
+            head,
+        )
+        return "not_migrated"
+    return "ok"
 
 
 async def _cache_ok(cache: Cache, limit: float) -> bool:

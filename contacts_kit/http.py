@@ -27,7 +27,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, NoMatchFound
 from starlette.types import Message, Receive
 
-from contacts_kit.db.engine import counting_statements, database_unavailable, lost_connection
+from contacts_kit.db.engine import (
+    counting_statements,
+    database_unavailable,
+    lost_connection,
+    missing_schema,
+)
 from contacts_kit.errors import ContactsKitError, ErrorCode, InvalidField
 
 logger = logging.getLogger("contacts_kit.http")
@@ -54,6 +59,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.BODY_TOO_LARGE: status.HTTP_413_CONTENT_TOO_LARGE,
     ErrorCode.STORAGE_FAILED: status.HTTP_502_BAD_GATEWAY,
     ErrorCode.SERVICE_UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
+    ErrorCode.DATABASE_NOT_MIGRATED: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 """The status of every error code."""
 
@@ -131,6 +137,13 @@ class DatabaseUnavailable(ContactsKitError):
     code = ErrorCode.SERVICE_UNAVAILABLE
     message = "The database is unavailable; try again shortly."
     retry_after = DATABASE_RETRY_AFTER
+
+
+class DatabaseNotMigrated(ContactsKitError):
+    """The database has no contacts-kit tables, or older ones: nobody ran the migrations."""
+
+    code = ErrorCode.DATABASE_NOT_MIGRATED
+    message = "The database is not migrated: run `contacts-kit migrate`."
 
 
 class KitHTTPException(HTTPException):
@@ -298,6 +311,15 @@ class KitRoute(APIRoute):
                                 request.url.path,
                             )
                             continue
+                        if missing_schema(exc):
+                            logger.error(
+                                "%s %s: the database lacks contacts-kit's tables (%s); run "
+                                "`contacts-kit migrate` against CONTACTS_KIT_DATABASE_URL",
+                                request.method,
+                                request.url.path,
+                                str(exc).splitlines()[0][:200],
+                            )
+                            return error_response(request, DatabaseNotMigrated())
                         if database_unavailable(exc):
                             # One line, not a traceback per request, while the database is out.
                             logger.warning(
@@ -439,16 +461,22 @@ def operation_id(route: APIRoute) -> str:
 
 Responses = dict[int | str, dict[str, Any]]
 
-MALFORMED_BODY: Responses = {
-    status.HTTP_400_BAD_REQUEST: {
-        "model": ErrorBody,
-        "description": "The body could not be parsed (not UTF-8, or not the declared type).",
-    },
-    status.HTTP_413_CONTENT_TOO_LARGE: {
-        "model": ErrorBody,
-        "description": "The body is larger than the route accepts.",
-    },
-}
+
+class MalformedBody(ContactsKitError):
+    """The body is not UTF-8, or not of the declared content type."""
+
+    code = ErrorCode.MALFORMED_REQUEST
+    message = "The body could not be parsed (not UTF-8, or not the declared type)."
+
+
+class BodyTooLarge(ContactsKitError):
+    """The body is larger than the route accepts."""
+
+    code = ErrorCode.BODY_TOO_LARGE
+    message = "The body is larger than the route accepts."
+
+
+BODY_ERRORS = (MalformedBody, BodyTooLarge)
 """The errors of any route with a body."""
 
 
@@ -470,16 +498,19 @@ def success_headers(status_code: int, *names: str) -> Responses:
 
 
 def error_responses(*errors: type[ContactsKitError]) -> Responses:
-    """OpenAPI `responses=` entries documenting the given errors of a route, with the headers
-    they carry."""
+    """OpenAPI `responses=` entries documenting the given errors of a route: per status, each
+    `code` with its meaning in the description (and as the list `x-error-codes`), and the
+    headers the status carries."""
     responses: Responses = {}
     for error in errors:
         status_code = status_of(error)
         entry = responses.setdefault(
-            status_code, {"model": ErrorBody, "description": error.message}
+            status_code, {"model": ErrorBody, "description": "", "x-error-codes": []}
         )
-        if error.message not in entry["description"]:
-            entry["description"] = f"{entry['description']} / {error.message}"
+        if error.code not in entry["x-error-codes"]:
+            entry["x-error-codes"].append(error.code.value)
+            line = f"`{error.code.value}`: {error.message}"
+            entry["description"] = f"{entry['description']}\n\n{line}".strip()
         if status_code == status.HTTP_401_UNAUTHORIZED:
             entry.setdefault("headers", {})["WWW-Authenticate"] = RESPONSE_HEADERS[
                 "WWW-Authenticate"
@@ -487,7 +518,3 @@ def error_responses(*errors: type[ContactsKitError]) -> Responses:
         if status_code in (status.HTTP_429_TOO_MANY_REQUESTS, status.HTTP_503_SERVICE_UNAVAILABLE):
             entry.setdefault("headers", {})["Retry-After"] = RESPONSE_HEADERS["Retry-After"]
     return responses
-
-
-UNAVAILABLE: Responses = error_responses(DatabaseUnavailable)
-"""The 503 any route that reads or writes the database may answer."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from contacts_kit.settings import normalize_database_url
@@ -29,6 +30,15 @@ def alembic_config(database_url: str) -> Config:
     config.set_main_option("script_location", str(migrations_dir()))
     config.set_main_option("sqlalchemy.url", normalize_database_url(database_url))
     return config
+
+
+def revisions() -> tuple[str, frozenset[str]]:
+    """The head revision of the shipped migrations, and every revision they know."""
+    script = ScriptDirectory(str(migrations_dir()))
+    head = script.get_current_head()
+    if head is None:
+        raise FileNotFoundError("contacts-kit migrations have no head revision")
+    return head, frozenset(revision.revision for revision in script.walk_revisions())
 
 
 async def upgrade_connection(connection: AsyncConnection, revision: str = "head") -> None:

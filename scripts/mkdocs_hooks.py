@@ -16,9 +16,12 @@ from mkdocs.exceptions import PluginError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.settings_reference import markdown_table
+from scripts import routes_reference, settings_reference
 
-MARKER = "<!-- settings-reference -->"
+GENERATED = {
+    "<!-- settings-reference -->": settings_reference.grouped_markdown,
+    "<!-- routes-reference -->": routes_reference.markdown,
+}
 # What pymdownx.snippets leaves behind when a line is not an include it understands:
 # `--8<--`, or `--8 < --` once a formatter has spaced it out; searched in the page's text
 # (highlighting wraps each token in a tag of its own).
@@ -27,8 +30,12 @@ TAG = re.compile(r"<[^>]*>")
 
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
-    """Replace the settings marker with the table generated from `Settings`."""
-    return markdown.replace(MARKER, markdown_table())
+    """Replace each marker with what is generated from the code: the settings from
+    `Settings`, the routes from the OpenAPI document the app serves."""
+    for marker, generate in GENERATED.items():
+        if marker in markdown:
+            markdown = markdown.replace(marker, generate())
+    return markdown
 
 
 def on_post_page(output: str, page: Any, **kwargs: Any) -> str:

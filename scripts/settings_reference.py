@@ -4,6 +4,7 @@ generated from `Settings`, so neither can drift from the code."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, get_args
@@ -14,6 +15,19 @@ from pydantic.fields import FieldInfo
 from contacts_kit.settings import Settings
 
 ENV_PREFIX = "CONTACTS_KIT_"
+TYPE_NAMES = {
+    "datetime.timedelta": "duration",
+    "timedelta": "duration",
+    "pathlib.Path": "path",
+    "Path": "path",
+    "SecretStr": "secret",
+    "EmailStr": "email",
+    "list[str]": "list",
+    "str": "text",
+    "float": "number",
+    "int": "integer",
+    "bool": "boolean",
+}
 PLACEHOLDERS = {
     "jwt_secret": "",
     "mail_password": "",
@@ -31,7 +45,14 @@ def _type_name(info: FieldInfo) -> str:
     text = getattr(annotation, "__name__", None) or str(annotation)
     if get_args(annotation):
         text = str(annotation).replace("typing.", "").replace("pydantic.types.", "")
-    return text.replace("datetime.timedelta", "duration").replace("pathlib.Path", "path")
+    text = re.sub(
+        r"Literal\[(.*?)\]",
+        lambda m: " or ".join(v.strip().strip("'") for v in m.group(1).split(",")),
+        text,
+    )
+    for python, shown in TYPE_NAMES.items():
+        text = text.replace(python, shown)
+    return text.replace(" | None", "")
 
 
 def _default(info: FieldInfo) -> Any:
@@ -55,23 +76,78 @@ def env_value(value: Any) -> str:
     return str(value)
 
 
-def rows() -> list[tuple[str, str, str, str]]:
-    """(variable, type, default, description) of every setting, in declaration order."""
-    return [
-        (env_name(name), _type_name(info), env_value(_default(info)), info.description or "")
-        for name, info in Settings.model_fields.items()
-    ]
+GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
+    (
+        "Service",
+        "Where the routes live, who the clients are, what the service assumes.",
+        (
+            "environment",
+            "api_prefix",
+            "public_url",
+            "timezone",
+            "phone_default_region",
+            "max_body_bytes",
+            "load_entry_points",
+        ),
+    ),
+    ("Database", "The SQL database and the pool of each worker.", ("database_",)),
+    (
+        "Tokens and passwords",
+        "JWT signing, token lifetimes, Argon2 cost.",
+        ("jwt_", "access_token_ttl", "refresh_token_ttl", "password_hash_"),
+    ),
+    (
+        "Email, verification and reset",
+        "Where mail goes (the log until `MAIL_SERVER` is set) and the links it carries.",
+        (
+            "require_verified_email",
+            "verify_token_ttl",
+            "reset_token_ttl",
+            "password_reset_url",
+            "mail_",
+        ),
+    ),
+    (
+        "Cache and Redis",
+        "The current-user cache; with `REDIS_URL`, shared by workers with the rate limits.",
+        ("redis_", "cache_retry_after", "user_cache_ttl", "memory_cache_max_entries"),
+    ),
+    ("Rate limits", "Limits per user and per client address.", ("rate_limit_", "trusted_proxies")),
+    ("CORS", "Off until origins are listed.", ("cors_",)),
+    (
+        "Avatars and storage",
+        "The local disk by default; Cloudinary with `CLOUDINARY_URL`.",
+        ("media_", "avatar_max_bytes", "cloudinary_url"),
+    ),
+]
+"""Every setting in one topic: a name in the list, or a prefix ending in `_`."""
 
 
-def markdown_table() -> str:
-    """The configuration reference as a Markdown table."""
-    lines = ["| Variable | Type | Default | Description |", "|---|---|---|---|"]
-    for variable, type_name, default, description in rows():
-        shown = f"`{default}`" if default else "*(unset)*"
-        cell = description.replace("|", "\\|").replace("\n", " ")
-        kind = type_name.replace(" | ", " or ")
-        lines.append(f"| `{variable}` | `{kind}` | {shown} | {cell} |")
-    return "\n".join(lines) + "\n"
+def group_of(field: str) -> str:
+    for title, _, members in GROUPS:
+        if any(field == m or (m.endswith("_") and field.startswith(m)) for m in members):
+            return title
+    raise LookupError(f"setting {field!r} belongs to no group of scripts/settings_reference.py")
+
+
+def grouped_markdown() -> str:
+    """The configuration reference: one table per topic, each setting with its environment
+    variable, its `Settings` field, its type and default."""
+    out: list[str] = []
+    for title, intro, _ in GROUPS:
+        out += [f"## {title}", "", intro, "", "| Setting | Meaning |", "|---|---|"]
+        for name, info in Settings.model_fields.items():
+            if group_of(name) != title:
+                continue
+            default = env_value(_default(info))
+            shown = f"`{default}`" if default else "*unset*"
+            kind = _type_name(info).replace(" | ", " or ")
+            cell = (info.description or "").replace("|", "\\|").replace("\n", " ")
+            out.append(
+                f"| `{env_name(name)}`<br>field `{name}`<br>{kind}, default {shown} | {cell} |"
+            )
+        out.append("")
+    return "\n".join(out)
 
 
 COMPOSE_SECTION = """

@@ -21,6 +21,7 @@ from contacts_kit.db.base import Base
 from contacts_kit.migrate import upgrade
 from contacts_kit.settings import normalize_database_url
 from tests import services
+from tests.browser import browser  # noqa: F401  (a fixture for every test)
 
 JWT_SECRET = "test-secret-" + "x" * 40
 PASSWORD = "correct horse battery"

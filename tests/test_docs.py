@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import html
 import re
 import shlex
 import subprocess
@@ -10,8 +11,12 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
-from contacts_kit import hookspecs
+from contacts_kit import Settings, hookspecs
+from contacts_kit.errors import ERROR_CODE_MEANINGS, ErrorCode
+from contacts_kit.http import STATUS
+from scripts import routes_reference, settings_reference
 from tests.server import clean_env, serving_command, wait_for
 
 ROOT = Path(__file__).parent.parent
@@ -96,8 +101,10 @@ def test_the_readme_embedding_snippet_runs_as_written(tmp_path: Path) -> None:
         assert [item["email"] for item in listed.json()] == ["read.me@example.com"]
 
 
-def test_no_built_page_shows_a_literal_snippet_marker(tmp_path: Path) -> None:
-    site = tmp_path / "site"
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The documentation site, built as `mkdocs build --strict` builds it."""
+    site = tmp_path_factory.mktemp("site")
     built = subprocess.run(
         [str(Path(sys.executable).parent / "mkdocs"), "build", "--strict", "-q", "-d", str(site)],
         cwd=ROOT,
@@ -106,6 +113,15 @@ def test_no_built_page_shows_a_literal_snippet_marker(tmp_path: Path) -> None:
         env=clean_env(NO_MKDOCS_2_WARNING="1"),
     )
     assert built.returncode == 0, built.stderr
+    return site
+
+
+def _text(page: Path) -> str:
+    """A built page's text, without tags and with whitespace collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.read_text())).split())
+
+
+def test_no_built_page_shows_a_literal_snippet_marker(site: Path) -> None:
     pages = list(site.rglob("*.html"))
     assert len(pages) >= 10
     marked = [str(page) for page in pages if SNIPPET_MARKER.search(page.read_text())]
@@ -135,3 +151,119 @@ def test_the_docs_build_fails_on_a_snippet_marker_left_in_a_page(tmp_path: Path)
 
 
 SNIPPET_MARKER = re.compile(r"--8\s*&lt;|--8\s*<")
+
+
+def test_the_routes_page_documents_every_route_the_app_serves(site: Path) -> None:
+    document = routes_reference.served_openapi()
+    page = (site / "routes" / "index.html").read_text()
+    text = _text(site / "routes" / "index.html")
+    found = routes_reference.operations(document)
+    assert len(found) >= 20
+    for method, path, operation in found:
+        assert f'id="{routes_reference.anchor(method, path)}"' in page, (method, path)
+        assert f"{method} {path}" in text
+        for status_code in operation["responses"]:
+            assert status_code in text
+    for code in ErrorCode:
+        assert f'id="code-{code.value.lower()}"' in page, code
+
+
+def test_every_error_code_has_a_status_and_a_meaning() -> None:
+    assert set(STATUS) == set(ErrorCode)
+    assert set(ERROR_CODE_MEANINGS) == set(ErrorCode)
+    assert all(len(meaning) > 20 for meaning in ERROR_CODE_MEANINGS.values())
+
+
+def test_every_setting_is_in_one_group_of_the_configuration_page(site: Path) -> None:
+    titles = {title for title, _, _ in settings_reference.GROUPS}
+    assert {settings_reference.group_of(name) for name in Settings.model_fields} == titles
+    text = _text(site / "configuration" / "index.html")
+    for name in Settings.model_fields:
+        assert settings_reference.env_name(name) in text
+
+
+def test_the_api_reference_shows_signatures_fields_and_values(site: Path) -> None:
+    page = (site / "reference" / "index.html").read_text()
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())
+    for shown in (
+        "settings: Settings",  # the constructor of ContactsKit, annotated
+        "route_class: type[APIRoute] = APIRoute",
+        "to: str",  # MailMessage's fields
+        "html: str | None = None",
+        "token_version: int",  # AuthenticatedUser
+        "database_pool_size: int",  # Settings' fields
+        "EMAIL_ALREADY_REGISTERED = 'EMAIL_ALREADY_REGISTERED'",  # ErrorCode's values
+        "upgrade(database_url: str, revision: str = 'head') -> None",
+    ):
+        assert shown in text, shown
+
+
+WIDE_PAGES = [
+    "",
+    "quickstart",
+    "routes",
+    "configuration",
+    "benchmarks",
+    "embedding",
+    "reference",
+    "troubleshooting",
+]
+
+
+async def test_pages_fit_a_1280_pixel_window_without_scrolling_sideways(
+    site: Path, browser: object, tmp_path: Path
+) -> None:
+    from playwright.async_api import Browser
+
+    assert isinstance(browser, Browser)
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    overflowing: dict[str, list[str]] = {}
+    for name in WIDE_PAGES:
+        await page.goto((site / name / "index.html").as_uri())
+        await page.screenshot(path=str(tmp_path / f"{name or 'home'}.png"), full_page=True)
+        # Scroll boxes (tables, code) wider than their frame, and the page itself.
+        wide = await page.evaluate(
+            """() => {
+                const boxes = [document.documentElement,
+                    ...document.querySelectorAll('.md-typeset__table, .md-typeset pre > code')];
+                return boxes.filter(b => b.scrollWidth > b.clientWidth + 1)
+                    .map(b => (b.textContent || '').trim().slice(0, 80));
+            }"""
+        )
+        if wide:
+            overflowing[name or "home"] = wide
+    await page.close()
+    assert overflowing == {}
+
+
+def test_the_docs_runner_fails_a_block_that_does_not_run(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from tests import docs_runner
+
+    page = tmp_path / "page.md"
+    page.write_text(
+        '# A page\n\n```bash\necho fine\n```\n\n```text title="output"\nfine\n```\n\n'
+        "```bash\nexit 3\n```\n\n```python\nundefined_name\n```\n\n"
+        '```json title="output"\n{}\n```\n\n```\nno language\n```\n'
+    )
+    document = docs_runner.sybil.parse(page)
+    document.namespace["tmp_path_factory"] = tmp_path_factory
+    passed, failed = [], []
+    try:
+        for example in document:
+            try:
+                example.evaluate()
+            except (AssertionError, NameError, ValueError) as exc:
+                failed.append((example.line, type(exc).__name__))
+            else:
+                passed.append(example.line)
+    finally:
+        docs_runner.Page.close(document.namespace["page"])
+    assert passed == [3, 7]
+    assert failed == [
+        (11, "AssertionError"),  # the shell block exits non-zero
+        (15, "NameError"),  # the Python block raises
+        (19, "JSONDecodeError"),  # the output block shows what nothing printed
+        (23, "AssertionError"),  # a block in no language is refused
+    ]

@@ -28,7 +28,7 @@ from contacts_kit.auth.schemas import (
 )
 from contacts_kit.auth.service import AuthService
 from contacts_kit.deps import KitDependencies
-from contacts_kit.http import MALFORMED_BODY, UNAVAILABLE, error_responses, operation_id
+from contacts_kit.http import BODY_ERRORS, DatabaseUnavailable, error_responses, operation_id
 from contacts_kit.ratelimit import RateLimited
 from contacts_kit.users.errors import EmailAlreadyRegistered, InvalidCredentials
 from contacts_kit.users.schemas import AuthenticatedUser, UserRead
@@ -59,9 +59,9 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         dependencies=[Depends(deps.limit_auth("signup"))],
         status_code=status.HTTP_201_CREATED,
         response_model=UserRead,
-        responses=error_responses(EmailAlreadyRegistered, RateLimited)
-        | MALFORMED_BODY
-        | UNAVAILABLE,
+        responses=error_responses(
+            EmailAlreadyRegistered, RateLimited, *BODY_ERRORS, DatabaseUnavailable
+        ),
     )
     async def signup(
         body: UserCreate, auth: Auth, request: Request, background: BackgroundTasks
@@ -84,9 +84,9 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         summary="Log in",
         dependencies=[login_limit],
         response_model=TokenPair,
-        responses=error_responses(InvalidCredentials, EmailNotVerified, RateLimited)
-        | MALFORMED_BODY
-        | UNAVAILABLE,
+        responses=error_responses(
+            InvalidCredentials, EmailNotVerified, RateLimited, *BODY_ERRORS, DatabaseUnavailable
+        ),
     )
     async def login(credentials: LoginRequest, auth: Auth) -> TokenPair:
         """Exchange an email and a password for a token pair."""
@@ -98,9 +98,9 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         summary="Log in with the OAuth2 password form",
         dependencies=[login_limit],
         response_model=TokenPair,
-        responses=error_responses(InvalidCredentials, EmailNotVerified, RateLimited)
-        | MALFORMED_BODY
-        | UNAVAILABLE,
+        responses=error_responses(
+            InvalidCredentials, EmailNotVerified, RateLimited, *BODY_ERRORS, DatabaseUnavailable
+        ),
     )
     async def token(form: Annotated[TokenForm, Form()], auth: Auth) -> TokenPair:
         """The OAuth2 password flow's token endpoint (`username` is the email): what Swagger
@@ -112,7 +112,7 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         name="auth:refresh",
         summary="Refresh the tokens",
         response_model=TokenPair,
-        responses=error_responses(InvalidToken) | MALFORMED_BODY | UNAVAILABLE,
+        responses=error_responses(InvalidToken, *BODY_ERRORS, DatabaseUnavailable),
     )
     async def refresh(body: RefreshRequest, auth: Auth) -> TokenPair:
         """Spend a refresh token for a new pair. Presenting a spent one revokes the session."""
@@ -123,7 +123,7 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         name="auth:logout",
         summary="Log out",
         status_code=status.HTTP_204_NO_CONTENT,
-        responses=error_responses(InvalidToken) | MALFORMED_BODY | UNAVAILABLE,
+        responses=error_responses(InvalidToken, *BODY_ERRORS, DatabaseUnavailable),
     )
     async def logout(body: RefreshRequest, auth: Auth) -> Response:
         """Revoke the session of this refresh token; its access tokens stop working at once."""
@@ -135,7 +135,7 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         name="auth:verify",
         summary="Verify an email address",
         response_model=UserRead,
-        responses=error_responses(InvalidVerificationToken) | UNAVAILABLE,
+        responses=error_responses(InvalidVerificationToken, DatabaseUnavailable),
     )
     async def verify(
         token: Annotated[str, Query(min_length=1, max_length=4096)],
@@ -156,7 +156,7 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         dependencies=[Depends(deps.limit_auth("verify_resend"))],
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
-        responses=error_responses(RateLimited) | MALFORMED_BODY | UNAVAILABLE,
+        responses=error_responses(RateLimited, *BODY_ERRORS, DatabaseUnavailable),
     )
     async def resend_verification(
         body: EmailRequest, auth: Auth, request: Request, background: BackgroundTasks
@@ -174,7 +174,7 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         dependencies=[Depends(deps.limit_auth("password_reset"))],
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
-        responses=error_responses(RateLimited) | MALFORMED_BODY | UNAVAILABLE,
+        responses=error_responses(RateLimited, *BODY_ERRORS, DatabaseUnavailable),
     )
     async def request_password_reset(
         body: EmailRequest, auth: Auth, request: Request, background: BackgroundTasks
@@ -208,7 +208,7 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         name="auth:password_reset_confirm",
         summary="Reset the password",
         status_code=status.HTTP_204_NO_CONTENT,
-        responses=error_responses(InvalidResetToken) | MALFORMED_BODY | UNAVAILABLE,
+        responses=error_responses(InvalidResetToken, *BODY_ERRORS, DatabaseUnavailable),
     )
     async def confirm_password_reset(
         body: PasswordResetConfirm, auth: Auth, background: BackgroundTasks
@@ -224,9 +224,14 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         summary="Change the password",
         dependencies=[Depends(deps.limit_auth("password_change")), Depends(deps.limit_password)],
         status_code=status.HTTP_204_NO_CONTENT,
-        responses=error_responses(NotAuthenticated, InvalidToken, InvalidCredentials, RateLimited)
-        | MALFORMED_BODY
-        | UNAVAILABLE,
+        responses=error_responses(
+            NotAuthenticated,
+            InvalidToken,
+            InvalidCredentials,
+            RateLimited,
+            *BODY_ERRORS,
+            DatabaseUnavailable,
+        ),
     )
     async def change_password(
         body: PasswordChange,

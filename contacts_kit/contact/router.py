@@ -30,8 +30,8 @@ from contacts_kit.contact.service import ContactService, etag
 from contacts_kit.deps import KitDependencies
 from contacts_kit.fields import CleanStr, not_null
 from contacts_kit.http import (
-    MALFORMED_BODY,
-    UNAVAILABLE,
+    BODY_ERRORS,
+    DatabaseUnavailable,
     error_responses,
     method_not_allowed,
     operation_id,
@@ -84,7 +84,7 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
     router = APIRouter(
         route_class=deps.route_class,
         generate_unique_id_function=operation_id,
-        responses=UNAVAILABLE,
+        responses=error_responses(DatabaseUnavailable),
     )
     events = deps.events
     Reads = Annotated[ContactService, Depends(deps.contact_reads)]
@@ -174,8 +174,7 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         dependencies=[Depends(deps.limit_contact_create)],
         status_code=http_status.HTTP_201_CREATED,
         response_model=ContactRead,
-        responses=error_responses(*_AUTH_ERRORS, ContactEmailExists)
-        | MALFORMED_BODY
+        responses=error_responses(*_AUTH_ERRORS, ContactEmailExists, *BODY_ERRORS)
         | success_headers(201, "ETag", "Location"),
     )
     async def create_contact(
@@ -200,9 +199,13 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         dependencies=limited,
         response_model=ContactRead,
         responses=error_responses(
-            *_AUTH_ERRORS, ContactNotFound, ContactEmailExists, PreconditionFailed, MalformedIfMatch
+            *_AUTH_ERRORS,
+            ContactNotFound,
+            ContactEmailExists,
+            PreconditionFailed,
+            MalformedIfMatch,
+            *BODY_ERRORS,
         )
-        | MALFORMED_BODY
         | success_headers(200, "ETag"),
     )
     async def replace_contact(
@@ -225,9 +228,13 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         dependencies=limited,
         response_model=ContactRead,
         responses=error_responses(
-            *_AUTH_ERRORS, ContactNotFound, ContactEmailExists, PreconditionFailed, MalformedIfMatch
+            *_AUTH_ERRORS,
+            ContactNotFound,
+            ContactEmailExists,
+            PreconditionFailed,
+            MalformedIfMatch,
+            *BODY_ERRORS,
         )
-        | MALFORMED_BODY
         | success_headers(200, "ETag"),
     )
     async def update_contact(

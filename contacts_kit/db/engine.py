@@ -160,6 +160,22 @@ _UNAVAILABLE = (
 _UNAVAILABLE_STATES = frozenset({"57014", "57P01", "57P02", "57P03", "53300", "53400"})
 
 
+# SQLSTATEs of a statement naming a table or a column that does not exist.
+_MISSING_SCHEMA_STATES = frozenset({"42P01", "42703"})
+_MISSING_SCHEMA_SQLITE = ("no such table", "no such column", "has no column named")
+
+
+def missing_schema(exc: BaseException) -> bool:
+    """Whether `exc` says a table or column is missing: the migrations were not run."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None)
+    if isinstance(state, str):
+        return state in _MISSING_SCHEMA_STATES
+    message = str(exc.orig)
+    return isinstance(exc, OperationalError) and message.startswith(_MISSING_SCHEMA_SQLITE)
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """Whether `exc` says the database cannot be reached or did not answer in time (asyncpg
     raises refused connections and timeouts unwrapped)."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, File, Request, Response
 
 from contacts_kit.auth.errors import InvalidToken, NotAuthenticated
 from contacts_kit.deps import KitDependencies
-from contacts_kit.http import MALFORMED_BODY, UNAVAILABLE, error_responses, operation_id
+from contacts_kit.http import BODY_ERRORS, DatabaseUnavailable, error_responses, operation_id
 from contacts_kit.ratelimit import RateLimited
 from contacts_kit.users.errors import (
     FileTooLarge,
@@ -30,7 +30,7 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
     router = APIRouter(
         route_class=deps.route_class,
         generate_unique_id_function=operation_id,
-        responses=UNAVAILABLE,
+        responses=error_responses(DatabaseUnavailable),
     )
     events = deps.events
     User = Annotated[AuthenticatedUser, Depends(deps.current_user)]
@@ -53,8 +53,9 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
         summary="Delete your account",
         dependencies=[Depends(deps.limit_auth("delete_me")), Depends(deps.limit_password)],
         status_code=status.HTTP_204_NO_CONTENT,
-        responses=error_responses(NotAuthenticated, InvalidToken, InvalidCredentials, RateLimited)
-        | MALFORMED_BODY,
+        responses=error_responses(
+            NotAuthenticated, InvalidToken, InvalidCredentials, RateLimited, *BODY_ERRORS
+        ),
     )
     async def delete_me(
         body: PasswordConfirm, user: User, users: Users, background: BackgroundTasks
@@ -96,8 +97,8 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
             UnsupportedImage,
             StorageFailed,
             RateLimited,
-        )
-        | MALFORMED_BODY,
+            *BODY_ERRORS,
+        ),
         # The avatar's own limit, with room for the multipart framing around the image.
         route_class_override=deps.route_class_for(
             deps.settings.avatar_max_bytes + MULTIPART_OVERHEAD

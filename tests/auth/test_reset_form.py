@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,37 +13,9 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.server import clean_env, serving
-from tests.services import services_required
 from tests.smtp import SmtpServer, parts
 
 NEW_PASSWORD = "typed in the browser"
-CHROMIUM = shutil.which("chromium")
-# As the machine's own probe starts it: no sandbox as root, nothing fetched from the network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
-    if CHROMIUM is None:
-        if services_required():
-            pytest.fail("Chromium is not installed (apt-get install chromium)", pytrace=False)
-        pytest.skip("Chromium is not installed")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        await launched.close()
 
 
 @pytest.fixture

@@ -1,0 +1,6 @@
+"""pytest collects the documentation too: every code block of `docs/*.md` is a test item,
+run by Sybil as `tests/docs_runner.py` describes."""
+
+from tests.docs_runner import sybil
+
+pytest_collect_file = sybil.pytest()
