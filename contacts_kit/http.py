@@ -485,7 +485,10 @@ def _header(description: str) -> dict[str, Any]:
 
 
 RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
-    "ETag": _header("The contact's entity tag: send it back as `If-Match` to change it safely."),
+    "ETag": _header(
+        "The entity tag of this answer: send it back as `If-None-Match` to read again only "
+        "if it changed, and a contact's as `If-Match` to change it safely."
+    ),
     "Location": _header("The URL of the new contact."),
     "Retry-After": _header("Seconds to wait before trying again."),
     "WWW-Authenticate": _header("`Bearer`: the access token to send."),

@@ -26,11 +26,11 @@ def _user_selects(seen: list[str]) -> list[str]:
 
 async def test_redis_is_the_cache_when_configured(redis_url: str, tmp_path: Path) -> None:
     kit = ContactsKit(make_settings("sqlite:///x.db", tmp_path, redis_url=redis_url))
-    assert isinstance(kit.cache, ResilientCache)
-    assert isinstance(kit.cache.inner, RedisCache)
-    assert await kit.cache.ping()
-    await kit.cache.close()
-    await kit.engine.dispose()
+    # The lifespan closes the cache, the Redis client and its connections, and the engine.
+    async with kit.lifespan():
+        assert isinstance(kit.cache, ResilientCache)
+        assert isinstance(kit.cache.inner, RedisCache)
+        assert await kit.cache.ping()
     default = ContactsKit(make_settings("sqlite:///x.db", tmp_path))
     assert isinstance(default.cache.inner, MemoryCache)  # type: ignore[attr-defined]
     await default.engine.dispose()

@@ -34,3 +34,13 @@ class MalformedIfMatch(ContactsKitError):
         'If-Match must be "*" or entity tags in double quotes, as an ETag header gives them '
         '(for example "42-3").'
     )
+
+
+class MalformedIfNoneMatch(ContactsKitError):
+    """An `If-None-Match` header that is not `*` or a list of entity tags."""
+
+    code = ErrorCode.MALFORMED_REQUEST
+    message = (
+        'If-None-Match must be "*" or entity tags in double quotes, as an ETag header gives '
+        'them (for example "42-3").'
+    )

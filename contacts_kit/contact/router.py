@@ -13,6 +13,7 @@ from contacts_kit.contact.errors import (
     ContactEmailExists,
     ContactNotFound,
     MalformedIfMatch,
+    MalformedIfNoneMatch,
     PreconditionFailed,
 )
 from contacts_kit.contact.repository import ContactFilters
@@ -26,7 +27,7 @@ from contacts_kit.contact.schemas import (
     ContactRecord,
     ContactUpdate,
 )
-from contacts_kit.contact.service import ContactService, etag
+from contacts_kit.contact.service import ContactService, etag, listing_etag, none_match
 from contacts_kit.deps import KitDependencies
 from contacts_kit.fields import CleanStr, not_null
 from contacts_kit.http import (
@@ -62,6 +63,15 @@ IfMatch = Annotated[
         json_schema_extra=not_null,
     ),
 ]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(
+        description="ETag of the copy you hold: when it is still current, the answer is a 304 "
+        "without a body.",
+        max_length=1024,
+        json_schema_extra=not_null,
+    ),
+]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")]
 NameQuery = Annotated[CleanStr | None, Query(max_length=100, json_schema_extra=not_null)]
@@ -77,6 +87,27 @@ def _json(body: bytes, headers: dict[str, str] | None = None) -> Response:
 
 def _contact(record: ContactRecord, headers: dict[str, str] | None = None) -> Response:
     return _json(CONTACT_JSON.dump_json(record), {"ETag": etag(record), **(headers or {})})
+
+
+def _conditional(body: bytes, tag: str, if_none_match: str | None) -> Response:
+    """The read's answer, or a 304 with its `ETag` and no body when the client's copy, named
+    by `If-None-Match`, is current."""
+    if none_match(if_none_match, tag):
+        return Response(status_code=http_status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
+    return _json(body, {"ETag": tag})
+
+
+def _listing(body: bytes, if_none_match: str | None) -> Response:
+    return _conditional(body, listing_etag(body), if_none_match)
+
+
+_CONDITIONAL = success_headers(200, "ETag") | {
+    304: {
+        "description": "Not Modified: the copy named by `If-None-Match` is current.",
+        "headers": success_headers(304, "ETag")[304]["headers"],
+    }
+}
+_READ_ERRORS = (*_AUTH_ERRORS, MalformedIfNoneMatch)
 
 
 def get_contacts_router(deps: KitDependencies) -> APIRouter:
@@ -99,10 +130,11 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         summary="List contacts",
         dependencies=limited,
         response_model=list[ContactRead],
-        responses=error_responses(*_AUTH_ERRORS),
+        responses=error_responses(*_READ_ERRORS) | _CONDITIONAL,
     )
     async def list_contacts(
         contacts: Reads,
+        if_none_match: IfNoneMatch = None,
         q: Annotated[
             CleanStr | None,
             Query(
@@ -120,7 +152,8 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         """Your contacts by last name, first name, id; filters are case-insensitive substrings
         (`%` and `_` match themselves) and combine with AND."""
         filters = ContactFilters(q=q, first_name=first_name, last_name=last_name, email=email)
-        return _json(CONTACTS_JSON.dump_json(await contacts.search(filters, limit, offset)))
+        found = await contacts.search(filters, limit, offset)
+        return _listing(CONTACTS_JSON.dump_json(found), if_none_match)
 
     @router.get(
         "/birthdays",
@@ -128,10 +161,11 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         summary="Upcoming birthdays",
         dependencies=limited,
         response_model=list[ContactBirthday],
-        responses=error_responses(*_AUTH_ERRORS),
+        responses=error_responses(*_READ_ERRORS) | _CONDITIONAL,
     )
     async def upcoming_birthdays(
         contacts: Reads,
+        if_none_match: IfNoneMatch = None,
         days: Annotated[
             int, Query(ge=0, le=366, description="Window length: today through today + days.")
         ] = 7,
@@ -140,9 +174,8 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
     ) -> Response:
         """Contacts whose next birthday falls from today through today + `days`, soonest
         first. 29 February is celebrated on 28 February in non-leap years."""
-        return _json(
-            BIRTHDAYS_JSON.dump_json(await contacts.upcoming_birthdays(days, limit, offset))
-        )
+        found = await contacts.upcoming_birthdays(days, limit, offset)
+        return _listing(BIRTHDAYS_JSON.dump_json(found), if_none_match)
 
     # `/birthdays` would otherwise reach `/{contact_id}` for the methods it lacks (a bad id,
     # 422); Starlette's URL convertors, the other way out, are global to the host's app.
@@ -161,11 +194,14 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         summary="Get a contact",
         dependencies=limited,
         response_model=ContactRead,
-        responses=error_responses(*_AUTH_ERRORS, ContactNotFound) | success_headers(200, "ETag"),
+        responses=error_responses(*_READ_ERRORS, ContactNotFound) | _CONDITIONAL,
     )
-    async def get_contact(contact_id: ContactId, contacts: Reads) -> Response:
-        """One contact, with its `ETag`."""
-        return _contact(await contacts.get(contact_id))
+    async def get_contact(
+        contact_id: ContactId, contacts: Reads, if_none_match: IfNoneMatch = None
+    ) -> Response:
+        """One contact, with its `ETag`; a 304 when `If-None-Match` names the current one."""
+        record = await contacts.get(contact_id)
+        return _conditional(CONTACT_JSON.dump_json(record), etag(record), if_none_match)
 
     @router.post(
         "",

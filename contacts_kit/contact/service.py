@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from datetime import date, datetime
@@ -9,7 +10,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from contacts_kit.contact.birthdays import birthday_key, birthday_window, next_birthday
-from contacts_kit.contact.errors import ContactNotFound, MalformedIfMatch, PreconditionFailed
+from contacts_kit.contact.errors import (
+    ContactNotFound,
+    MalformedIfMatch,
+    MalformedIfNoneMatch,
+    PreconditionFailed,
+)
 from contacts_kit.contact.phones import InvalidPhoneNumber, normalize_phone
 from contacts_kit.contact.repository import ContactFilters, ContactRepository
 from contacts_kit.contact.schemas import (
@@ -45,6 +51,30 @@ def parse_if_match(header: str | None) -> list[str] | None:
         if found.group(1) is None:  # If-Match compares strongly: a weak tag never matches
             tags.append(f'"{found.group(2)}"')
     return tags
+
+
+def none_match(header: str | None, tag: str) -> bool:
+    """Whether `If-None-Match` names `tag` (or is `*`): the client's copy is current, answer
+    304. Compared weakly, as RFC 9110 (13.1.2) says; `MalformedIfNoneMatch` when the header
+    is not a list of entity tags."""
+    if header is None:
+        return False
+    if header.strip() == "*":
+        return True
+    current = tag.removeprefix("W/")
+    matched = False
+    for item in header.split(","):
+        found = _ENTITY_TAG.match(item.strip())
+        if found is None:
+            raise MalformedIfNoneMatch()
+        matched = matched or f'"{found.group(2)}"' == current
+    return matched
+
+
+def listing_etag(body: bytes) -> str:
+    """The strong entity tag of a list's representation: a digest of its bytes, so it changes
+    whenever anything in the answer does (a contact, the order, today's birthdays)."""
+    return f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
 
 
 class ContactService:
