@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     ForeignKey,
     Index,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,6 +59,7 @@ class Contact(Base):
     # month * 100 + day, so the birthday window is an indexed range.
     birthday_key: Mapped[int] = mapped_column(SmallInteger)
     notes: Mapped[str | None] = mapped_column(Text, default=None)
+    favorite: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The folded first name, last name and email (`contact.text.search_text`), written with
     # every change of them; served by a trigram GIN index on (owner_id, search_text) on
     # PostgreSQL.

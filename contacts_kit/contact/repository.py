@@ -9,6 +9,7 @@ from typing import Any, TypeAlias
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ColumnElement,
     Executable,
     Integer,
@@ -46,6 +47,7 @@ READ_COLUMNS = (
     Contact.phone,
     Contact.birthday,
     Contact.notes,
+    Contact.favorite,
     Contact.version,
     Contact.created_at,
     Contact.updated_at,
@@ -77,20 +79,25 @@ def _matches(name: str) -> ColumnElement[bool]:
 
 
 @functools.cache
-def _search_page(filtered: tuple[str, ...]) -> Statement:
-    """The page of a search on the `filtered` fields (`q` and/or field names).
+def _search_page(filtered: tuple[str, ...], favorite: bool = False) -> Statement:
+    """The page of a search on the `filtered` fields (`q` and/or field names), of favourites
+    only (or not) when `favorite` (a bound `favorite` value) is asked.
 
     Every filter is a pattern of the folded `search_text` (see `contact.text`), which the
     trigram index serves. The page orders by the same keys as `_PAGE`, but through an
     expression (`|| ''` changes no value and no collation) that the (owner, name) index
     cannot serve: otherwise PostgreSQL may walk the whole book in name order, filtering, when
     the matches sit late in the alphabet, instead of collecting them through the trigram index.
+    Without a pattern (favourites alone) the index order is the right plan.
     """
     clauses = [_matches(name) for name in filtered]
+    if favorite:
+        clauses.append(Contact.favorite == bindparam("favorite", type_=Boolean()))
+    last_name = Contact.last_name.concat("") if filtered else Contact.last_name
     return (
         select(*READ_COLUMNS)
         .where(Contact.owner_id == _OWNER, *clauses)
-        .order_by(Contact.last_name.concat(""), Contact.first_name, Contact.id)
+        .order_by(last_name, Contact.first_name, Contact.id)
         .limit(_LIMIT)
         .offset(_OFFSET)
     )
@@ -160,6 +167,7 @@ class ContactFilters:
     first_name: str | None = None
     last_name: str | None = None
     email: str | None = None
+    favorite: bool | None = None
 
     def patterns(self) -> dict[str, str]:
         """The LIKE pattern of each filter given, by field name."""
@@ -183,8 +191,11 @@ def by_id_query(owner_id: uuid.UUID, contact_id: int) -> Query:
 
 def search_query(owner_id: uuid.UUID, filters: ContactFilters, limit: int, offset: int) -> Query:
     """A page of the owner's contacts matching `filters`."""
-    patterns = filters.patterns()
-    stmt = _search_page(tuple(patterns)) if patterns else _PAGE
+    patterns: dict[str, Any] = filters.patterns()
+    favorite = filters.favorite is not None
+    stmt = _search_page(tuple(patterns), favorite) if patterns or favorite else _PAGE
+    if favorite:
+        patterns["favorite"] = filters.favorite
     return stmt, {"owner_id": owner_id, "limit": limit, "offset": offset, **patterns}
 
 
@@ -261,10 +272,7 @@ class ContactRepository:
 
     async def search(self, filters: ContactFilters, limit: int, offset: int) -> list[ContactRecord]:
         """A page of the owner's contacts matching `filters`, by last name, first name, id."""
-        patterns = filters.patterns()
-        stmt = _search_page(tuple(patterns)) if patterns else _PAGE
-        params = {"owner_id": self.owner_id, "limit": limit, "offset": offset, **patterns}
-        return await self._rows(stmt, params)
+        return await self._rows(*search_query(self.owner_id, filters, limit, offset))
 
     async def get_for_update(self, contact_id: int) -> ContactRecord | None:
         """The owner's contact, locked until the transaction ends (PostgreSQL; SQLite has one

@@ -146,12 +146,21 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         first_name: NameQuery = None,
         last_name: NameQuery = None,
         email: EmailQuery = None,
+        favorite: Annotated[
+            bool | None,
+            Query(
+                description="`true`: favourites only; `false`: the others.",
+                json_schema_extra=not_null,
+            ),
+        ] = None,
         limit: Limit = 20,
         offset: Offset = 0,
     ) -> Response:
-        """Your contacts by last name, first name, id; filters are case-insensitive substrings
-        (`%` and `_` match themselves) and combine with AND."""
-        filters = ContactFilters(q=q, first_name=first_name, last_name=last_name, email=email)
+        """Your contacts by last name, first name, id; text filters are case-insensitive
+        substrings (`%` and `_` match themselves); all filters combine with AND."""
+        filters = ContactFilters(
+            q=q, first_name=first_name, last_name=last_name, email=email, favorite=favorite
+        )
         found = await contacts.search(filters, limit, offset)
         return _listing(CONTACTS_JSON.dump_json(found), if_none_match)
 

@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    Strict,
     StringConstraints,
     TypeAdapter,
     model_validator,
@@ -65,6 +66,11 @@ def _iso_text(value: object) -> object:
 
 Birthday = Annotated[date, BeforeValidator(_iso_text), AfterValidator(_not_in_the_future)]
 Notes = Annotated[str, StringConstraints(max_length=2000), Printable, Normal]
+Favorite = Annotated[
+    bool,
+    Strict(),
+    Field(description="A favourite: `GET /contacts?favorite=true` lists them."),
+]
 
 _EXAMPLE: dict[str, Any] = {
     "first_name": "Ada",
@@ -87,6 +93,7 @@ class ContactCreate(BaseModel):
     phone: Phone
     birthday: Birthday
     notes: Notes | None = None
+    favorite: Favorite = False
 
 
 class ContactUpdate(BaseModel):
@@ -100,6 +107,7 @@ class ContactUpdate(BaseModel):
     phone: Phone | None = Field(None, json_schema_extra=not_null)
     birthday: Birthday | None = Field(None, json_schema_extra=not_null)
     notes: Notes | None = None
+    favorite: Favorite | None = Field(None, json_schema_extra=not_null)
 
     @model_validator(mode="after")
     def _required_fields_are_not_null(self) -> ContactUpdate:
@@ -124,6 +132,7 @@ class ContactRead(BaseModel):
                 | {
                     "id": 42,
                     "phone": "+442079460958",
+                    "favorite": False,
                     "created_at": "2026-01-01T12:00:00Z",
                     "updated_at": "2026-01-01T12:00:00Z",
                 }
@@ -138,6 +147,7 @@ class ContactRead(BaseModel):
     phone: str
     birthday: date
     notes: str | None
+    favorite: bool
     created_at: datetime
     updated_at: datetime
 
@@ -162,6 +172,7 @@ class ContactRecord:
     phone: str
     birthday: date
     notes: str | None
+    favorite: bool
     version: Annotated[int, Field(exclude=True)]
     created_at: datetime
     updated_at: datetime

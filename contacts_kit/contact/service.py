@@ -188,6 +188,7 @@ class ContactService:
                 row.phone,
                 row.birthday,
                 row.notes,
+                row.favorite,
                 row.version,
                 row.created_at,
                 row.updated_at,

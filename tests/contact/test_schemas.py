@@ -23,6 +23,7 @@ RECORD = ContactRecord(
     phone="+442079460958",
     birthday=date(1815, 12, 10),
     notes=None,
+    favorite=True,
     version=3,  # read for the ETag, never shown in a body
     created_at=datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
     updated_at=datetime(2026, 1, 2, 8, 30, 15, 250000, tzinfo=UTC),

@@ -1,0 +1,146 @@
+"""Favourites: a flag on a contact, a filter of the list; on both dialects and embedded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from contacts_kit import ContactsKit
+from contacts_kit.migrate import upgrade_engine
+from contacts_kit.settings import normalize_database_url
+from tests.conftest import PASSWORD, auth_headers, make_settings
+from tests.contact.test_router import URL, contact_body, create
+from tests.test_embedding import API, CONTACT, _login, _running
+
+
+@pytest.fixture
+async def alice(client: httpx.AsyncClient) -> dict[str, str]:
+    return await auth_headers(client, "alice@example.com")
+
+
+def _emails(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [contact["email"] for contact in response.json()]
+
+
+async def test_a_contact_is_a_favourite_only_when_marked(
+    client: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    plain = await create(client, alice)
+    assert plain["favorite"] is False
+    starred = await create(client, alice, email="grace@example.com", favorite=True)
+    assert starred["favorite"] is True
+    read = await client.get(f"{URL}/{starred['id']}", headers=alice)
+    assert read.json()["favorite"] is True
+
+    unstarred = await client.patch(
+        f"{URL}/{starred['id']}", json={"favorite": False}, headers=alice
+    )
+    assert unstarred.json()["favorite"] is False
+    assert unstarred.headers["etag"] != read.headers["etag"]  # a change like any other
+    again = await client.patch(f"{URL}/{plain['id']}", json={"favorite": True}, headers=alice)
+    assert again.json()["favorite"] is True
+    # PUT replaces every field: a body without `favorite` is not a favourite.
+    replaced = await client.put(f"{URL}/{plain['id']}", json=contact_body(), headers=alice)
+    assert replaced.json()["favorite"] is False
+
+
+async def test_the_list_filters_favourites_and_combines_with_search(
+    client: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    await create(client, alice, first_name="Ada", email="ada@example.com", favorite=True)
+    await create(client, alice, first_name="Adele", email="adele@example.com")
+    await create(client, alice, first_name="Grace", email="grace@example.com", favorite=True)
+    assert _emails(await client.get(f"{URL}?favorite=true", headers=alice)) == [
+        "ada@example.com",
+        "grace@example.com",
+    ]
+    assert _emails(await client.get(f"{URL}?favorite=false", headers=alice)) == [
+        "adele@example.com"
+    ]
+    both = await client.get(f"{URL}?favorite=true&q=ad", headers=alice)
+    assert _emails(both) == ["ada@example.com"]
+    paged = await client.get(f"{URL}?favorite=true&limit=1&offset=1", headers=alice)
+    assert _emails(paged) == ["grace@example.com"]
+    assert len((await client.get(URL, headers=alice)).json()) == 3
+
+
+async def test_another_users_favourites_are_not_listed(
+    client: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    bob = await auth_headers(client, "bob@example.com")
+    await create(client, alice, favorite=True)
+    assert _emails(await client.get(f"{URL}?favorite=true", headers=bob)) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"favorite": "yes"}, {"favorite": 1}, {"favorite": None}],
+    ids=["string", "number", "null"],
+)
+async def test_a_favourite_is_true_or_false_nothing_else(
+    client: httpx.AsyncClient, alice: dict[str, str], body: dict[str, object]
+) -> None:
+    contact = await create(client, alice)
+    refused = await client.patch(f"{URL}/{contact['id']}", json=body, headers=alice)
+    assert refused.status_code == 422
+    assert "favorite" in refused.text
+    created = await client.post(URL, json=contact_body(email="x@example.com") | body, headers=alice)
+    assert created.status_code == 422
+    assert [error["loc"][-1] for error in created.json()["detail"]] == ["favorite"]
+    bad_filter = await client.get(f"{URL}?favorite=maybe", headers=alice)
+    assert bad_filter.status_code == 422
+
+
+async def test_the_migration_keeps_every_contact_as_no_favourite(tmp_path: Path) -> None:
+    url = normalize_database_url(f"sqlite:///{tmp_path / 'old.db'}")
+    engine = create_async_engine(url)
+    try:
+        await upgrade_engine(engine, "0005_ids_and_folded_search")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO contacts_kit_users (id, email, hashed_password, is_verified, "
+                    "token_version, created_at, updated_at) VALUES "
+                    "('00000000000000000000000000000001', 'old@example.com', 'x', 1, 0, "
+                    "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO contacts_kit_contacts (owner_id, first_name, last_name, email, "
+                    "phone, birthday, birthday_key, search_text, version, created_at, "
+                    "updated_at) VALUES ('00000000000000000000000000000001', 'Old', 'Row', "
+                    "'row@example.com', '+12025550143', '1990-01-01', 101, 'old row', 1, "
+                    "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+        await upgrade_engine(engine, "head")
+        async with engine.connect() as connection:
+            rows = (
+                await connection.execute(text("SELECT email, favorite FROM contacts_kit_contacts"))
+            ).all()
+    finally:
+        await engine.dispose()
+    assert [(email, bool(favorite)) for email, favorite in rows] == [("row@example.com", False)]
+
+
+async def test_favourites_in_a_host_app_under_its_own_prefix(
+    database_url: str, tmp_path: Path
+) -> None:
+    kit = ContactsKit(make_settings(database_url, tmp_path, require_verified_email=False))
+    async with _running(kit) as (_, client):
+        account = {"email": "favourites@example.com", "password": PASSWORD}
+        assert (await client.post(f"{API}/auth/signup", json=account)).status_code == 201
+        headers = await _login(client, account["email"])
+        created = await client.post(
+            f"{API}/contacts", json=CONTACT | {"favorite": True}, headers=headers
+        )
+        assert created.status_code == 201, created.text
+        listed = await client.get(f"{API}/contacts?favorite=true", headers=headers)
+        assert [c["email"] for c in listed.json()] == [CONTACT["email"]]
+        assert listed.headers["x-host-middleware"] == "yes"
