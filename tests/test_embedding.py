@@ -130,6 +130,19 @@ async def _login(client: httpx.AsyncClient, email: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
+@asynccontextmanager
+async def embedded_user(
+    database_url: str, tmp_path: Path, email: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+    """The host app with the kit under `OUTER`, and the headers of a user signed up and
+    logged in through it."""
+    kit = ContactsKit(make_settings(database_url, tmp_path, require_verified_email=False))
+    async with _running(kit) as (_, client):
+        account = {"email": email, "password": PASSWORD}
+        assert (await client.post(f"{API}/auth/signup", json=account)).status_code == 201
+        yield client, await _login(client, email)
+
+
 async def test_links_hints_and_body_limits_follow_where_the_kit_is_mounted(
     database_url: str, tmp_path: Path
 ) -> None:

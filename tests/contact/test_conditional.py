@@ -8,10 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contacts_kit import ContactsKit
-from tests.conftest import PASSWORD, auth_headers, make_settings
+from tests.conftest import auth_headers
 from tests.contact.test_router import URL, create
-from tests.test_embedding import API, CONTACT, _login, _running
+from tests.test_embedding import API, CONTACT, embedded_user
 
 READS = [URL, f"{URL}?q=ada", f"{URL}/birthdays?days=366", "{contact}"]
 
@@ -103,11 +102,10 @@ async def test_a_malformed_if_none_match_is_a_400_that_says_why(
 async def test_conditional_reads_in_a_host_app_under_its_own_prefix(
     database_url: str, tmp_path: Path
 ) -> None:
-    kit = ContactsKit(make_settings(database_url, tmp_path, require_verified_email=False))
-    async with _running(kit) as (_, client):
-        account = {"email": "conditional@example.com", "password": PASSWORD}
-        assert (await client.post(f"{API}/auth/signup", json=account)).status_code == 201
-        headers = await _login(client, account["email"])
+    async with embedded_user(database_url, tmp_path, "conditional@example.com") as (
+        client,
+        headers,
+    ):
         created = await client.post(f"{API}/contacts", json=CONTACT, headers=headers)
         for url in (f"{API}/contacts", created.headers["location"]):
             first = await client.get(url, headers=headers)

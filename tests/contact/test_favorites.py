@@ -9,12 +9,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from contacts_kit import ContactsKit
 from contacts_kit.migrate import upgrade_engine
 from contacts_kit.settings import normalize_database_url
-from tests.conftest import PASSWORD, auth_headers, make_settings
+from tests.conftest import auth_headers
 from tests.contact.test_router import URL, contact_body, create
-from tests.test_embedding import API, CONTACT, _login, _running
+from tests.test_embedding import API, CONTACT, embedded_user
 
 
 @pytest.fixture
@@ -132,11 +131,10 @@ async def test_the_migration_keeps_every_contact_as_no_favourite(tmp_path: Path)
 async def test_favourites_in_a_host_app_under_its_own_prefix(
     database_url: str, tmp_path: Path
 ) -> None:
-    kit = ContactsKit(make_settings(database_url, tmp_path, require_verified_email=False))
-    async with _running(kit) as (_, client):
-        account = {"email": "favourites@example.com", "password": PASSWORD}
-        assert (await client.post(f"{API}/auth/signup", json=account)).status_code == 201
-        headers = await _login(client, account["email"])
+    async with embedded_user(database_url, tmp_path, "favourites@example.com") as (
+        client,
+        headers,
+    ):
         created = await client.post(
             f"{API}/contacts", json=CONTACT | {"favorite": True}, headers=headers
         )
