@@ -15,6 +15,8 @@ the `8000` written on the pages):
   command fails the block. Servers a block starts in the background end with the page.
 - `python`: executed in the page's namespace, in its working directory; with a
   `title="file.py"`, written to that file instead (the reader saves it; a later block uses it).
+  Before that, ruff reads it for names nobody defines (inside functions too), and the hook
+  implementations it defines are registered as a plugin of a kit, which refuses a wrong one.
 - `dotenv`: loaded as `Settings`, and a `ContactsKit` built from them (no start-up error).
 - `json`, `toml`, `yaml`: must parse. `text`: shown to the reader, not run.
 - `text` or `json` titled `output`: what the bash block before it printed, compared
@@ -98,6 +100,8 @@ class Page:
         self._blocks = 0
         self.output = ""
         """What the last bash block printed, for an `output` block to compare."""
+        self.python = ""
+        """The page's Python blocks run so far: a later block may use their names."""
 
     def rewrite(self, source: str) -> str:
         """The page's `8000` becomes the page's free port; the clone of the public repository
@@ -231,20 +235,82 @@ def check_output(example: Example) -> None:
     )
 
 
+def undefined_names(source: str, earlier: str = "") -> list[str]:
+    """ruff's undefined-name findings (F821) in `source`, read after the `earlier` blocks of
+    its page: a name used inside a function fails only when it is called, so running a block
+    does not find it; reading it does."""
+    prefix = f"{earlier}\n" if earlier else ""
+    checked = subprocess.run(
+        [
+            str(TEST_BIN / "ruff"),
+            "check",
+            "--isolated",
+            "--select",
+            "F821",
+            "--output-format",
+            "concise",
+            "--stdin-filename",
+            "block.py",
+            "-",
+        ],
+        input=prefix + source,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    skip = prefix.count("\n")
+    found = []
+    for line in checked.stdout.splitlines():
+        where = re.match(r"block\.py:(\d+):\d+: (.*)", line)
+        if where and int(where.group(1)) > skip:
+            found.append(f"line {int(where.group(1)) - skip}: {where.group(2)}")
+    return found
+
+
+def check_plugin(namespace: dict[str, Any]) -> None:
+    """The hook implementations a block defined, registered as one plugin of a kit: a name or
+    an argument no hook has, or a backend that misses its protocol, stops the kit."""
+    from contacts_kit import ContactsKit, Settings
+    from contacts_kit.hookspecs import PROJECT_NAME
+
+    marker = f"{PROJECT_NAME}_impl"
+    hooks = {name: value for name, value in namespace.items() if hasattr(value, marker)}
+    if not hooks:
+        return
+    plugin = type("DocsPlugin", (), {name: staticmethod(value) for name, value in hooks.items()})
+    settings = Settings(
+        _env_file=None,
+        database_url="sqlite:///./plugin.db",
+        jwt_secret="docs-" + "x" * 40,
+        load_entry_points=False,
+    )
+    ContactsKit(settings, plugins=[plugin])
+
+
 def run_python(example: Example) -> None:
     page = _page(example)
     source = expand(example.parsed["source"])
     title = example.parsed["title"]
+    undefined = undefined_names(source, page.python)
+    assert not undefined, "a name the block never defines:\n" + "\n".join(undefined)
     if title:
         # The reader saves it under that name; a later block runs it.
         compile(source, title, "exec")
         (page.workdir / title).write_text(source)
         return
+    page.python += f"\n{source}"
     code = compile(pad(source, example.line), example.path, "exec", dont_inherit=True)
     previous = Path.cwd()
     os.chdir(page.workdir)
     try:
+        before = dict(example.namespace)
         exec(code, example.namespace)  # noqa: S102  (running the page's code is the point)
+        defined = {
+            name: value
+            for name, value in example.namespace.items()
+            if before.get(name) is not value
+        }
+        check_plugin(defined)
     finally:
         os.chdir(previous)
         example.namespace.pop("__builtins__", None)
