@@ -55,7 +55,8 @@ ERROR_CODE_MEANINGS: dict[ErrorCode, str] = {
     ErrorCode.PRECONDITION_FAILED: "`If-Match` names an older version: someone changed the "
     "contact since you read it. Read it again, then retry; nothing was written.",
     ErrorCode.MALFORMED_REQUEST: "The request cannot be read: a body that is not UTF-8 or not "
-    "of its declared type, a malformed `If-Match`, a `Content-Length` that is not a number.",
+    "of its declared type, a malformed `If-Match` or `If-None-Match`, a `Content-Length` that "
+    "is not a number.",
     ErrorCode.NOT_FOUND: "No route at this path.",
     ErrorCode.METHOD_NOT_ALLOWED: "The path exists, not with this method; `Allow` lists those "
     "that do.",

@@ -54,7 +54,6 @@ def get_health_router(
     `cache_timeout` bounds the cache check; set it above the cache client's own timeouts, so
     the client gives up on its own terms rather than being cancelled mid-connect."""
     router = APIRouter(route_class=route_class, generate_unique_id_function=operation_id)
-    head, known = revisions()
 
     @router.get("/healthz", name="health:live", summary="Liveness", response_model=Liveness)
     async def healthz() -> Liveness:
@@ -77,7 +76,7 @@ def get_health_router(
     async def readyz() -> JSONResponse:
         """200 when the database (migrated) and the cache answer, 503 otherwise; the body says
         which."""
-        database = await _database_state(engine, head, known)
+        database = await _database_state(engine)
         cached = await _cache_ok(cache, cache_timeout)
         body = Readiness(
             status="ok" if database == "ok" and cached else "unavailable",
@@ -89,9 +88,10 @@ def get_health_router(
     return router
 
 
-async def _database_state(engine: AsyncEngine, head: str, known: frozenset[str]) -> DatabaseState:
+async def _database_state(engine: AsyncEngine) -> DatabaseState:
     """`ok`, `down`, or `not_migrated` when the database is behind this version's migrations
     (a revision newer than this code knows is fine: a rolling deploy migrates first)."""
+    head, known = revisions()
     try:
         async with asyncio.timeout(PROBE_TIMEOUT):
             async with engine.connect() as connection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -32,8 +33,10 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+@functools.cache
 def revisions() -> tuple[str, frozenset[str]]:
-    """The head revision of the shipped migrations, and every revision they know."""
+    """The head revision of the shipped migrations, and every revision they know (read from
+    the migration files once per process, when first asked)."""
     script = ScriptDirectory(str(migrations_dir()))
     head = script.get_current_head()
     if head is None:

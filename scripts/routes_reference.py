@@ -11,6 +11,7 @@ from typing import Any
 from contacts_kit import Settings, create_app
 from contacts_kit.errors import ERROR_CODE_MEANINGS, ErrorCode
 from contacts_kit.http import STATUS
+from scripts.settings_reference import cell
 
 METHODS = ("get", "post", "put", "patch", "delete")
 REF = "#/components/schemas/"
@@ -36,10 +37,6 @@ def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
 def anchor(method: str, path: str) -> str:
     """The heading id of a route: `post-api-contacts-contact_id`."""
     return re.sub(r"[^a-z0-9_]+", "-", f"{method} {path}".lower()).strip("-")
-
-
-def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
 
 
 def type_of(schema: dict[str, Any]) -> str:
@@ -89,7 +86,7 @@ def _parameters(operation: dict[str, Any]) -> list[str]:
             meaning = f"{meaning} Default `{default}`.".strip()
         lines.append(
             f"| `{parameter['name']}` | {parameter['in']} | {type_of(schema)} | "
-            f"{'yes' if parameter.get('required') else 'no'} | {_cell(meaning)} |"
+            f"{'yes' if parameter.get('required') else 'no'} | {cell(meaning)} |"
         )
     return [*lines, ""]
 
@@ -118,23 +115,28 @@ def _success(status: str, response: dict[str, Any]) -> list[str]:
     return [line, ""]
 
 
+def _is_error(status: str) -> bool:
+    """4xx and 5xx; a success or a 304 is an answer, not an error."""
+    return status[0] in "45"
+
+
 def _errors(responses: dict[str, Any]) -> list[str]:
     rows = []
     for status, response in sorted(responses.items()):
-        if status.startswith("2"):
+        if not _is_error(status):
             continue
         codes = response.get("x-error-codes")
         if codes:
             for code in codes:
                 meaning = ERROR_CODE_MEANINGS[ErrorCode(code)]
-                rows.append(f"| {status} | [`{code}`](#code-{code.lower()}) | {_cell(meaning)} |")
+                rows.append(f"| {status} | [`{code}`](#code-{code.lower()}) | {cell(meaning)} |")
         elif status == "422":
             rows.append(
                 "| 422 | *(FastAPI's list)* | A field is missing or invalid: `detail` lists each "
                 "one with its location, message and (shortened) input. |"
             )
         else:
-            rows.append(f"| {status} | | {_cell(response.get('description', ''))} |")
+            rows.append(f"| {status} | | {cell(response.get('description', ''))} |")
     if not rows:
         return []
     return ["**Errors**", "", "| Status | Code | Meaning |", "|---|---|---|", *rows, ""]
@@ -147,7 +149,7 @@ def route_section(method: str, path: str, operation: dict[str, Any]) -> list[str
         lines += ["Needs an access token: `Authorization: Bearer <access_token>`.", ""]
     lines += _parameters(operation) + _body(operation)
     for status, response in operation["responses"].items():
-        if status.startswith("2"):
+        if not _is_error(status):
             lines += _success(status, response)
     return lines + _errors(operation["responses"])
 
@@ -155,7 +157,7 @@ def route_section(method: str, path: str, operation: dict[str, Any]) -> list[str
 def schema_section(name: str, schema: dict[str, Any]) -> list[str]:
     lines = [f"### {name} {{#schema-{name.lower()}}}", ""]
     if schema.get("description"):
-        lines += [_cell(schema["description"]), ""]
+        lines += [cell(schema["description"]), ""]
     if "enum" in schema:
         return [*lines, "One of " + ", ".join(f"`{value}`" for value in schema["enum"]) + ".", ""]
     properties = schema.get("properties", {})
@@ -167,7 +169,7 @@ def schema_section(name: str, schema: dict[str, Any]) -> list[str]:
             meaning = f"{meaning} Default `{spec['default']}`.".strip()
         lines.append(
             f"| `{field}` | {type_of(spec)} | {'yes' if field in required else 'no'} | "
-            f"{_cell(meaning)} |"
+            f"{cell(meaning)} |"
         )
     return [*lines, ""]
 
@@ -177,7 +179,7 @@ def error_codes_section() -> list[str]:
     for code in ErrorCode:
         lines.append(
             f"| `{code.value}` {{#code-{code.value.lower()}}} | {STATUS[code]} | "
-            f"{_cell(ERROR_CODE_MEANINGS[code])} |"
+            f"{cell(ERROR_CODE_MEANINGS[code])} |"
         )
     return [*lines, ""]
 

@@ -130,23 +130,27 @@ def group_of(field: str) -> str:
     raise LookupError(f"setting {field!r} belongs to no group of scripts/settings_reference.py")
 
 
+def cell(text: str) -> str:
+    """`text` as one Markdown table cell: on one line, its pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
 def grouped_markdown() -> str:
     """The configuration reference: one table per topic, each setting with its environment
     variable, its `Settings` field, its type and default."""
+    rows: dict[str, list[str]] = {title: [] for title, _, _ in GROUPS}
+    for name, info in Settings.model_fields.items():
+        default = env_value(_default(info))
+        shown = f"`{default}`" if default else "*unset*"
+        kind = _type_name(info).replace(" | ", " or ")
+        rows[group_of(name)].append(
+            f"| `{env_name(name)}`<br>field `{name}`<br>{kind}, default {shown} | "
+            f"{cell(info.description or '')} |"
+        )
     out: list[str] = []
     for title, intro, _ in GROUPS:
         out += [f"## {title}", "", intro, "", "| Setting | Meaning |", "|---|---|"]
-        for name, info in Settings.model_fields.items():
-            if group_of(name) != title:
-                continue
-            default = env_value(_default(info))
-            shown = f"`{default}`" if default else "*unset*"
-            kind = _type_name(info).replace(" | ", " or ")
-            cell = (info.description or "").replace("|", "\\|").replace("\n", " ")
-            out.append(
-                f"| `{env_name(name)}`<br>field `{name}`<br>{kind}, default {shown} | {cell} |"
-            )
-        out.append("")
+        out += [*rows[title], ""]
     return "\n".join(out)
 
 

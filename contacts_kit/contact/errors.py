@@ -26,21 +26,19 @@ class PreconditionFailed(ContactsKitError):
     message = "The contact was changed by someone else; fetch it again and retry."
 
 
-class MalformedIfMatch(ContactsKitError):
-    """An `If-Match` header that is not `*` or a list of entity tags."""
+class MalformedEntityTags(ContactsKitError):
+    """An `If-Match` or `If-None-Match` header that is not `*` or a list of entity tags."""
 
     code = ErrorCode.MALFORMED_REQUEST
     message = (
-        'If-Match must be "*" or entity tags in double quotes, as an ETag header gives them '
-        '(for example "42-3").'
+        'If-Match and If-None-Match take "*" or entity tags in double quotes, as an ETag header '
+        'gives them (for example "42-3").'
     )
 
-
-class MalformedIfNoneMatch(ContactsKitError):
-    """An `If-None-Match` header that is not `*` or a list of entity tags."""
-
-    code = ErrorCode.MALFORMED_REQUEST
-    message = (
-        'If-None-Match must be "*" or entity tags in double quotes, as an ETag header gives '
-        'them (for example "42-3").'
-    )
+    @classmethod
+    def of(cls, header: str) -> MalformedEntityTags:
+        """The error naming the header that was malformed."""
+        return cls(
+            f'{header} must be "*" or entity tags in double quotes, as an ETag header gives them '
+            '(for example "42-3").'
+        )

@@ -191,12 +191,11 @@ def by_id_query(owner_id: uuid.UUID, contact_id: int) -> Query:
 
 def search_query(owner_id: uuid.UUID, filters: ContactFilters, limit: int, offset: int) -> Query:
     """A page of the owner's contacts matching `filters`."""
-    patterns: dict[str, Any] = filters.patterns()
-    favorite = filters.favorite is not None
-    stmt = _search_page(tuple(patterns), favorite) if patterns or favorite else _PAGE
-    if favorite:
-        patterns["favorite"] = filters.favorite
-    return stmt, {"owner_id": owner_id, "limit": limit, "offset": offset, **patterns}
+    patterns = filters.patterns()
+    params: dict[str, Any] = {"owner_id": owner_id, "limit": limit, "offset": offset, **patterns}
+    if filters.favorite is None:
+        return (_search_page(tuple(patterns)) if patterns else _PAGE), params
+    return _search_page(tuple(patterns), favorite=True), params | {"favorite": filters.favorite}
 
 
 def birthdays_query(owner_id: uuid.UUID, window: BirthdayWindow, limit: int, offset: int) -> Query:

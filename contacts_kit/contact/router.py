@@ -12,8 +12,7 @@ from contacts_kit.auth.errors import InvalidToken, NotAuthenticated
 from contacts_kit.contact.errors import (
     ContactEmailExists,
     ContactNotFound,
-    MalformedIfMatch,
-    MalformedIfNoneMatch,
+    MalformedEntityTags,
     PreconditionFailed,
 )
 from contacts_kit.contact.repository import ContactFilters
@@ -32,6 +31,7 @@ from contacts_kit.deps import KitDependencies
 from contacts_kit.fields import CleanStr, not_null
 from contacts_kit.http import (
     BODY_ERRORS,
+    RESPONSE_HEADERS,
     DatabaseUnavailable,
     error_responses,
     method_not_allowed,
@@ -89,25 +89,24 @@ def _contact(record: ContactRecord, headers: dict[str, str] | None = None) -> Re
     return _json(CONTACT_JSON.dump_json(record), {"ETag": etag(record), **(headers or {})})
 
 
-def _conditional(body: bytes, tag: str, if_none_match: str | None) -> Response:
-    """The read's answer, or a 304 with its `ETag` and no body when the client's copy, named
-    by `If-None-Match`, is current."""
-    if none_match(if_none_match, tag):
-        return Response(status_code=http_status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
-    return _json(body, {"ETag": tag})
+def _not_modified(tag: str) -> Response:
+    """The 304 of a read whose copy, named by `If-None-Match`, is current: no body."""
+    return Response(status_code=http_status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
 
 
 def _listing(body: bytes, if_none_match: str | None) -> Response:
-    return _conditional(body, listing_etag(body), if_none_match)
+    """A list's answer, tagged with a digest of its bytes, or its 304."""
+    tag = listing_etag(body)
+    return _not_modified(tag) if none_match(if_none_match, tag) else _json(body, {"ETag": tag})
 
 
 _CONDITIONAL = success_headers(200, "ETag") | {
     304: {
         "description": "Not Modified: the copy named by `If-None-Match` is current.",
-        "headers": success_headers(304, "ETag")[304]["headers"],
+        "headers": {"ETag": RESPONSE_HEADERS["ETag"]},
     }
 }
-_READ_ERRORS = (*_AUTH_ERRORS, MalformedIfNoneMatch)
+_READ_ERRORS = (*_AUTH_ERRORS, MalformedEntityTags)
 
 
 def get_contacts_router(deps: KitDependencies) -> APIRouter:
@@ -210,7 +209,9 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
     ) -> Response:
         """One contact, with its `ETag`; a 304 when `If-None-Match` names the current one."""
         record = await contacts.get(contact_id)
-        return _conditional(CONTACT_JSON.dump_json(record), etag(record), if_none_match)
+        # The tag comes from the record: a 304 is decided before any serialization.
+        tag = etag(record)
+        return _not_modified(tag) if none_match(if_none_match, tag) else _contact(record)
 
     @router.post(
         "",
@@ -248,7 +249,7 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
             ContactNotFound,
             ContactEmailExists,
             PreconditionFailed,
-            MalformedIfMatch,
+            MalformedEntityTags,
             *BODY_ERRORS,
         )
         | success_headers(200, "ETag"),
@@ -277,7 +278,7 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
             ContactNotFound,
             ContactEmailExists,
             PreconditionFailed,
-            MalformedIfMatch,
+            MalformedEntityTags,
             *BODY_ERRORS,
         )
         | success_headers(200, "ETag"),
@@ -302,7 +303,7 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         dependencies=limited,
         status_code=http_status.HTTP_204_NO_CONTENT,
         responses=error_responses(
-            *_AUTH_ERRORS, ContactNotFound, PreconditionFailed, MalformedIfMatch
+            *_AUTH_ERRORS, ContactNotFound, PreconditionFailed, MalformedEntityTags
         ),
     )
     async def delete_contact(

@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 from contacts_kit.contact.birthdays import birthday_key, birthday_window, next_birthday
 from contacts_kit.contact.errors import (
     ContactNotFound,
-    MalformedIfMatch,
-    MalformedIfNoneMatch,
+    MalformedEntityTags,
     PreconditionFailed,
 )
 from contacts_kit.contact.phones import InvalidPhoneNumber, normalize_phone
@@ -38,37 +37,36 @@ def etag(record: ContactRecord) -> str:
 _ENTITY_TAG = re.compile(r'^(W/)?"([\x21\x23-\x7e\x80-\xff]*)"$')
 
 
-def parse_if_match(header: str | None) -> list[str] | None:
-    """The strong entity tags an `If-Match` header lists, None when absent or `*` (any);
-    `MalformedIfMatch` when it is not a list of entity tags (RFC 9110, 13.1.1)."""
-    if header is None or header.strip() == "*":
-        return None
+def _entity_tags(header: str, name: str) -> list[tuple[bool, str]]:
+    """(weak, tag in quotes) of each entity tag a precondition header lists; the error names
+    the header when one item is not an entity tag (RFC 9110, 8.8.3)."""
     tags = []
     for item in header.split(","):
         found = _ENTITY_TAG.match(item.strip())
         if found is None:
-            raise MalformedIfMatch()
-        if found.group(1) is None:  # If-Match compares strongly: a weak tag never matches
-            tags.append(f'"{found.group(2)}"')
+            raise MalformedEntityTags.of(name)
+        tags.append((found.group(1) is not None, f'"{found.group(2)}"'))
     return tags
+
+
+def parse_if_match(header: str | None) -> list[str] | None:
+    """The strong entity tags an `If-Match` header lists, None when absent or `*` (any);
+    `MalformedEntityTags` when it is not a list of entity tags (RFC 9110, 13.1.1)."""
+    if header is None or header.strip() == "*":
+        return None
+    # If-Match compares strongly: a weak tag never matches.
+    return [tag for weak, tag in _entity_tags(header, "If-Match") if not weak]
 
 
 def none_match(header: str | None, tag: str) -> bool:
     """Whether `If-None-Match` names `tag` (or is `*`): the client's copy is current, answer
-    304. Compared weakly, as RFC 9110 (13.1.2) says; `MalformedIfNoneMatch` when the header
+    304. Compared weakly, as RFC 9110 (13.1.2) says; `MalformedEntityTags` when the header
     is not a list of entity tags."""
     if header is None:
         return False
     if header.strip() == "*":
         return True
-    current = tag.removeprefix("W/")
-    matched = False
-    for item in header.split(","):
-        found = _ENTITY_TAG.match(item.strip())
-        if found is None:
-            raise MalformedIfNoneMatch()
-        matched = matched or f'"{found.group(2)}"' == current
-    return matched
+    return any(listed == tag for _, listed in _entity_tags(header, "If-None-Match"))
 
 
 def listing_etag(body: bytes) -> str:

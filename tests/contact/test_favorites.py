@@ -11,14 +11,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from contacts_kit.migrate import upgrade_engine
 from contacts_kit.settings import normalize_database_url
-from tests.conftest import auth_headers
 from tests.contact.test_router import URL, contact_body, create
 from tests.test_embedding import API, CONTACT, embedded_user
-
-
-@pytest.fixture
-async def alice(client: httpx.AsyncClient) -> dict[str, str]:
-    return await auth_headers(client, "alice@example.com")
 
 
 def _emails(response: httpx.Response) -> list[str]:
@@ -69,9 +63,8 @@ async def test_the_list_filters_favourites_and_combines_with_search(
 
 
 async def test_another_users_favourites_are_not_listed(
-    client: httpx.AsyncClient, alice: dict[str, str]
+    client: httpx.AsyncClient, alice: dict[str, str], bob: dict[str, str]
 ) -> None:
-    bob = await auth_headers(client, "bob@example.com")
     await create(client, alice, favorite=True)
     assert _emails(await client.get(f"{URL}?favorite=true", headers=bob)) == []
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from contacts_kit.contact.models import Contact
 from contacts_kit.db.engine import make_session_factory
-from tests.conftest import Harness, auth_headers
+from tests.conftest import Harness
 
 URL = "/api/contacts"
 
@@ -39,16 +39,6 @@ async def create(client: httpx.AsyncClient, headers: dict[str, str], **overrides
 async def count_contacts(harness: Harness) -> int:
     async with make_session_factory(harness.kit.engine)() as session:
         return int(await session.scalar(select(func.count()).select_from(Contact)) or 0)
-
-
-@pytest.fixture
-async def alice(client: httpx.AsyncClient) -> dict[str, str]:
-    return await auth_headers(client, "alice@example.com")
-
-
-@pytest.fixture
-async def bob(client: httpx.AsyncClient) -> dict[str, str]:
-    return await auth_headers(client, "bob@example.com")
 
 
 async def test_create_returns_201_location_and_etag(
