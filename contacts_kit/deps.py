@@ -20,7 +20,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contacts_kit.auth.current_user import SCHEME_NAME, CurrentUser
-from contacts_kit.auth.service import Authenticator, AuthService
+from contacts_kit.auth.service import Authenticator, AuthService, Client
 from contacts_kit.auth.tokens import TokenCodec
 from contacts_kit.backends.protocols import Storage
 from contacts_kit.contact.repository import ContactRepository
@@ -29,7 +29,7 @@ from contacts_kit.db.session import transaction
 from contacts_kit.events import Events
 from contacts_kit.http import failed_attempt, kit_route_class
 from contacts_kit.mail import MailComposer
-from contacts_kit.ratelimit import RateLimits, per_ip, per_user
+from contacts_kit.ratelimit import RateLimits, client_ip, per_ip, per_user
 from contacts_kit.settings import Settings
 from contacts_kit.users.cache import UserCache
 from contacts_kit.users.passwords import PasswordHasher
@@ -139,6 +139,12 @@ class KitDependencies:
         raises or its error is answered."""
         async for session in transaction(self.parts.sessions, failed_attempt(request)):
             yield session
+
+    async def client(self, request: Request) -> Client:
+        """Who the request comes from, as a session records it: the `User-Agent` and the
+        client address (through the trusted proxies)."""
+        address = client_ip(request, self.parts.settings.trusted_proxies)
+        return Client.of(request.headers.get("user-agent"), address)
 
     def route_class_for(self, body_limit: int) -> type[APIRoute]:
         """The class of a kit route that accepts bodies of up to `body_limit` bytes."""

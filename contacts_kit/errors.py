@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
     INVALID_VERIFICATION_TOKEN = "INVALID_VERIFICATION_TOKEN"
     INVALID_RESET_TOKEN = "INVALID_RESET_TOKEN"
+    SESSION_NOT_FOUND = "SESSION_NOT_FOUND"
     CONTACT_NOT_FOUND = "CONTACT_NOT_FOUND"
     CONTACT_EMAIL_EXISTS = "CONTACT_EMAIL_EXISTS"
     PRECONDITION_FAILED = "PRECONDITION_FAILED"
@@ -49,6 +50,8 @@ ERROR_CODE_MEANINGS: dict[ErrorCode, str] = {
     "`CONTACTS_KIT_REQUIRE_VERIFIED_EMAIL` is on). Open the emailed link, or ask for a new one.",
     ErrorCode.INVALID_VERIFICATION_TOKEN: "The verification link is malformed or expired.",
     ErrorCode.INVALID_RESET_TOKEN: "The reset link is malformed, expired or already used.",
+    ErrorCode.SESSION_NOT_FOUND: "No live session with this id among yours: it ended already "
+    "(logout, expiry, a replayed refresh token) or is another user's.",
     ErrorCode.CONTACT_NOT_FOUND: "No contact with this id in your book (another user's "
     "contacts are not found either).",
     ErrorCode.CONTACT_EMAIL_EXISTS: "Another contact of yours has this email (in any letter case).",

@@ -38,3 +38,10 @@ class InvalidResetToken(ContactsKitError):
 
     code = ErrorCode.INVALID_RESET_TOKEN
     message = "This password reset link is invalid, expired or already used; ask for a new one."
+
+
+class SessionNotFound(ContactsKitError):
+    """No live session (refresh family) with this id belongs to the caller."""
+
+    code = ErrorCode.SESSION_NOT_FOUND
+    message = "Session not found, or already ended."

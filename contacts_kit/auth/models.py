@@ -26,3 +26,6 @@ class RefreshToken(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Of the client the token was issued to: what the list of sessions shows.
+    user_agent: Mapped[str | None] = mapped_column(String(255), default=None)
+    client_address: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -3,12 +3,35 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from contacts_kit.auth.models import RefreshToken
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    """A refresh family that can still refresh: its live token and when it started."""
+
+    family_id: uuid.UUID
+    started_at: datetime
+    refreshed_at: datetime
+    user_agent: str | None
+    client_address: str | None
+
+
+def _live(user_id: uuid.UUID, now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The user's tokens that can still be spent: one per live session."""
+    return (
+        RefreshToken.user_id == user_id,
+        RefreshToken.used_at.is_(None),
+        RefreshToken.revoked_at.is_(None),
+        RefreshToken.expires_at > now,
+    )
 
 
 class RefreshTokenRepository:
@@ -25,6 +48,8 @@ class RefreshTokenRepository:
         family_id: uuid.UUID,
         token_hash: str,
         expires_at: datetime,
+        user_agent: str | None = None,
+        client_address: str | None = None,
     ) -> None:
         """Record an issued refresh token."""
         self.session.add(
@@ -34,6 +59,8 @@ class RefreshTokenRepository:
                 family_id=family_id,
                 token_hash=token_hash,
                 expires_at=expires_at,
+                user_agent=user_agent,
+                client_address=client_address,
             )
         )
         await self.session.flush()
@@ -90,3 +117,34 @@ class RefreshTokenRepository:
             .distinct()
         )
         return list(result.scalars())
+
+    async def live_sessions(self, user_id: uuid.UUID, now: datetime) -> list[LiveSession]:
+        """The user's sessions that can still refresh, the most recently refreshed first."""
+        earlier = aliased(RefreshToken)
+        started = (
+            select(func.min(earlier.created_at))
+            .where(earlier.family_id == RefreshToken.family_id)
+            .scalar_subquery()
+        )
+        result = await self.session.execute(
+            select(
+                RefreshToken.family_id,
+                started,
+                RefreshToken.created_at,
+                RefreshToken.user_agent,
+                RefreshToken.client_address,
+            )
+            .where(*_live(user_id, now))
+            .order_by(RefreshToken.created_at.desc(), RefreshToken.family_id)
+        )
+        return [LiveSession(*row) for row in result]
+
+    async def end_session(self, user_id: uuid.UUID, family_id: uuid.UUID, now: datetime) -> bool:
+        """Revoke one of the user's live sessions; False when it has none with this id."""
+        live = await self.session.execute(
+            select(RefreshToken.id).where(*_live(user_id, now), RefreshToken.family_id == family_id)
+        )
+        if live.first() is None:
+            return False
+        await self.revoke_family(family_id, now)
+        return True

@@ -26,7 +26,7 @@ from contacts_kit.auth.schemas import (
     TokenPair,
     UserCreate,
 )
-from contacts_kit.auth.service import AuthService
+from contacts_kit.auth.service import AuthService, Client
 from contacts_kit.deps import KitDependencies
 from contacts_kit.http import BODY_ERRORS, DatabaseUnavailable, error_responses, operation_id
 from contacts_kit.ratelimit import RateLimited
@@ -46,6 +46,7 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
     events = deps.events
     Auth = Annotated[AuthService, Depends(deps.auth_service)]
     User = Annotated[AuthenticatedUser, Depends(deps.current_user)]
+    Caller = Annotated[Client, Depends(deps.client)]
 
     def link(request: Request, route_name: str) -> str:
         # Where the route is mounted (prefixes and root path included), on the public host:
@@ -88,9 +89,9 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
             InvalidCredentials, EmailNotVerified, RateLimited, *BODY_ERRORS, DatabaseUnavailable
         ),
     )
-    async def login(credentials: LoginRequest, auth: Auth) -> TokenPair:
-        """Exchange an email and a password for a token pair."""
-        return await auth.login(credentials.email, credentials.password)
+    async def login(credentials: LoginRequest, auth: Auth, client: Caller) -> TokenPair:
+        """Exchange an email and a password for a token pair: a new session."""
+        return await auth.login(credentials.email, credentials.password, client)
 
     @router.post(
         "/token",
@@ -102,10 +103,10 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
             InvalidCredentials, EmailNotVerified, RateLimited, *BODY_ERRORS, DatabaseUnavailable
         ),
     )
-    async def token(form: Annotated[TokenForm, Form()], auth: Auth) -> TokenPair:
+    async def token(form: Annotated[TokenForm, Form()], auth: Auth, client: Caller) -> TokenPair:
         """The OAuth2 password flow's token endpoint (`username` is the email): what Swagger
         UI's Authorize button and OAuth2 clients post. Applications use `POST /auth/login`."""
-        return await auth.login(form.username, form.password)
+        return await auth.login(form.username, form.password, client)
 
     @router.post(
         "/refresh",
@@ -114,9 +115,9 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         response_model=TokenPair,
         responses=error_responses(InvalidToken, *BODY_ERRORS, DatabaseUnavailable),
     )
-    async def refresh(body: RefreshRequest, auth: Auth) -> TokenPair:
+    async def refresh(body: RefreshRequest, auth: Auth, client: Caller) -> TokenPair:
         """Spend a refresh token for a new pair. Presenting a spent one revokes the session."""
-        return await auth.refresh(body.refresh_token)
+        return await auth.refresh(body.refresh_token, client)
 
     @router.post(
         "/logout",
@@ -128,6 +129,19 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
     async def logout(body: RefreshRequest, auth: Auth) -> Response:
         """Revoke the session of this refresh token; its access tokens stop working at once."""
         await auth.logout(body.refresh_token)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @router.post(
+        "/logout-all",
+        name="auth:logout_all",
+        summary="Log out everywhere",
+        status_code=status.HTTP_204_NO_CONTENT,
+        responses=error_responses(NotAuthenticated, InvalidToken, DatabaseUnavailable),
+    )
+    async def logout_all(user: User, auth: Auth) -> Response:
+        """End every session of your account, this one included: every refresh token and
+        every access token stops working at once."""
+        await auth.logout_all(user.id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.get(

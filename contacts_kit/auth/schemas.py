@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -84,3 +86,19 @@ class TokenPair(BaseModel):
     access_token: str
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"
+
+
+class SessionRead(BaseModel):
+    """One live login session: a login and the refreshes that followed it."""
+
+    id: uuid.UUID = Field(description="Ends the session: `DELETE /users/me/sessions/{id}`.")
+    created_at: datetime = Field(description="When the session logged in.")
+    last_used_at: datetime = Field(
+        description="When the session last logged in or refreshed its tokens. Requests made "
+        "with an access token are not recorded: they cost no SQL."
+    )
+    user_agent: str | None = Field(description="The client's `User-Agent`, when it sent one.")
+    client_address: str | None = Field(
+        description="The client's network, coarse on purpose: a /24 for IPv4, a /48 for IPv6."
+    )
+    current: bool = Field(description="True for the session of the access token that asked.")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -15,9 +17,10 @@ from contacts_kit.auth.errors import (
     InvalidResetToken,
     InvalidToken,
     InvalidVerificationToken,
+    SessionNotFound,
 )
 from contacts_kit.auth.repository import RefreshTokenRepository
-from contacts_kit.auth.schemas import TokenPair, UserCreate
+from contacts_kit.auth.schemas import SessionRead, TokenPair, UserCreate
 from contacts_kit.auth.tokens import TokenCodec, TokenType, hash_token
 from contacts_kit.backends.protocols import MailMessage
 from contacts_kit.mail import MailComposer, describe_duration
@@ -37,6 +40,39 @@ def _fingerprint(hashed_password: str) -> str:
 
 def _with_token(page: str, token: str) -> str:
     return f"{page}{'&' if '?' in page else '?'}{urlencode({'token': token})}"
+
+
+USER_AGENT_MAX = 255
+
+
+def coarse_address(address: str) -> str | None:
+    """The network of a client address, as much as a session list should tell: a /24 for
+    IPv4 (an IPv4-mapped IPv6 address counts as IPv4), a /48 for IPv6; None when it is not an
+    IP address."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who a token pair is issued to, as the list of sessions shows it."""
+
+    user_agent: str | None = None
+    address: str | None = None
+
+    @classmethod
+    def of(cls, user_agent: str | None, address: str) -> Client:
+        """From a request's `User-Agent` (cut to 255 characters) and client address."""
+        return cls(user_agent[:USER_AGENT_MAX] if user_agent else None, coarse_address(address))
+
+
+NO_CLIENT = Client()
 
 
 class AuthService:
@@ -68,7 +104,7 @@ class AuthService:
         hashed = await self.passwords.hash(data.password)
         return await self.users.add(data.email, hashed)
 
-    async def login(self, email: str, password: str) -> TokenPair:
+    async def login(self, email: str, password: str, client: Client = NO_CLIENT) -> TokenPair:
         """A new token pair (a new family) for valid credentials; one 401 for every mismatch."""
         user = await self.users.get_by_email(email)
         valid = await self.passwords.verify(password, user.hashed_password if user else None)
@@ -77,9 +113,9 @@ class AuthService:
         # Checked after the password, so only the owner learns the account is unverified.
         if self.settings.require_verified_email and not user.is_verified:
             raise EmailNotVerified()
-        return await self._issue_pair(user, family_id=uuid.uuid4())
+        return await self._issue_pair(user, family_id=uuid.uuid4(), client=client)
 
-    async def refresh(self, refresh_token: str) -> TokenPair:
+    async def refresh(self, refresh_token: str, client: Client = NO_CLIENT) -> TokenPair:
         """Rotate: the presented token is spent and a new pair of the same family returned.
 
         A token presented a second time revokes its whole family (reuse detection).
@@ -101,7 +137,7 @@ class AuthService:
         user = await self.users.get(stored.user_id)
         if user is None:
             raise InvalidToken()
-        return await self._issue_pair(user, family_id=stored.family_id)
+        return await self._issue_pair(user, family_id=stored.family_id, client=client)
 
     async def logout(self, refresh_token: str) -> None:
         """Revoke the login session the refresh token belongs to."""
@@ -110,6 +146,32 @@ class AuthService:
         if stored is not None:
             await self.refresh_tokens.revoke_family(stored.family_id, self.now())
             self.user_cache.forget_after_commit(self.session, stored.user_id)
+
+    async def sessions(self, user_id: uuid.UUID, access_token: str | None) -> list[SessionRead]:
+        """The user's live sessions, the one of `access_token` marked current."""
+        current = self._family(access_token)
+        return [
+            SessionRead(
+                id=live.family_id,
+                created_at=live.started_at,
+                last_used_at=live.refreshed_at,
+                user_agent=live.user_agent,
+                client_address=live.client_address,
+                current=live.family_id == current,
+            )
+            for live in await self.refresh_tokens.live_sessions(user_id, self.now())
+        ]
+
+    async def end_session(self, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+        """End one of the user's sessions: its refresh token and its access tokens die."""
+        if not await self.refresh_tokens.end_session(user_id, session_id, self.now()):
+            raise SessionNotFound()
+        self.user_cache.forget_after_commit(self.session, user_id)
+
+    async def logout_all(self, user_id: uuid.UUID) -> None:
+        """End every session of the user, the caller's included."""
+        await self.refresh_tokens.revoke_user(user_id, self.now())
+        self.user_cache.forget_after_commit(self.session, user_id)
 
     def verification_message(self, user: User, verify_url: str) -> MailMessage:
         """The email with the link (to `verify_url`) that verifies `user`'s address."""
@@ -225,7 +287,9 @@ class AuthService:
         except (InvalidToken, ValueError):
             return None
 
-    async def _issue_pair(self, user: User, *, family_id: uuid.UUID) -> TokenPair:
+    async def _issue_pair(
+        self, user: User, *, family_id: uuid.UUID, client: Client = NO_CLIENT
+    ) -> TokenPair:
         settings = self.settings
         access, _ = self.tokens.encode(
             str(user.id),
@@ -243,6 +307,8 @@ class AuthService:
             family_id=family_id,
             token_hash=hash_token(refresh),
             expires_at=datetime.fromtimestamp(claims.exp, UTC),
+            user_agent=client.user_agent,
+            client_address=client.address,
         )
         return TokenPair(access_token=access, refresh_token=refresh)
 

@@ -2,12 +2,15 @@
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
 # aliases local to the factory.
+import uuid
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Request, Response, status
 
-from contacts_kit.auth.errors import InvalidToken, NotAuthenticated
+from contacts_kit.auth.errors import InvalidToken, NotAuthenticated, SessionNotFound
+from contacts_kit.auth.schemas import SessionRead
+from contacts_kit.auth.service import AuthService
 from contacts_kit.deps import KitDependencies
 from contacts_kit.http import BODY_ERRORS, DatabaseUnavailable, error_responses, operation_id
 from contacts_kit.ratelimit import RateLimited
@@ -35,6 +38,8 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
     events = deps.events
     User = Annotated[AuthenticatedUser, Depends(deps.current_user)]
     Users = Annotated[UserService, Depends(deps.user_service)]
+    Auth = Annotated[AuthService, Depends(deps.auth_service)]
+    Bearer = Annotated[str | None, Depends(deps.bearer_token)]
 
     @router.get(
         "/me",
@@ -46,6 +51,31 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
     async def me(user: User) -> AuthenticatedUser:
         """The account of the bearer token."""
         return user
+
+    @router.get(
+        "/me/sessions",
+        name="users:sessions",
+        summary="List your sessions",
+        response_model=list[SessionRead],
+        responses=error_responses(NotAuthenticated, InvalidToken),
+    )
+    async def sessions(user: User, token: Bearer, auth: Auth) -> list[SessionRead]:
+        """Every session of your account that can still refresh its tokens (one per login),
+        the most recently used first; `current` marks the one you are using."""
+        return await auth.sessions(user.id, token)
+
+    @router.delete(
+        "/me/sessions/{session_id}",
+        name="users:end_session",
+        summary="End a session",
+        status_code=status.HTTP_204_NO_CONTENT,
+        responses=error_responses(NotAuthenticated, InvalidToken, SessionNotFound),
+    )
+    async def end_session(session_id: uuid.UUID, user: User, auth: Auth) -> Response:
+        """Log a session out (a lost phone, a shared computer): its refresh token and its
+        access tokens stop working at once. Ending your own is a logout."""
+        await auth.end_session(user.id, session_id)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.delete(
         "/me",
