@@ -1,14 +1,16 @@
-"""The `contacts-kit` command: `serve` and `migrate`."""
+"""The `contacts-kit` command: `serve`, `migrate` and `purge`."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import copy
 import gc
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -99,6 +101,28 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _purge_trash(settings: Settings) -> int:
+    from contacts_kit.contact.service import purge
+    from contacts_kit.db.engine import make_engine, make_session_factory, transactional
+
+    engine = make_engine(settings)
+    try:
+        sessions = make_session_factory(transactional(engine))
+        return await purge(sessions, datetime.now(UTC), settings.trash_retention)
+    finally:
+        await engine.dispose()
+
+
+def _purge(args: argparse.Namespace) -> int:
+    settings = Settings()
+    from contacts_kit.mail import describe_duration
+
+    purged = asyncio.run(_purge_trash(settings))
+    age = describe_duration(settings.trash_retention)
+    print(f"purged {purged} contact(s) from the trash, deleted more than {age} ago")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `contacts-kit` command."""
     parser = argparse.ArgumentParser(prog="contacts-kit", description=__doc__)
@@ -115,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="upgrade the database to the latest schema")
     migrate.add_argument("--revision", default="head", help="target revision (default head)")
     migrate.set_defaults(handler=_migrate)
+
+    purge = commands.add_parser(
+        "purge",
+        help="delete for good the contacts in the trash for longer than TRASH_RETENTION "
+        "(run it daily from cron or a scheduled job)",
+    )
+    purge.set_defaults(handler=_purge)
     return parser
 
 

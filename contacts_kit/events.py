@@ -65,9 +65,20 @@ class Events:
         """`on_contact_updated`."""
         await self._emit(self.hook.on_contact_updated, contact=contact, owner_id=owner_id)
 
-    async def contact_deleted(self, contact_id: int, owner_id: uuid.UUID) -> None:
+    async def contact_deleted(
+        self, contact_id: int, owner_id: uuid.UUID, *, permanent: bool = False
+    ) -> None:
         """`on_contact_deleted`."""
-        await self._emit(self.hook.on_contact_deleted, contact_id=contact_id, owner_id=owner_id)
+        await self._emit(
+            self.hook.on_contact_deleted,
+            contact_id=contact_id,
+            owner_id=owner_id,
+            permanent=permanent,
+        )
+
+    async def contact_restored(self, contact: ContactRead, owner_id: uuid.UUID) -> None:
+        """`on_contact_restored`."""
+        await self._emit(self.hook.on_contact_restored, contact=contact, owner_id=owner_id)
 
     async def _emit(self, caller: pluggy.HookCaller, **event: Any) -> None:
         arguments = {**event, "context": self.context}

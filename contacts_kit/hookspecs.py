@@ -79,5 +79,14 @@ def on_contact_updated(contact: ContactRead, owner_id: uuid.UUID, context: HookC
 
 
 @hookspec
-def on_contact_deleted(contact_id: int, owner_id: uuid.UUID, context: HookContext) -> Any:
-    """A contact was deleted; may return an awaitable."""
+def on_contact_deleted(
+    contact_id: int, owner_id: uuid.UUID, permanent: bool, context: HookContext
+) -> Any:
+    """A contact was deleted: moved to the trash (`permanent` False) or deleted for good
+    (`permanent` True, from the book or from the trash); may return an awaitable. The purge
+    of old trash (`contacts-kit purge`) runs outside the app and calls no hook."""
+
+
+@hookspec
+def on_contact_restored(contact: ContactRead, owner_id: uuid.UUID, context: HookContext) -> Any:
+    """A contact came back from the trash; may return an awaitable."""

@@ -302,6 +302,11 @@ class Settings(BaseSettings):
         description="ISO 3166 region assumed for contact phone numbers written without a "
         "`+` country code.",
     )
+    trash_retention: Duration = Field(
+        timedelta(days=30),
+        description="How long a deleted contact stays in the trash before `contacts-kit "
+        "purge` deletes it for good (seconds or ISO 8601 duration such as P30D).",
+    )
     timezone: str = Field(
         "UTC", description="IANA time zone that decides what 'today' is for birthdays."
     )

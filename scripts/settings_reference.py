@@ -86,6 +86,7 @@ GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
             "public_url",
             "timezone",
             "phone_default_region",
+            "trash_retention",
             "max_body_bytes",
             "load_entry_points",
         ),

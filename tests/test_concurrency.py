@@ -127,18 +127,26 @@ async def test_many_clients_lose_and_duplicate_nothing(
     try:
         async with engine.connect() as connection:
             rows = (
-                await connection.execute(text("SELECT owner_id, id FROM contacts_kit_contacts"))
+                await connection.execute(
+                    text("SELECT owner_id, id, deleted_at FROM contacts_kit_contacts")
+                )
             ).all()
     finally:
         await engine.dispose()
     stored: dict[str, list[int]] = {}
-    for owner_id, contact_id in rows:
-        stored.setdefault(str(owner_id), []).append(contact_id)
+    trashed: dict[str, set[int]] = {}
+    for owner_id, contact_id, deleted_at in rows:
+        if deleted_at is None:
+            stored.setdefault(str(owner_id), []).append(contact_id)
+        else:
+            trashed.setdefault(str(owner_id), set()).add(contact_id)
     for owner, _ in users:
         expected = ledger.created.get(owner, set()) - ledger.deleted.get(owner, set())
         kept = stored.get(owner, [])
         assert len(kept) == len(set(kept))  # nothing duplicated
         assert set(kept) == expected  # nothing lost, nothing resurrected
+        # Every delete went to the trash, and nothing else did.
+        assert trashed.get(owner, set()) == ledger.deleted.get(owner, set())
 
 
 async def test_concurrent_patches_with_if_match_never_lose_an_update(

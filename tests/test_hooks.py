@@ -123,8 +123,14 @@ class _Recorder:
         self._seen("on_contact_updated", contact=contact, owner_id=owner_id)
 
     @hookimpl
-    def on_contact_deleted(self, contact_id: int, owner_id: uuid.UUID) -> None:
-        self._seen("on_contact_deleted", contact_id=contact_id, owner_id=owner_id)
+    def on_contact_deleted(self, contact_id: int, owner_id: uuid.UUID, permanent: bool) -> None:
+        self._seen(
+            "on_contact_deleted", contact_id=contact_id, owner_id=owner_id, permanent=permanent
+        )
+
+    @hookimpl
+    async def on_contact_restored(self, contact: ContactRead, owner_id: uuid.UUID) -> None:
+        self._seen("on_contact_restored", contact=contact, owner_id=owner_id)
 
 
 async def test_hook_provide_cache(settings: Settings, redis_url: str) -> None:
@@ -371,15 +377,35 @@ async def test_hook_on_contact_deleted(settings: Settings) -> None:
         contact_id = (
             await running.client.post("/api/contacts", json=CONTACT, headers=headers)
         ).json()["id"]
-        assert (
-            await running.client.delete(f"/api/contacts/{contact_id}", headers=headers)
-        ).status_code == 204
-        assert (
-            await running.client.delete(f"/api/contacts/{contact_id}", headers=headers)
-        ).status_code == 404
+        url = f"/api/contacts/{contact_id}"
+        assert (await running.client.delete(url, headers=headers)).status_code == 204
+        assert (await running.client.delete(url, headers=headers)).status_code == 404
+        forever = await running.client.delete(url, params={"permanent": "true"}, headers=headers)
+        assert forever.status_code == 204
+        assert (await running.client.delete(url, headers=headers)).status_code == 404
         deleted = [event for name, event in recorder.events if name == "on_contact_deleted"]
-        assert [(e["contact_id"], e["owner_id"]) for e in deleted] == [
-            (contact_id, uuid.UUID(me["id"]))
+        owner = uuid.UUID(me["id"])
+        assert [(e["contact_id"], e["owner_id"], e["permanent"]) for e in deleted] == [
+            (contact_id, owner, False),
+            (contact_id, owner, True),
+        ]
+
+
+async def test_hook_on_contact_restored(settings: Settings) -> None:
+    recorder = _Recorder()
+    async with RunningApp(settings, plugins=(recorder,)) as running:
+        headers = await auth_headers(running.client, "restorer@example.com")
+        contact_id = (
+            await running.client.post("/api/contacts", json=CONTACT, headers=headers)
+        ).json()["id"]
+        url = f"/api/contacts/{contact_id}"
+        assert (await running.client.delete(url, headers=headers)).status_code == 204
+        assert (await running.client.post(f"{url}/restore", headers=headers)).status_code == 200
+        again = await running.client.post(f"{url}/restore", headers=headers)
+        assert again.status_code == 404  # not in the trash any more: no event
+        restored = [event for name, event in recorder.events if name == "on_contact_restored"]
+        assert [(e["contact"].id, e["contact"].email) for e in restored] == [
+            (contact_id, CONTACT["email"].lower())
         ]
 
 

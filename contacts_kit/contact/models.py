@@ -15,8 +15,8 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
-    UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,7 +31,23 @@ class Contact(Base):
 
     __tablename__ = "contacts_kit_contacts"
     __table_args__ = (
-        UniqueConstraint("owner_id", "email"),
+        # An email is unique in the book, the trash aside: a trashed contact's email is free.
+        Index(
+            "uq_contacts_kit_contacts_owner_email_live",
+            "owner_id",
+            "email",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL"),
+        ),
+        # The trash of one owner, newest first, and the purge of old trash: trashed rows only.
+        Index(
+            "ix_contacts_kit_contacts_owner_trash",
+            "owner_id",
+            "deleted_at",
+            postgresql_where=text("deleted_at IS NOT NULL"),
+            sqlite_where=text("deleted_at IS NOT NULL"),
+        ),
         Index("ix_contacts_kit_contacts_owner_name", "owner_id", "last_name", "first_name", "id"),
         # Serves the birthday window already sorted (see ContactRepository.upcoming_birthdays).
         Index(
@@ -68,3 +84,5 @@ class Contact(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the contact goes to the trash: every read but the trash's skips it.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

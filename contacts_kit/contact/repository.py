@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from datetime import datetime
+from typing import Any, Literal, TypeAlias, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -31,7 +33,7 @@ from sqlalchemy.types import Uuid
 from contacts_kit.contact.birthdays import FEB_28, FEB_29, BirthdayWindow
 from contacts_kit.contact.errors import ContactEmailExists
 from contacts_kit.contact.models import Contact
-from contacts_kit.contact.schemas import ContactRecord
+from contacts_kit.contact.schemas import ContactRecord, TrashedRecord
 from contacts_kit.contact.text import LIKE_ESCAPE, like_pattern, search_text
 
 Statement: TypeAlias = Select[*tuple[Any, ...]]
@@ -59,12 +61,25 @@ READ_COLUMNS = (
 _OWNER = bindparam("owner_id", type_=Uuid())
 _LIMIT = bindparam("limit", type_=Integer())
 _OFFSET = bindparam("offset", type_=Integer())
-_BY_ID = select(*READ_COLUMNS).where(
-    Contact.id == bindparam("contact_id", type_=BigInteger()), Contact.owner_id == _OWNER
+_ID = bindparam("contact_id", type_=BigInteger())
+# Every read but the trash's sees live contacts only.
+_LIVE = Contact.deleted_at.is_(None)
+_TRASHED = Contact.deleted_at.is_not(None)
+_BY_ID = select(*READ_COLUMNS).where(Contact.id == _ID, Contact.owner_id == _OWNER, _LIVE)
+_TRASHED_BY_ID = select(*READ_COLUMNS).where(
+    Contact.id == _ID, Contact.owner_id == _OWNER, _TRASHED
+)
+_ANY_BY_ID = select(*READ_COLUMNS).where(Contact.id == _ID, Contact.owner_id == _OWNER)
+_TRASH_PAGE = (
+    select(*READ_COLUMNS, Contact.deleted_at)
+    .where(Contact.owner_id == _OWNER, _TRASHED)
+    .order_by(Contact.deleted_at.desc(), Contact.id.desc())
+    .limit(_LIMIT)
+    .offset(_OFFSET)
 )
 _PAGE = (
     select(*READ_COLUMNS)
-    .where(Contact.owner_id == _OWNER)
+    .where(Contact.owner_id == _OWNER, _LIVE)
     .order_by(Contact.last_name, Contact.first_name, Contact.id)
     .limit(_LIMIT)
     .offset(_OFFSET)
@@ -96,7 +111,7 @@ def _search_page(filtered: tuple[str, ...], favorite: bool = False) -> Statement
     last_name = Contact.last_name.concat("") if filtered else Contact.last_name
     return (
         select(*READ_COLUMNS)
-        .where(Contact.owner_id == _OWNER, *clauses)
+        .where(Contact.owner_id == _OWNER, _LIVE, *clauses)
         .order_by(last_name, Contact.first_name, Contact.id)
         .limit(_LIMIT)
         .offset(_OFFSET)
@@ -120,6 +135,7 @@ def _birthdays_in_key_order() -> Statement:
         select(*READ_COLUMNS)
         .where(
             Contact.owner_id == _OWNER,
+            _LIVE,
             key.between(bindparam("low_0", type_=Integer()), bindparam("high_0", type_=Integer())),
         )
         .order_by(key, Contact.last_name, Contact.first_name, Contact.id)
@@ -139,7 +155,7 @@ def _birthdays(ranges: int | None, feb29_moves: tuple[int, ...]) -> Statement:
     next_year = case((key < bindparam("start_key", type_=Integer()), 1), else_=0)
     feb29_elsewhere = [and_(next_year == offset, key == FEB_29) for offset in feb29_moves]
     day = case((or_(*feb29_elsewhere), FEB_28), else_=key) if feb29_elsewhere else key
-    stmt = select(*READ_COLUMNS).where(Contact.owner_id == _OWNER)
+    stmt = select(*READ_COLUMNS).where(Contact.owner_id == _OWNER, _LIVE)
     if ranges is not None:
         stmt = stmt.where(
             or_(
@@ -179,6 +195,11 @@ class ContactFilters:
         }
         return {name: like_pattern(name, value) for name, value in given.items() if value}
 
+
+R = TypeVar("R", bound=ContactRecord)
+
+Where: TypeAlias = Literal["live", "trash", "any"]
+"""Which contacts a by-id lookup sees: the live ones, those in the trash, or either."""
 
 Query: TypeAlias = tuple[Statement, dict[str, Any]]
 """A read statement and the values of its parameters."""
@@ -222,6 +243,11 @@ def _record(row: Any) -> ContactRecord:
     return ContactRecord(*row)
 
 
+def _trashed(row: Any) -> TrashedRecord:
+    """The record of a row of `READ_COLUMNS` and `deleted_at`."""
+    return TrashedRecord(*row)
+
+
 class ContactRepository:
     """Reads and writes `contacts_kit_contacts` for one owner.
 
@@ -234,16 +260,21 @@ class ContactRepository:
         self.source = source
         self.owner_id = owner_id
 
-    async def _rows(self, statement: Executable, params: dict[str, Any]) -> list[ContactRecord]:
+    async def _rows(
+        self,
+        statement: Executable,
+        params: dict[str, Any],
+        record: Callable[[Any], R],
+    ) -> list[R]:
         if isinstance(self.source, AsyncSession):
             result = await self.source.execute(statement, params)
-            return [_record(row) for row in result]
+            return [record(row) for row in result]
         async with self.source.connect() as connection:
             result = await connection.execute(statement, params)
-            return [_record(row) for row in result]
+            return [record(row) for row in result]
 
     async def _row(self, statement: Executable, params: dict[str, Any]) -> ContactRecord | None:
-        rows = await self._rows(statement, params)
+        rows = await self._rows(statement, params, _record)
         return rows[0] if rows else None
 
     @property
@@ -271,17 +302,27 @@ class ContactRepository:
 
     async def search(self, filters: ContactFilters, limit: int, offset: int) -> list[ContactRecord]:
         """A page of the owner's contacts matching `filters`, by last name, first name, id."""
-        return await self._rows(*search_query(self.owner_id, filters, limit, offset))
+        return await self._rows(*search_query(self.owner_id, filters, limit, offset), _record)
 
-    async def get_for_update(self, contact_id: int) -> ContactRecord | None:
-        """The owner's contact, locked until the transaction ends (PostgreSQL; SQLite has one
-        writer at a time anyway)."""
-        statement = _BY_ID.with_for_update()
-        return await self._row(statement, {"contact_id": contact_id, "owner_id": self.owner_id})
+    async def get_for_update(
+        self, contact_id: int, *, where: Where = "live"
+    ) -> ContactRecord | None:
+        """The owner's contact (live, in the trash, or either), locked until the transaction
+        ends (PostgreSQL; SQLite has one writer at a time anyway)."""
+        statement = {"live": _BY_ID, "trash": _TRASHED_BY_ID, "any": _ANY_BY_ID}[where]
+        params = {"contact_id": contact_id, "owner_id": self.owner_id}
+        return await self._row(statement.with_for_update(), params)
 
-    async def update(self, contact_id: int, version: int, values: dict[str, Any]) -> ContactRecord:
+    async def update(
+        self,
+        contact_id: int,
+        version: int,
+        values: dict[str, Any],
+        conflict: ContactEmailExists | None = None,
+    ) -> ContactRecord:
         """Write `values` into the contact read at `version` (locked by `get_for_update`) and
-        bump its version; `search_text` follows the fields."""
+        bump its version; `search_text` follows the fields. An email taken by a live contact
+        raises `conflict` (or the plain `ContactEmailExists`)."""
         stmt = (
             update(Contact)
             .where(
@@ -295,14 +336,19 @@ class ContactRepository:
         try:
             result = await self._session.execute(stmt)
         except IntegrityError as exc:
-            raise ContactEmailExists() from exc
+            raise (conflict or ContactEmailExists()) from exc
         return _record(result.one())
 
     async def delete(self, contact_id: int) -> None:
-        """Delete the owner's contact."""
+        """Delete the owner's contact for good, live or in the trash."""
         await self._session.execute(
             delete(Contact).where(Contact.id == contact_id, Contact.owner_id == self.owner_id)
         )
+
+    async def trash(self, limit: int, offset: int) -> list[TrashedRecord]:
+        """A page of the owner's trash, the most recently deleted first."""
+        params = {"owner_id": self.owner_id, "limit": limit, "offset": offset}
+        return await self._rows(_TRASH_PAGE, params, _trashed)
 
     async def upcoming_birthdays(
         self, window: BirthdayWindow, limit: int, offset: int
@@ -311,4 +357,19 @@ class ContactRepository:
 
         Filtering and ordering happen in SQL on the indexed `birthday_key`.
         """
-        return await self._rows(*birthdays_query(self.owner_id, window, limit, offset))
+        return await self._rows(*birthdays_query(self.owner_id, window, limit, offset), _record)
+
+
+async def purge_trash(session: AsyncSession, before: datetime, batch: int) -> int:
+    """Delete, for good, up to `batch` contacts of any owner that went to the trash before
+    `before`; how many went. Small batches keep each transaction's locks short."""
+    doomed = (
+        select(Contact.id)
+        .where(_TRASHED, Contact.deleted_at < before)
+        .order_by(Contact.deleted_at)
+        .limit(batch)
+    )
+    ids = list((await session.execute(doomed)).scalars())
+    if ids:
+        await session.execute(delete(Contact).where(Contact.id.in_(ids), _TRASHED))
+    return len(ids)

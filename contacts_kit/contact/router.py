@@ -20,11 +20,13 @@ from contacts_kit.contact.schemas import (
     BIRTHDAYS_JSON,
     CONTACT_JSON,
     CONTACTS_JSON,
+    TRASH_JSON,
     ContactBirthday,
     ContactCreate,
     ContactRead,
     ContactRecord,
     ContactUpdate,
+    TrashedContact,
 )
 from contacts_kit.contact.service import ContactService, etag, listing_etag, none_match
 from contacts_kit.deps import KitDependencies
@@ -185,16 +187,38 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         found = await contacts.upcoming_birthdays(days, limit, offset)
         return _listing(BIRTHDAYS_JSON.dump_json(found), if_none_match)
 
-    # `/birthdays` would otherwise reach `/{contact_id}` for the methods it lacks (a bad id,
-    # 422); Starlette's URL convertors, the other way out, are global to the host's app.
-    @router.api_route(
-        "/birthdays",
-        methods=["POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        name="contacts:birthdays_other_methods",
-        include_in_schema=False,
+    @router.get(
+        "/trash",
+        name="contacts:trash",
+        summary="List the trash",
+        dependencies=limited,
+        response_model=list[TrashedContact],
+        responses=error_responses(*_READ_ERRORS) | _CONDITIONAL,
     )
-    async def birthdays_other_methods() -> Response:
-        return method_not_allowed("GET")
+    async def list_trash(
+        contacts: Reads,
+        if_none_match: IfNoneMatch = None,
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Response:
+        """Your deleted contacts, the most recently deleted first, each with `deleted_at`.
+        They stay `CONTACTS_KIT_TRASH_RETENTION` (30 days by default) before the purge."""
+        found = await contacts.trash(limit, offset)
+        return _listing(TRASH_JSON.dump_json(found), if_none_match)
+
+    # `/birthdays` and `/trash` would otherwise reach `/{contact_id}` for the methods they
+    # lack (a bad id, 422); Starlette's URL convertors, the other way out, are global to the
+    # host's app.
+    for fixed in ("/birthdays", "/trash"):
+
+        @router.api_route(
+            fixed,
+            methods=["POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            name=f"contacts:{fixed[1:]}_other_methods",
+            include_in_schema=False,
+        )
+        async def other_methods() -> Response:
+            return method_not_allowed("GET")
 
     @router.get(
         "/{contact_id}",
@@ -312,10 +336,46 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         user: User,
         background: BackgroundTasks,
         if_match: IfMatch = None,
+        permanent: Annotated[
+            bool,
+            Query(
+                description="`true`: delete for good, from the book or from the trash, "
+                "instead of moving the contact to the trash."
+            ),
+        ] = False,
     ) -> Response:
-        """Delete a contact."""
-        await contacts.delete(contact_id, if_match)
-        background.add_task(events.contact_deleted, contact_id, user.id)
+        """Move a contact to the trash: it leaves every read but `GET /contacts/trash`, and
+        `POST /contacts/{id}/restore` brings it back. With `permanent=true` it is gone."""
+        await contacts.delete(contact_id, if_match, permanent=permanent)
+        background.add_task(events.contact_deleted, contact_id, user.id, permanent=permanent)
         return Response(status_code=http_status.HTTP_204_NO_CONTENT)
+
+    @router.post(
+        "/{contact_id}/restore",
+        name="contacts:restore",
+        summary="Restore a contact from the trash",
+        dependencies=limited,
+        response_model=ContactRead,
+        responses=error_responses(
+            *_AUTH_ERRORS,
+            ContactNotFound,
+            ContactEmailExists,
+            PreconditionFailed,
+            MalformedEntityTags,
+        )
+        | success_headers(200, "ETag"),
+    )
+    async def restore_contact(
+        contact_id: ContactId,
+        contacts: Writes,
+        user: User,
+        background: BackgroundTasks,
+        if_match: IfMatch = None,
+    ) -> Response:
+        """Bring a contact back from the trash, as it was. A 409 when another contact has
+        its email now."""
+        record = await contacts.restore(contact_id, if_match)
+        background.add_task(events.contact_restored, ContactRead.model_validate(record), user.id)
+        return _contact(record)
 
     return router

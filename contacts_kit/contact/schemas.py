@@ -158,6 +158,12 @@ class ContactBirthday(ContactRead):
     next_birthday: date
 
 
+class TrashedContact(ContactRead):
+    """A contact in the trash, with when it went there."""
+
+    deleted_at: datetime
+
+
 @dataclass(slots=True)
 class ContactRecord:
     """A contact as the repository returns it, from either dialect and any statement: the
@@ -185,7 +191,15 @@ class BirthdayRecord(ContactRecord):
     next_birthday: date
 
 
+@dataclass(slots=True)
+class TrashedRecord(ContactRecord):
+    """A contact in the trash, serialized as `TrashedContact`."""
+
+    deleted_at: datetime
+
+
 CONTACT_JSON: TypeAdapter[ContactRecord] = TypeAdapter(ContactRecord)
 """Serializes a record exactly as `ContactRead` would, without validating it again."""
 CONTACTS_JSON: TypeAdapter[list[ContactRecord]] = TypeAdapter(list[ContactRecord])
 BIRTHDAYS_JSON: TypeAdapter[list[BirthdayRecord]] = TypeAdapter(list[BirthdayRecord])
+TRASH_JSON: TypeAdapter[list[TrashedRecord]] = TypeAdapter(list[TrashedRecord])

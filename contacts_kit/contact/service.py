@@ -5,23 +5,32 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from contacts_kit.contact.birthdays import birthday_key, birthday_window, next_birthday
 from contacts_kit.contact.errors import (
+    ContactEmailExists,
     ContactNotFound,
     MalformedEntityTags,
     PreconditionFailed,
 )
 from contacts_kit.contact.phones import InvalidPhoneNumber, normalize_phone
-from contacts_kit.contact.repository import ContactFilters, ContactRepository
+from contacts_kit.contact.repository import (
+    ContactFilters,
+    ContactRepository,
+    Where,
+    purge_trash,
+)
 from contacts_kit.contact.schemas import (
     BirthdayRecord,
     ContactCreate,
     ContactRecord,
     ContactUpdate,
+    TrashedRecord,
 )
 from contacts_kit.contact.text import search_text
 from contacts_kit.errors import InvalidField
@@ -75,6 +84,34 @@ def listing_etag(body: bytes) -> str:
     return f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
 
 
+_NOT_FOUND: dict[Where, str | None] = {
+    "live": None,
+    "any": None,
+    "trash": "No contact with this id in your trash.",
+}
+_RESTORE_CONFLICT = (
+    "Another contact in your address book has this email now; change or delete that one, "
+    "then restore this one."
+)
+
+
+async def purge(
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    retention: timedelta,
+    batch: int = 1000,
+) -> int:
+    """Delete for good the contacts of every owner that have been in the trash longer than
+    `retention`, one transaction per `batch`; how many went."""
+    total = 0
+    while True:
+        async with sessions.begin() as session:
+            count = await purge_trash(session, now - retention, batch)
+        total += count
+        if count < batch:
+            return total
+
+
 class ContactService:
     """One user's address book, through a repository on the request's session (reads and
     writes) or on the engine (reads only)."""
@@ -113,12 +150,15 @@ class ContactService:
         values = self._values(data.model_dump()) | {"created_at": now, "updated_at": now}
         return await self.contacts.add(values)
 
-    async def _current(self, contact_id: int, if_match: str | None) -> ContactRecord:
-        """The contact, locked for this transaction, if `If-Match` names its representation."""
+    async def _current(
+        self, contact_id: int, if_match: str | None, where: Where = "live"
+    ) -> ContactRecord:
+        """The contact (live, in the trash or either), locked for this transaction, if
+        `If-Match` names its representation."""
         tags = parse_if_match(if_match)
-        current = await self.contacts.get_for_update(contact_id)
+        current = await self.contacts.get_for_update(contact_id, where=where)
         if current is None:
-            raise ContactNotFound()
+            raise ContactNotFound(_NOT_FOUND[where])
         if tags is not None and etag(current) not in tags:
             raise PreconditionFailed()
         return current
@@ -167,10 +207,31 @@ class ContactService:
         changed["updated_at"] = self.now()
         return await self.contacts.update(contact_id, current.version, changed)
 
-    async def delete(self, contact_id: int, if_match: str | None) -> None:
-        """Delete the contact (only at the `If-Match` representation when one is given)."""
-        await self._current(contact_id, if_match)
-        await self.contacts.delete(contact_id)
+    async def delete(self, contact_id: int, if_match: str | None, *, permanent: bool) -> None:
+        """Move the contact to the trash or, `permanent`, delete it (live or trashed) for
+        good; only at the `If-Match` representation when one is given."""
+        if permanent:
+            await self._current(contact_id, if_match, "any")
+            await self.contacts.delete(contact_id)
+            return
+        current = await self._current(contact_id, if_match)
+        now = self.now()
+        await self.contacts.update(
+            contact_id, current.version, {"deleted_at": now, "updated_at": now}
+        )
+
+    async def trash(self, limit: int, offset: int) -> list[TrashedRecord]:
+        """A page of the trash, the most recently deleted first."""
+        return await self.contacts.trash(limit, offset)
+
+    async def restore(self, contact_id: int, if_match: str | None) -> ContactRecord:
+        """Bring a contact back from the trash; `ContactEmailExists` when a live contact has
+        its email now."""
+        current = await self._current(contact_id, if_match, "trash")
+        values = {"deleted_at": None, "updated_at": self.now()}
+        return await self.contacts.update(
+            contact_id, current.version, values, conflict=ContactEmailExists(_RESTORE_CONFLICT)
+        )
 
     async def upcoming_birthdays(self, days: int, limit: int, offset: int) -> list[BirthdayRecord]:
         """Contacts whose next birthday is within `days` days from today, soonest first."""

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from contacts_kit.migrate import upgrade_engine
 from contacts_kit.settings import normalize_database_url
+from tests.contact.legacy import seed_at
 from tests.contact.test_router import URL, contact_body, create
 from tests.test_embedding import API, CONTACT, embedded_user
 
@@ -92,25 +93,7 @@ async def test_the_migration_keeps_every_contact_as_no_favourite(tmp_path: Path)
     url = normalize_database_url(f"sqlite:///{tmp_path / 'old.db'}")
     engine = create_async_engine(url)
     try:
-        await upgrade_engine(engine, "0005_ids_and_folded_search")
-        async with engine.begin() as connection:
-            await connection.execute(
-                text(
-                    "INSERT INTO contacts_kit_users (id, email, hashed_password, is_verified, "
-                    "token_version, created_at, updated_at) VALUES "
-                    "('00000000000000000000000000000001', 'old@example.com', 'x', 1, 0, "
-                    "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
-                )
-            )
-            await connection.execute(
-                text(
-                    "INSERT INTO contacts_kit_contacts (owner_id, first_name, last_name, email, "
-                    "phone, birthday, birthday_key, search_text, version, created_at, "
-                    "updated_at) VALUES ('00000000000000000000000000000001', 'Old', 'Row', "
-                    "'row@example.com', '+12025550143', '1990-01-01', 101, 'old row', 1, "
-                    "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
-                )
-            )
+        await seed_at(engine, "0005_ids_and_folded_search")
         await upgrade_engine(engine, "head")
         async with engine.connect() as connection:
             rows = (

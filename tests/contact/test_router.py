@@ -309,6 +309,10 @@ async def test_delete_is_204_then_404(harness: Harness, alice: dict[str, str]) -
     assert (await client.delete(url, headers=alice)).status_code == 204
     assert (await client.get(url, headers=alice)).status_code == 404
     assert (await client.delete(url, headers=alice)).status_code == 404
+    # In the trash, not gone: a permanent delete removes the row.
+    assert await count_contacts(harness) == 1
+    forever = await client.delete(url, params={"permanent": "true"}, headers=alice)
+    assert forever.status_code == 204
     assert await count_contacts(harness) == 0
 
 
