@@ -76,10 +76,13 @@ def test_the_avatar_is_a_binary_file_part(spec: dict[str, Any]) -> None:
 
 def test_null_is_allowed_only_where_the_server_accepts_it(spec: dict[str, Any]) -> None:
     update = _schema(spec, "ContactUpdate")["properties"]
-    for name in ("first_name", "last_name", "email", "phone", "birthday"):
+    for name in ("first_name", "favorite"):
         assert "anyOf" not in update[name], name
         assert update[name].get("type") != "null", name
-    assert {"type": "null"} in update["notes"]["anyOf"]  # notes: null clears them
+    for name in ("last_name", "email", "phone", "birthday", "notes"):
+        assert {"type": "null"} in update[name]["anyOf"], name  # null clears the field
+    create = _schema(spec, "ContactCreate")
+    assert create["required"] == ["first_name"]
     for method, path, operation in _operations(spec):
         for parameter in operation.get("parameters", []):
             text = json.dumps(parameter["schema"])

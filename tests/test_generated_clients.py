@@ -260,6 +260,8 @@ USAGE = textwrap.dedent(
       birthday: "1906-12-09",
     };
     const change: Change = { notes: null, phone: "+12025550143" };
+    const minimal: NewContact = { first_name: "Solo", phone: "+1 202 555 0143" };
+    const cleared: Change = { last_name: null, email: null, birthday: null };
     const starred: NewContact = { ...fresh, favorite: true };
     const query: ListQuery = { q: "hop", limit: 20, favorite: true };
     const headers: UpdateHeaders = { "if-match": '"1-1"' };
@@ -275,7 +277,7 @@ USAGE = textwrap.dedent(
     function explain(error: ErrorBody): string {
       return `${error.code}: ${error.detail}`;
     }
-    export { fresh, change, starred, query, headers, describe, bearer, explain };
+    export { fresh, change, minimal, cleared, starred, query, headers, describe, bearer, explain };
     """
 )
 
@@ -284,8 +286,9 @@ REFUSED = textwrap.dedent(
     """
     import type { components } from "./api";
     const nulled: components["schemas"]["ContactUpdate"] = { first_name: null };
-    const partial: components["schemas"]["ContactCreate"] = { first_name: "Only" };
-    export { nulled, partial };
+    const partial: components["schemas"]["ContactCreate"] = { last_name: "Only" };
+    const unstarred: components["schemas"]["ContactUpdate"] = { favorite: null };
+    export { nulled, partial, unstarred };
     """
 )
 
@@ -330,5 +333,7 @@ def test_typescript_types_from_the_document_compile_strictly(
         check=False,
     )
     assert compile_refused.returncode != 0
+    # One error per line: two nulls where none is accepted, a missing first name.
+    lines = {line.split(",")[0] for line in compile_refused.stdout.splitlines() if "error" in line}
+    assert lines == {"refused.ts(3", "refused.ts(4", "refused.ts(5"}, compile_refused.stdout
     assert "first_name" in compile_refused.stdout
-    assert "last_name" in compile_refused.stdout

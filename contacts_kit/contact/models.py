@@ -27,7 +27,13 @@ _ID = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Contact(Base):
-    """One entry of a user's address book. `email` is stored lower-cased."""
+    """One entry of a user's address book. `email` is stored lower-cased.
+
+    A contact has a first name and an email or a phone (or both); the last name, the birthday
+    and the notes are optional. A missing last name is stored as `''`, so that contacts sort
+    the same on every database (NULLs do not) and the name index serves every order; the API
+    shows it as `null`. A missing email, phone or birthday is NULL.
+    """
 
     __tablename__ = "contacts_kit_contacts"
     __table_args__ = (
@@ -67,13 +73,13 @@ class Contact(Base):
         ForeignKey("contacts_kit_users.id", ondelete="CASCADE")
     )
     first_name: Mapped[str] = mapped_column(String(100))
-    last_name: Mapped[str] = mapped_column(String(100))
-    email: Mapped[str] = mapped_column(String(320))
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
     # E.164, with `;ext=` and the extension when the number has one.
-    phone: Mapped[str] = mapped_column(String(64))
-    birthday: Mapped[date] = mapped_column(Date)
-    # month * 100 + day, so the birthday window is an indexed range.
-    birthday_key: Mapped[int] = mapped_column(SmallInteger)
+    phone: Mapped[str | None] = mapped_column(String(64), default=None)
+    birthday: Mapped[date | None] = mapped_column(Date, default=None)
+    # month * 100 + day, so the birthday window is an indexed range; NULL without a birthday.
+    birthday_key: Mapped[int | None] = mapped_column(SmallInteger, default=None)
     notes: Mapped[str | None] = mapped_column(Text, default=None)
     favorite: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The folded first name, last name and email (`contact.text.search_text`), written with

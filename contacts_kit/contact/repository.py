@@ -20,6 +20,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    func,
     insert,
     or_,
     select,
@@ -44,7 +45,8 @@ Statement: TypeAlias = Select[*tuple[Any, ...]]
 READ_COLUMNS = (
     Contact.id,
     Contact.first_name,
-    Contact.last_name,
+    # Stored as '' when missing (see `Contact`), shown as null.
+    func.nullif(Contact.last_name, "").label("last_name"),
     Contact.email,
     Contact.phone,
     Contact.birthday,
@@ -156,7 +158,9 @@ def _birthdays(ranges: int | None, feb29_moves: tuple[int, ...]) -> Statement:
     feb29_elsewhere = [and_(next_year == offset, key == FEB_29) for offset in feb29_moves]
     day = case((or_(*feb29_elsewhere), FEB_28), else_=key) if feb29_elsewhere else key
     stmt = select(*READ_COLUMNS).where(Contact.owner_id == _OWNER, _LIVE)
-    if ranges is not None:
+    if ranges is None:
+        stmt = stmt.where(key.is_not(None))  # the whole year: every contact with a birthday
+    else:
         stmt = stmt.where(
             or_(
                 *(

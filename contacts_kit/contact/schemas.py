@@ -82,30 +82,45 @@ _EXAMPLE: dict[str, Any] = {
 }
 
 
+NEEDS_A_WAY_TO_REACH = "a contact needs an email or a phone number (or both)"
+
+
 class ContactCreate(BaseModel):
-    """A new contact, or the full replacement of one (`PUT`)."""
+    """A new contact, or the full replacement of one (`PUT`): a first name and an email or a
+    phone; every other field is optional."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
     first_name: Name
-    last_name: Name
-    email: ContactEmail
-    phone: Phone
-    birthday: Birthday
+    last_name: Name | None = None
+    email: ContactEmail | None = None
+    phone: Phone | None = None
+    birthday: Birthday | None = None
     notes: Notes | None = None
     favorite: Favorite = False
 
+    @model_validator(mode="after")
+    def _reachable(self) -> ContactCreate:
+        if self.email is None and self.phone is None:
+            raise ValueError(NEEDS_A_WAY_TO_REACH)
+        return self
+
+
+CLEARABLE = frozenset({"last_name", "email", "phone", "birthday", "notes"})
+"""The fields `PATCH` may set to null: the optional ones."""
+
 
 class ContactUpdate(BaseModel):
-    """A partial change (`PATCH`): only the fields sent are changed; `notes: null` clears."""
+    """A partial change (`PATCH`): only the fields sent are changed; `null` clears an optional
+    field (last name, email, phone, birthday, notes), as long as an email or a phone stays."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"phone": "+1 202 555 0143"}]})
 
     first_name: Name | None = Field(None, json_schema_extra=not_null)
-    last_name: Name | None = Field(None, json_schema_extra=not_null)
-    email: ContactEmail | None = Field(None, json_schema_extra=not_null)
-    phone: Phone | None = Field(None, json_schema_extra=not_null)
-    birthday: Birthday | None = Field(None, json_schema_extra=not_null)
+    last_name: Name | None = None
+    email: ContactEmail | None = None
+    phone: Phone | None = None
+    birthday: Birthday | None = None
     notes: Notes | None = None
     favorite: Favorite | None = Field(None, json_schema_extra=not_null)
 
@@ -114,7 +129,7 @@ class ContactUpdate(BaseModel):
         nulled = [
             name
             for name in self.model_fields_set
-            if name != "notes" and getattr(self, name) is None
+            if name not in CLEARABLE and getattr(self, name) is None
         ]
         if nulled:
             raise ValueError(f"{', '.join(sorted(nulled))} cannot be null")
@@ -142,10 +157,10 @@ class ContactRead(BaseModel):
 
     id: int
     first_name: str
-    last_name: str
-    email: str
-    phone: str
-    birthday: date
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    birthday: date | None
     notes: str | None
     favorite: bool
     created_at: datetime
@@ -173,10 +188,10 @@ class ContactRecord:
 
     id: int
     first_name: str
-    last_name: str
-    email: str
-    phone: str
-    birthday: date
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    birthday: date | None
     notes: str | None
     favorite: bool
     version: Annotated[int, Field(exclude=True)]

@@ -26,6 +26,7 @@ from contacts_kit.contact.repository import (
     purge_trash,
 )
 from contacts_kit.contact.schemas import (
+    NEEDS_A_WAY_TO_REACH,
     BirthdayRecord,
     ContactCreate,
     ContactRecord,
@@ -112,6 +113,12 @@ async def purge(
             return total
 
 
+def _stored(record: ContactRecord, name: str) -> Any:
+    """A field of a record as its column holds it (a missing last name is `''`)."""
+    value = getattr(record, name)
+    return "" if name == "last_name" and value is None else value
+
+
 class ContactService:
     """One user's address book, through a repository on the request's session (reads and
     writes) or on the engine (reads only)."""
@@ -134,14 +141,19 @@ class ContactService:
         return self.now().astimezone(self.timezone).date()
 
     def _values(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The columns of the fields given: the phone in E.164, the birthday's key, a missing
+        last name as `''` (see `Contact`)."""
         values = dict(data)
-        if "phone" in values:
+        if values.get("phone") is not None:
             try:
                 values["phone"] = normalize_phone(values["phone"], self.phone_region)
             except InvalidPhoneNumber as exc:
                 raise InvalidField("phone", str(exc), data["phone"]) from exc
         if "birthday" in values:
-            values["birthday_key"] = birthday_key(values["birthday"])
+            birthday = values["birthday"]
+            values["birthday_key"] = None if birthday is None else birthday_key(birthday)
+        if "last_name" in values and values["last_name"] is None:
+            values["last_name"] = ""
         return values
 
     async def create(self, data: ContactCreate) -> ContactRecord:
@@ -194,14 +206,17 @@ class ContactService:
         changed = {
             name: value
             for name, value in values.items()
-            if name != "birthday_key" and getattr(current, name) != value
+            if name != "birthday_key" and _stored(current, name) != value
         }
         if not changed:
             return current  # nothing changes: no new version, other clients' tags hold
+        reachable = [changed.get(name, getattr(current, name)) for name in ("email", "phone")]
+        if reachable == [None, None]:
+            raise InvalidField("email", NEEDS_A_WAY_TO_REACH, None)
         if "birthday" in changed:
             changed["birthday_key"] = values["birthday_key"]
         if {"first_name", "last_name", "email"} & changed.keys():
-            fields = {name: getattr(current, name) for name in ("first_name", "last_name", "email")}
+            fields = {name: _stored(current, name) for name in ("first_name", "last_name", "email")}
             fields |= {name: changed[name] for name in fields.keys() & changed.keys()}
             changed["search_text"] = search_text(**fields)
         changed["updated_at"] = self.now()
@@ -254,4 +269,5 @@ class ContactService:
                 next_birthday(row.birthday, today),
             )
             for row in rows
+            if row.birthday is not None  # always: the window's SQL has no other rows
         ]
