@@ -24,6 +24,9 @@ class ErrorCode(StrEnum):
     CONTACT_NOT_FOUND = "CONTACT_NOT_FOUND"
     CONTACT_EMAIL_EXISTS = "CONTACT_EMAIL_EXISTS"
     PRECONDITION_FAILED = "PRECONDITION_FAILED"
+    TAG_NOT_FOUND = "TAG_NOT_FOUND"
+    TAG_EXISTS = "TAG_EXISTS"
+    TAG_LIMIT_REACHED = "TAG_LIMIT_REACHED"
     MALFORMED_REQUEST = "MALFORMED_REQUEST"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
@@ -55,6 +58,12 @@ ERROR_CODE_MEANINGS: dict[ErrorCode, str] = {
     ErrorCode.CONTACT_NOT_FOUND: "No contact with this id in your book (another user's "
     "contacts are not found either).",
     ErrorCode.CONTACT_EMAIL_EXISTS: "Another contact of yours has this email (in any letter case).",
+    ErrorCode.TAG_NOT_FOUND: "No tag with this id among yours (another user's tags are not "
+    "found either).",
+    ErrorCode.TAG_EXISTS: "You have a tag with this name already, in some letter case: use it, "
+    "or choose another name.",
+    ErrorCode.TAG_LIMIT_REACHED: "An address book has at most 200 tags; the write would create "
+    "more. Delete unused tags (`GET /tags` shows each one's count) and retry; nothing was written.",
     ErrorCode.PRECONDITION_FAILED: "`If-Match` names an older version: someone changed the "
     "contact since you read it. Read it again, then retry; nothing was written.",
     ErrorCode.MALFORMED_REQUEST: "The request cannot be read: a body that is not UTF-8 or not "

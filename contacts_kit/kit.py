@@ -24,7 +24,7 @@ from contacts_kit.backends.protocols import Cache, Mailer, RateLimitStore, Stora
 from contacts_kit.backends.redis_client import redis_client
 from contacts_kit.backends.resilient import ResilientCache
 from contacts_kit.backends.storage_local import LocalStorage
-from contacts_kit.contact.router import get_contacts_router
+from contacts_kit.contact.router import get_contacts_router, get_tags_router
 from contacts_kit.db.engine import (
     make_engine,
     make_session_factory,
@@ -153,6 +153,7 @@ class ContactsKit:
         router = APIRouter(prefix=self.settings.api_prefix)
         # Contacts first: FastAPI tries the routes in order, and they are the busy ones.
         router.include_router(get_contacts_router(self.deps), prefix="/contacts", tags=["contacts"])
+        router.include_router(get_tags_router(self.deps), prefix="/tags", tags=["tags"])
         router.include_router(get_auth_router(self.deps), prefix="/auth", tags=["auth"])
         router.include_router(get_users_router(self.deps), prefix="/users", tags=["users"])
         if isinstance(self.storage, LocalStorage):

@@ -42,3 +42,24 @@ class MalformedEntityTags(ContactsKitError):
             f'{header} must be "*" or entity tags in double quotes, as an ETag header gives them '
             '(for example "42-3").'
         )
+
+
+class TagNotFound(ContactsKitError):
+    """No tag with this id among the caller's."""
+
+    code = ErrorCode.TAG_NOT_FOUND
+    message = "Tag not found."
+
+
+class TagExists(ContactsKitError):
+    """Another tag of the caller has this name (in any letter case)."""
+
+    code = ErrorCode.TAG_EXISTS
+    message = "You have a tag with this name already (names ignore letter case)."
+
+
+class TooManyTags(ContactsKitError):
+    """The owner would have more tags than the limit."""
+
+    code = ErrorCode.TAG_LIMIT_REACHED
+    message = "You have 200 tags, the most an address book may have; delete one first."

@@ -1,4 +1,4 @@
-"""The table of contacts."""
+"""The tables of contacts and their tags."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Date,
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Text,
@@ -82,6 +84,10 @@ class Contact(Base):
     birthday_key: Mapped[int | None] = mapped_column(SmallInteger, default=None)
     notes: Mapped[str | None] = mapped_column(Text, default=None)
     favorite: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The names of the contact's tags, sorted, as every read shows them: kept in step with
+    # `contacts_kit_contact_tags` by every write, so a read needs no join. Filters use the
+    # link table.
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     # The folded first name, last name and email (`contact.text.search_text`), written with
     # every change of them; served by a trigram GIN index on (owner_id, search_text) on
     # PostgreSQL.
@@ -92,3 +98,38 @@ class Contact(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set when the contact goes to the trash: every read but the trash's skips it.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class Tag(Base):
+    """A label of one owner's contacts. Names are unique per owner, compared case-folded."""
+
+    __tablename__ = "contacts_kit_tags"
+    __table_args__ = (
+        Index("uq_contacts_kit_tags_owner_key", "owner_id", "name_key", unique=True),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contacts_kit_users.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(50))
+    # `contact.tags.tag_key(name)`: what makes two names the same tag.
+    name_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ContactTag(Base):
+    """A contact carries a tag."""
+
+    __tablename__ = "contacts_kit_contact_tags"
+    __table_args__ = (
+        PrimaryKeyConstraint("contact_id", "tag_id"),
+        # The contacts of a tag: `?tag=` filters and the counts.
+        Index("ix_contacts_kit_contact_tags_tag", "tag_id", "contact_id"),
+    )
+
+    contact_id: Mapped[int] = mapped_column(
+        _ID, ForeignKey("contacts_kit_contacts.id", ondelete="CASCADE")
+    )
+    tag_id: Mapped[int] = mapped_column(_ID, ForeignKey("contacts_kit_tags.id", ondelete="CASCADE"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeAlias, TypeVar
@@ -15,6 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     Executable,
     Integer,
+    Table,
     Text,
     and_,
     bindparam,
@@ -26,16 +27,17 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql import Select
 from sqlalchemy.types import Uuid
 
 from contacts_kit.contact.birthdays import FEB_28, FEB_29, BirthdayWindow
-from contacts_kit.contact.errors import ContactEmailExists
-from contacts_kit.contact.models import Contact
-from contacts_kit.contact.schemas import ContactRecord, TrashedRecord
-from contacts_kit.contact.text import LIKE_ESCAPE, like_pattern, search_text
+from contacts_kit.contact.errors import ContactEmailExists, TagExists, TooManyTags
+from contacts_kit.contact.models import Contact, ContactTag, Tag
+from contacts_kit.contact.schemas import ContactRecord, TagRead, TrashedRecord
+from contacts_kit.contact.text import LIKE_ESCAPE, like_pattern, search_text, tag_key
 
 Statement: TypeAlias = Select[*tuple[Any, ...]]
 """A read statement whose values are all bound parameters."""
@@ -52,6 +54,7 @@ READ_COLUMNS = (
     Contact.birthday,
     Contact.notes,
     Contact.favorite,
+    Contact.tags,
     Contact.version,
     Contact.created_at,
     Contact.updated_at,
@@ -95,10 +98,25 @@ def _matches(name: str) -> ColumnElement[bool]:
     return result
 
 
+def _tagged(index: int) -> ColumnElement[bool]:
+    """The contact carries the tag whose key is bound as `tag_<index>`."""
+    return (
+        select(ContactTag.contact_id)
+        .join(Tag, Tag.id == ContactTag.tag_id)
+        .where(
+            ContactTag.contact_id == Contact.id,
+            Tag.owner_id == _OWNER,
+            Tag.name_key == bindparam(f"tag_{index}", type_=Text()),
+        )
+        .exists()
+    )
+
+
 @functools.cache
-def _search_page(filtered: tuple[str, ...], favorite: bool = False) -> Statement:
+def _search_page(filtered: tuple[str, ...], favorite: bool = False, tags: int = 0) -> Statement:
     """The page of a search on the `filtered` fields (`q` and/or field names), of favourites
-    only (or not) when `favorite` (a bound `favorite` value) is asked.
+    only (or not) when `favorite` (a bound `favorite` value) is asked, of the contacts that
+    carry each of `tags` tags (keys bound as `tag_0`, `tag_1`, ...).
 
     Every filter is a pattern of the folded `search_text` (see `contact.text`), which the
     trigram index serves. The page orders by the same keys as `_PAGE`, but through an
@@ -110,6 +128,7 @@ def _search_page(filtered: tuple[str, ...], favorite: bool = False) -> Statement
     clauses = [_matches(name) for name in filtered]
     if favorite:
         clauses.append(Contact.favorite == bindparam("favorite", type_=Boolean()))
+    clauses.extend(_tagged(index) for index in range(tags))
     last_name = Contact.last_name.concat("") if filtered else Contact.last_name
     return (
         select(*READ_COLUMNS)
@@ -188,6 +207,8 @@ class ContactFilters:
     last_name: str | None = None
     email: str | None = None
     favorite: bool | None = None
+    tags: tuple[str, ...] = ()
+    """Keys (`contact.text.tag_key`) of tags the contact must all carry."""
 
     def patterns(self) -> dict[str, str]:
         """The LIKE pattern of each filter given, by field name."""
@@ -218,9 +239,13 @@ def search_query(owner_id: uuid.UUID, filters: ContactFilters, limit: int, offse
     """A page of the owner's contacts matching `filters`."""
     patterns = filters.patterns()
     params: dict[str, Any] = {"owner_id": owner_id, "limit": limit, "offset": offset, **patterns}
-    if filters.favorite is None:
+    params |= {f"tag_{index}": key for index, key in enumerate(filters.tags)}
+    if filters.favorite is None and not filters.tags:
         return (_search_page(tuple(patterns)) if patterns else _PAGE), params
-    return _search_page(tuple(patterns), favorite=True), params | {"favorite": filters.favorite}
+    if filters.favorite is not None:
+        params["favorite"] = filters.favorite
+    favorite = filters.favorite is not None
+    return _search_page(tuple(patterns), favorite, len(filters.tags)), params
 
 
 def birthdays_query(owner_id: uuid.UUID, window: BirthdayWindow, limit: int, offset: int) -> Query:
@@ -245,6 +270,19 @@ def _search_text(values: dict[str, Any]) -> str:
 def _record(row: Any) -> ContactRecord:
     """The record of a row of `READ_COLUMNS`."""
     return ContactRecord(*row)
+
+
+def sorted_tags(names: Iterable[str]) -> list[str]:
+    """Tag names in the order a contact shows them: by key, then as written."""
+    return sorted(names, key=lambda name: (tag_key(name), name))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTag:
+    """One of the owner's tags."""
+
+    id: int
+    name: str
 
 
 def _trashed(row: Any) -> TrashedRecord:
@@ -362,6 +400,160 @@ class ContactRepository:
         Filtering and ordering happen in SQL on the indexed `birthday_key`.
         """
         return await self._rows(*birthdays_query(self.owner_id, window, limit, offset), _record)
+
+    # Tags. The link table is the truth for filters and counts; `Contact.tags` repeats the
+    # names for the reads, and every method here that changes one changes the other.
+
+    async def _tags_by_key(self, keys: Iterable[str]) -> dict[str, StoredTag]:
+        result = await self._session.execute(
+            select(Tag.name_key, Tag.id, Tag.name).where(
+                Tag.owner_id == self.owner_id, Tag.name_key.in_(list(keys))
+            )
+        )
+        return {key: StoredTag(tag_id, name) for key, tag_id, name in result}
+
+    async def _tag_count(self) -> int:
+        count = await self._session.scalar(
+            select(func.count()).select_from(Tag).where(Tag.owner_id == self.owner_id)
+        )
+        return int(count or 0)
+
+    async def resolve_tags(
+        self, names: Sequence[str], limit: int, now: datetime
+    ) -> list[StoredTag]:
+        """The owner's tags named `names` (compared by key; the first spelling of a new one
+        wins), the missing ones created, sorted as a contact shows them. `TooManyTags` when
+        the owner would have more than `limit`."""
+        wanted: dict[str, str] = {}
+        for name in names:
+            wanted.setdefault(tag_key(name), name)
+        if not wanted:
+            return []
+        found = await self._tags_by_key(wanted)
+        missing = [key for key in wanted if key not in found]
+        if missing:
+            if await self._tag_count() + len(missing) > limit:
+                raise TooManyTags()
+            rows = [
+                {"owner_id": self.owner_id, "name": wanted[key], "name_key": key, "created_at": now}
+                for key in missing
+            ]
+            # A concurrent request may create the same tag: both then use the one row.
+            dialect = (
+                postgresql if self._session.get_bind().dialect.name == "postgresql" else sqlite
+            )
+            await self._session.execute(
+                dialect.insert(Tag)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["owner_id", "name_key"])
+            )
+            found = await self._tags_by_key(wanted)
+        tags = [found[key] for key in wanted]
+        return sorted(tags, key=lambda tag: (tag_key(tag.name), tag.name))
+
+    async def link_tags(
+        self, contact_id: int, tags: Sequence[StoredTag], *, new: bool = False
+    ) -> None:
+        """Make `tags` the contact's, in the link table (a `new` contact has no links yet)."""
+        if not new:
+            await self._session.execute(
+                delete(ContactTag).where(ContactTag.contact_id == contact_id)
+            )
+        if tags:
+            await self._session.execute(
+                insert(ContactTag), [{"contact_id": contact_id, "tag_id": tag.id} for tag in tags]
+            )
+
+    async def tags(self) -> list[TagRead]:
+        """The owner's tags by name, each with its count of live contacts."""
+        live = and_(Contact.id == ContactTag.contact_id, Contact.deleted_at.is_(None))
+        result = await self._session.execute(
+            select(Tag.id, Tag.name, func.count(Contact.id), Tag.created_at)
+            .select_from(Tag)
+            .outerjoin(ContactTag, ContactTag.tag_id == Tag.id)
+            .outerjoin(Contact, live)
+            .where(Tag.owner_id == self.owner_id)
+            .group_by(Tag.id, Tag.name, Tag.name_key, Tag.created_at)
+            .order_by(Tag.name_key, Tag.id)
+        )
+        return [
+            TagRead(id=tag_id, name=name, contacts=count, created_at=created)
+            for tag_id, name, count, created in result
+        ]
+
+    async def add_tag(self, name: str, limit: int, now: datetime) -> StoredTag:
+        """A new tag; `TagExists` when one has its key, `TooManyTags` past `limit`."""
+        if await self._tag_count() >= limit:
+            raise TooManyTags()
+        try:
+            async with self._session.begin_nested():
+                tag_id = await self._session.scalar(
+                    insert(Tag)
+                    .values(
+                        owner_id=self.owner_id, name=name, name_key=tag_key(name), created_at=now
+                    )
+                    .returning(Tag.id)
+                )
+        except IntegrityError as exc:
+            raise TagExists() from exc
+        assert tag_id is not None
+        return StoredTag(tag_id, name)
+
+    async def tag_for_update(self, tag_id: int) -> StoredTag | None:
+        """The owner's tag, locked until the transaction ends."""
+        result = await self._session.execute(
+            select(Tag.id, Tag.name)
+            .where(Tag.id == tag_id, Tag.owner_id == self.owner_id)
+            .with_for_update()
+        )
+        row = result.first()
+        return None if row is None else StoredTag(*row)
+
+    async def rename_tag(self, tag: StoredTag, name: str, now: datetime) -> StoredTag:
+        """Rename a tag, on every contact carrying it too; `TagExists` when another tag has
+        the new name's key."""
+        try:
+            async with self._session.begin_nested():
+                await self._session.execute(
+                    update(Tag).where(Tag.id == tag.id).values(name=name, name_key=tag_key(name))
+                )
+        except IntegrityError as exc:
+            raise TagExists() from exc
+        await self._retag(tag, name, now)
+        return StoredTag(tag.id, name)
+
+    async def delete_tag(self, tag: StoredTag, now: datetime) -> None:
+        """Delete a tag: it leaves every contact (in the trash too)."""
+        await self._retag(tag, None, now)
+        await self._session.execute(delete(Tag).where(Tag.id == tag.id))
+
+    async def _retag(self, tag: StoredTag, new_name: str | None, now: datetime) -> None:
+        """Rewrite the names of the contacts carrying `tag`: a new version of each."""
+        carriers = await self._session.execute(
+            select(Contact.id, Contact.tags)
+            .join(ContactTag, ContactTag.contact_id == Contact.id)
+            .where(ContactTag.tag_id == tag.id, Contact.owner_id == self.owner_id)
+        )
+        old_key = tag_key(tag.name)
+        changes = []
+        for contact_id, names in carriers:
+            kept = [name for name in names if tag_key(name) != old_key]
+            if new_name is not None:
+                kept.append(new_name)
+            changes.append({"b_id": contact_id, "b_tags": sorted_tags(kept)})
+        if changes:
+            table = Contact.__table__
+            assert isinstance(table, Table)
+            await self._session.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(
+                    tags=bindparam("b_tags", type_=table.c.tags.type),
+                    version=table.c.version + 1,
+                    updated_at=now,
+                ),
+                changes,
+            )
 
 
 async def purge_trash(session: AsyncSession, before: datetime, batch: int) -> int:

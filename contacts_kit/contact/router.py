@@ -14,21 +14,29 @@ from contacts_kit.contact.errors import (
     ContactNotFound,
     MalformedEntityTags,
     PreconditionFailed,
+    TagExists,
+    TagNotFound,
+    TooManyTags,
 )
 from contacts_kit.contact.repository import ContactFilters
 from contacts_kit.contact.schemas import (
     BIRTHDAYS_JSON,
     CONTACT_JSON,
     CONTACTS_JSON,
+    TAGS_JSON,
     TRASH_JSON,
     ContactBirthday,
     ContactCreate,
     ContactRead,
     ContactRecord,
     ContactUpdate,
+    TagName,
+    TagRead,
+    TagWrite,
     TrashedContact,
 )
 from contacts_kit.contact.service import ContactService, etag, listing_etag, none_match
+from contacts_kit.contact.text import tag_key
 from contacts_kit.deps import KitDependencies
 from contacts_kit.fields import CleanStr, not_null
 from contacts_kit.http import (
@@ -50,13 +58,15 @@ MAX_OFFSET = 1_000_000_000
 def _digits(value: object) -> object:
     # Lax int parsing would read "1_0" as 10 and " 1" as 1: an id in a path is digits only.
     if isinstance(value, str) and not (value.isascii() and value.isdigit()):
-        raise ValueError("a contact id is a positive whole number, written in digits")
+        raise ValueError("an id is a positive whole number, written in digits")
     return value
 
 
 ContactId = Annotated[
     int, Path(ge=1, le=MAX_ID, description="The contact's id."), BeforeValidator(_digits)
 ]
+TagId = Annotated[int, Path(ge=1, le=MAX_ID, description="The tag's id."), BeforeValidator(_digits)]
+MAX_TAG_FILTERS = 10
 IfMatch = Annotated[
     str | None,
     Header(
@@ -154,13 +164,26 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
                 json_schema_extra=not_null,
             ),
         ] = None,
+        tag: Annotated[
+            list[TagName],
+            Query(
+                max_length=MAX_TAG_FILTERS,
+                description="Only contacts carrying this tag (any letter case); repeat it for "
+                "contacts carrying all of them (up to 10).",
+            ),
+        ] = [],  # noqa: B006 (FastAPI copies a query list's default)
         limit: Limit = 20,
         offset: Offset = 0,
     ) -> Response:
         """Your contacts by last name, first name, id; text filters are case-insensitive
         substrings (`%` and `_` match themselves); all filters combine with AND."""
         filters = ContactFilters(
-            q=q, first_name=first_name, last_name=last_name, email=email, favorite=favorite
+            q=q,
+            first_name=first_name,
+            last_name=last_name,
+            email=email,
+            favorite=favorite,
+            tags=tuple(dict.fromkeys(tag_key(name) for name in tag)),
         )
         found = await contacts.search(filters, limit, offset)
         return _listing(CONTACTS_JSON.dump_json(found), if_none_match)
@@ -377,5 +400,69 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         record = await contacts.restore(contact_id, if_match)
         background.add_task(events.contact_restored, ContactRead.model_validate(record), user.id)
         return _contact(record)
+
+    return router
+
+
+def get_tags_router(deps: KitDependencies) -> APIRouter:
+    """The current user's tags: list with counts, create, rename, delete."""
+    router = APIRouter(
+        route_class=deps.route_class,
+        generate_unique_id_function=operation_id,
+        responses=error_responses(DatabaseUnavailable),
+    )
+    Writes = Annotated[ContactService, Depends(deps.contact_writes)]
+    limited = [Depends(deps.limit_contacts)]
+
+    @router.get(
+        "",
+        name="tags:list",
+        summary="List tags",
+        dependencies=limited,
+        response_model=list[TagRead],
+        responses=error_responses(*_READ_ERRORS) | _CONDITIONAL,
+    )
+    async def list_tags(contacts: Writes, if_none_match: IfNoneMatch = None) -> Response:
+        """Your tags by name, each with how many contacts carry it (the trash aside)."""
+        return _listing(TAGS_JSON.dump_json(await contacts.tags()), if_none_match)
+
+    @router.post(
+        "",
+        name="tags:create",
+        summary="Create a tag",
+        dependencies=limited,
+        status_code=http_status.HTTP_201_CREATED,
+        response_model=TagRead,
+        responses=error_responses(*_AUTH_ERRORS, TagExists, TooManyTags, *BODY_ERRORS),
+    )
+    async def create_tag(body: TagWrite, contacts: Writes) -> TagRead:
+        """A new tag, on no contact yet. Names are unique in any letter case; 200 at most.
+        (Naming a new tag on a contact creates it too.)"""
+        return await contacts.create_tag(body)
+
+    @router.patch(
+        "/{tag_id}",
+        name="tags:rename",
+        summary="Rename a tag",
+        dependencies=limited,
+        response_model=TagRead,
+        responses=error_responses(*_AUTH_ERRORS, TagNotFound, TagExists, *BODY_ERRORS),
+    )
+    async def rename_tag(tag_id: TagId, body: TagWrite, contacts: Writes) -> TagRead:
+        """Rename a tag; every contact carrying it shows the new name (and a new `ETag`)."""
+        return await contacts.rename_tag(tag_id, body)
+
+    @router.delete(
+        "/{tag_id}",
+        name="tags:delete",
+        summary="Delete a tag",
+        dependencies=limited,
+        status_code=http_status.HTTP_204_NO_CONTENT,
+        responses=error_responses(*_AUTH_ERRORS, TagNotFound),
+    )
+    async def delete_tag(tag_id: TagId, contacts: Writes) -> Response:
+        """Delete a tag; the contacts carrying it lose it, nothing else."""
+        await contacts.delete_tag(tag_id)
+        return Response(status_code=http_status.HTTP_204_NO_CONTENT)
 
     return router

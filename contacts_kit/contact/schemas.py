@@ -66,6 +66,24 @@ def _iso_text(value: object) -> object:
 
 Birthday = Annotated[date, BeforeValidator(_iso_text), AfterValidator(_not_in_the_future)]
 Notes = Annotated[str, StringConstraints(max_length=2000), Printable, Normal]
+MAX_TAGS_PER_CONTACT = 50
+MAX_TAGS_PER_OWNER = 200
+TagName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
+    Printable,
+    Visible,
+    Normal,
+    Field(description="1 to 50 characters; names that differ only in letter case are one tag."),
+]
+Tags = Annotated[
+    list[TagName],
+    Field(
+        max_length=MAX_TAGS_PER_CONTACT,
+        description="The contact's tags by name (at most 50); a name you have no tag for "
+        "creates one.",
+    ),
+]
 Favorite = Annotated[
     bool,
     Strict(),
@@ -79,6 +97,7 @@ _EXAMPLE: dict[str, Any] = {
     "phone": "+44 20 7946 0958",
     "birthday": "1815-12-10",
     "notes": "Met at the Analytical Engine meetup.",
+    "tags": ["Family"],
 }
 
 
@@ -98,6 +117,7 @@ class ContactCreate(BaseModel):
     birthday: Birthday | None = None
     notes: Notes | None = None
     favorite: Favorite = False
+    tags: Tags = []
 
     @model_validator(mode="after")
     def _reachable(self) -> ContactCreate:
@@ -123,6 +143,7 @@ class ContactUpdate(BaseModel):
     birthday: Birthday | None = None
     notes: Notes | None = None
     favorite: Favorite | None = Field(None, json_schema_extra=not_null)
+    tags: Tags | None = Field(None, json_schema_extra=not_null)
 
     @model_validator(mode="after")
     def _required_fields_are_not_null(self) -> ContactUpdate:
@@ -163,6 +184,7 @@ class ContactRead(BaseModel):
     birthday: date | None
     notes: str | None
     favorite: bool
+    tags: list[str] = Field(description="The names of the contact's tags, sorted.")
     created_at: datetime
     updated_at: datetime
 
@@ -194,6 +216,7 @@ class ContactRecord:
     birthday: date | None
     notes: str | None
     favorite: bool
+    tags: list[str]
     version: Annotated[int, Field(exclude=True)]
     created_at: datetime
     updated_at: datetime
@@ -218,3 +241,31 @@ CONTACT_JSON: TypeAdapter[ContactRecord] = TypeAdapter(ContactRecord)
 CONTACTS_JSON: TypeAdapter[list[ContactRecord]] = TypeAdapter(list[ContactRecord])
 BIRTHDAYS_JSON: TypeAdapter[list[BirthdayRecord]] = TypeAdapter(list[BirthdayRecord])
 TRASH_JSON: TypeAdapter[list[TrashedRecord]] = TypeAdapter(list[TrashedRecord])
+
+
+class TagWrite(BaseModel):
+    """A new tag, or a tag's new name."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Family"}]})
+
+    name: TagName
+
+
+class TagRead(BaseModel):
+    """A tag, with how many of your contacts (the trash aside) carry it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"id": 7, "name": "Family", "contacts": 12, "created_at": "2026-01-01T12:00:00Z"}
+            ]
+        },
+    )
+
+    id: int
+    name: str
+    contacts: int
+    created_at: datetime
+
+
+TAGS_JSON: TypeAdapter[list[TagRead]] = TypeAdapter(list[TagRead])

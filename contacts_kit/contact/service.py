@@ -17,23 +17,28 @@ from contacts_kit.contact.errors import (
     ContactNotFound,
     MalformedEntityTags,
     PreconditionFailed,
+    TagNotFound,
 )
 from contacts_kit.contact.phones import InvalidPhoneNumber, normalize_phone
 from contacts_kit.contact.repository import (
     ContactFilters,
     ContactRepository,
+    StoredTag,
     Where,
     purge_trash,
 )
 from contacts_kit.contact.schemas import (
+    MAX_TAGS_PER_OWNER,
     NEEDS_A_WAY_TO_REACH,
     BirthdayRecord,
     ContactCreate,
     ContactRecord,
     ContactUpdate,
+    TagRead,
+    TagWrite,
     TrashedRecord,
 )
-from contacts_kit.contact.text import search_text
+from contacts_kit.contact.text import search_text, tag_key
 from contacts_kit.errors import InvalidField
 
 
@@ -160,7 +165,12 @@ class ContactService:
         """Add a contact; `ContactEmailExists` when the email is already in the book."""
         now = self.now()
         values = self._values(data.model_dump()) | {"created_at": now, "updated_at": now}
-        return await self.contacts.add(values)
+        tags = await self.contacts.resolve_tags(values["tags"], MAX_TAGS_PER_OWNER, now)
+        values["tags"] = [tag.name for tag in tags]
+        record = await self.contacts.add(values)
+        if tags:
+            await self.contacts.link_tags(record.id, tags, new=True)
+        return record
 
     async def _current(
         self, contact_id: int, if_match: str | None, where: Where = "live"
@@ -203,6 +213,12 @@ class ContactService:
     ) -> ContactRecord:
         current = await self._current(contact_id, if_match)
         values = self._values(data)
+        tags = None
+        if "tags" in values:
+            asked = values.pop("tags")
+            if sorted({tag_key(name) for name in asked}) != [tag_key(n) for n in current.tags]:
+                tags = await self.contacts.resolve_tags(asked, MAX_TAGS_PER_OWNER, self.now())
+                values["tags"] = [tag.name for tag in tags]
         changed = {
             name: value
             for name, value in values.items()
@@ -220,7 +236,39 @@ class ContactService:
             fields |= {name: changed[name] for name in fields.keys() & changed.keys()}
             changed["search_text"] = search_text(**fields)
         changed["updated_at"] = self.now()
-        return await self.contacts.update(contact_id, current.version, changed)
+        record = await self.contacts.update(contact_id, current.version, changed)
+        if tags is not None:
+            await self.contacts.link_tags(contact_id, tags)
+        return record
+
+    async def tags(self) -> list[TagRead]:
+        """Your tags by name, each with its count of live contacts."""
+        return await self.contacts.tags()
+
+    async def _tag_read(self, tag_id: int) -> TagRead:
+        return next(tag for tag in await self.contacts.tags() if tag.id == tag_id)
+
+    async def create_tag(self, data: TagWrite) -> TagRead:
+        """A new tag; `TagExists` or `TooManyTags`."""
+        tag = await self.contacts.add_tag(data.name, MAX_TAGS_PER_OWNER, self.now())
+        return await self._tag_read(tag.id)
+
+    async def _tag(self, tag_id: int) -> StoredTag:
+        tag = await self.contacts.tag_for_update(tag_id)
+        if tag is None:
+            raise TagNotFound()
+        return tag
+
+    async def rename_tag(self, tag_id: int, data: TagWrite) -> TagRead:
+        """Rename a tag, on each contact carrying it (a new version of each)."""
+        tag = await self._tag(tag_id)
+        if data.name != tag.name:
+            await self.contacts.rename_tag(tag, data.name, self.now())
+        return await self._tag_read(tag_id)
+
+    async def delete_tag(self, tag_id: int) -> None:
+        """Delete a tag; the contacts carrying it lose it (a new version of each)."""
+        await self.contacts.delete_tag(await self._tag(tag_id), self.now())
 
     async def delete(self, contact_id: int, if_match: str | None, *, permanent: bool) -> None:
         """Move the contact to the trash or, `permanent`, delete it (live or trashed) for
@@ -263,6 +311,7 @@ class ContactService:
                 row.birthday,
                 row.notes,
                 row.favorite,
+                row.tags,
                 row.version,
                 row.created_at,
                 row.updated_at,

@@ -52,3 +52,8 @@ def like_pattern(field: str, needle: str) -> str:
     """The LIKE pattern of `search_text` that finds `needle` in `field` (or, for `q`, in any
     field); `%`, `_` and the escape character in the needle match themselves."""
     return _FIELD_PATTERNS[field].format(_escaped(needle))
+
+
+def tag_key(name: str) -> str:
+    """What makes two tag names the same tag: NFC, then case-folded (accents count)."""
+    return unicodedata.normalize("NFC", name).casefold()

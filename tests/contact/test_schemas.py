@@ -24,6 +24,7 @@ RECORD = ContactRecord(
     birthday=date(1815, 12, 10),
     notes=None,
     favorite=True,
+    tags=["Family", "Mathematics"],
     version=3,  # read for the ETag, never shown in a body
     created_at=datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
     updated_at=datetime(2026, 1, 2, 8, 30, 15, 250000, tzinfo=UTC),
