@@ -101,14 +101,16 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _purge_trash(settings: Settings) -> int:
-    from contacts_kit.contact.service import purge
+async def _purge_trash(settings: Settings) -> tuple[int, int]:
+    from contacts_kit.contact.service import prune, purge
     from contacts_kit.db.engine import make_engine, make_session_factory, transactional
 
     engine = make_engine(settings)
     try:
         sessions = make_session_factory(transactional(engine))
-        return await purge(sessions, datetime.now(UTC), settings.trash_retention)
+        now = datetime.now(UTC)
+        purged = await purge(sessions, now, settings.trash_retention)
+        return purged, await prune(sessions, now, settings.tombstone_retention)
     finally:
         await engine.dispose()
 
@@ -117,9 +119,11 @@ def _purge(args: argparse.Namespace) -> int:
     settings = Settings()
     from contacts_kit.mail import describe_duration
 
-    purged = asyncio.run(_purge_trash(settings))
+    purged, pruned = asyncio.run(_purge_trash(settings))
     age = describe_duration(settings.trash_retention)
     print(f"purged {purged} contact(s) from the trash, deleted more than {age} ago")
+    kept = describe_duration(settings.tombstone_retention)
+    print(f"forgot {pruned} deletion(s) older than {kept} (sync tokens from before get 410)")
     return 0
 
 

@@ -25,6 +25,8 @@ class ErrorCode(StrEnum):
     CONTACT_EMAIL_EXISTS = "CONTACT_EMAIL_EXISTS"
     PRECONDITION_FAILED = "PRECONDITION_FAILED"
     TAG_NOT_FOUND = "TAG_NOT_FOUND"
+    INVALID_SYNC_TOKEN = "INVALID_SYNC_TOKEN"
+    SYNC_TOKEN_EXPIRED = "SYNC_TOKEN_EXPIRED"
     TAG_EXISTS = "TAG_EXISTS"
     TAG_LIMIT_REACHED = "TAG_LIMIT_REACHED"
     MALFORMED_REQUEST = "MALFORMED_REQUEST"
@@ -58,6 +60,10 @@ ERROR_CODE_MEANINGS: dict[ErrorCode, str] = {
     ErrorCode.CONTACT_NOT_FOUND: "No contact with this id in your book (another user's "
     "contacts are not found either).",
     ErrorCode.CONTACT_EMAIL_EXISTS: "Another contact of yours has this email (in any letter case).",
+    ErrorCode.INVALID_SYNC_TOKEN: "`since` is not a token of `GET /contacts/changes`, or is "
+    "another user's. Sync from the start, without `since`.",
+    ErrorCode.SYNC_TOKEN_EXPIRED: "`since` is older than the deletions the server keeps "
+    "(`CONTACTS_KIT_TOMBSTONE_RETENTION`): drop the local copy and sync from the start.",
     ErrorCode.TAG_NOT_FOUND: "No tag with this id among yours (another user's tags are not "
     "found either).",
     ErrorCode.TAG_EXISTS: "You have a tag with this name already, in some letter case: use it, "

@@ -307,6 +307,12 @@ class Settings(BaseSettings):
         description="How long a deleted contact stays in the trash before `contacts-kit "
         "purge` deletes it for good (seconds or ISO 8601 duration such as P30D).",
     )
+    tombstone_retention: Duration = Field(
+        timedelta(days=90),
+        description="How long the changes feed remembers a contact deleted for good; "
+        "`contacts-kit purge` forgets older ones, and a sync token from before them gets "
+        "410 (its client starts over).",
+    )
     timezone: str = Field(
         "UTC", description="IANA time zone that decides what 'today' is for birthdays."
     )

@@ -87,6 +87,7 @@ GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
             "timezone",
             "phone_default_region",
             "trash_retention",
+            "tombstone_retention",
             "max_body_bytes",
             "load_entry_points",
         ),

@@ -63,3 +63,23 @@ class TooManyTags(ContactsKitError):
 
     code = ErrorCode.TAG_LIMIT_REACHED
     message = "You have 200 tags, the most an address book may have; delete one first."
+
+
+class InvalidSyncToken(ContactsKitError):
+    """A `since` token that is not one of the changes feed's, or is another user's."""
+
+    code = ErrorCode.INVALID_SYNC_TOKEN
+    message = (
+        "This sync token is not one the changes feed gave you; sync from the start "
+        "(without `since`)."
+    )
+
+
+class SyncTokenExpired(ContactsKitError):
+    """A `since` token older than the tombstones kept."""
+
+    code = ErrorCode.SYNC_TOKEN_EXPIRED
+    message = (
+        "This sync token is older than the deletions kept; drop your copy and sync from the "
+        "start (without `since`)."
+    )

@@ -66,6 +66,8 @@ class Contact(Base):
             "first_name",
             "id",
         ),
+        # The changes feed: one owner's contacts in write order.
+        Index("ix_contacts_kit_contacts_owner_changes", "owner_id", "change_seq", "id"),
         # SQLite would otherwise hand a deleted contact's id to the next one.
         {"sqlite_autoincrement": True},
     )
@@ -98,6 +100,10 @@ class Contact(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set when the contact goes to the trash: every read but the trash's skips it.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The owner's change number of the contact's last write (`ChangeLog`): the changes feed
+    # reads the contacts written after a client's token in this order. 0 for contacts last
+    # written before the feed existed.
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Tag(Base):
@@ -133,3 +139,36 @@ class ContactTag(Base):
         _ID, ForeignKey("contacts_kit_contacts.id", ondelete="CASCADE")
     )
     tag_id: Mapped[int] = mapped_column(_ID, ForeignKey("contacts_kit_tags.id", ondelete="CASCADE"))
+
+
+class ChangeLog(Base):
+    """One owner's change counter. Every write to the owner's contacts takes the next number
+    with `UPDATE ... seq + 1` (or the first insert), which locks this row until the write
+    commits: the owner's writes commit in number order, so a client that has seen number n
+    has seen every change numbered below it (a rolled-back write gives its number back).
+
+    `horizon`: tombstones numbered up to it were pruned; a token older than that cannot be
+    answered (410) and its client starts over."""
+
+    __tablename__ = "contacts_kit_change_logs"
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contacts_kit_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger)
+    horizon: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Tombstone(Base):
+    """A contact deleted for good (from the trash, by the purge, or at once): what the
+    changes feed reports to clients that still hold it."""
+
+    __tablename__ = "contacts_kit_tombstones"
+    __table_args__ = (PrimaryKeyConstraint("owner_id", "seq", "contact_id"),)
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contacts_kit_users.id", ondelete="CASCADE")
+    )
+    seq: Mapped[int] = mapped_column(BigInteger)
+    contact_id: Mapped[int] = mapped_column(BigInteger)
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime)

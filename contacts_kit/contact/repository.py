@@ -25,6 +25,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,9 +36,10 @@ from sqlalchemy.types import Uuid
 
 from contacts_kit.contact.birthdays import FEB_28, FEB_29, BirthdayWindow
 from contacts_kit.contact.errors import ContactEmailExists, TagExists, TooManyTags
-from contacts_kit.contact.models import Contact, ContactTag, Tag
+from contacts_kit.contact.models import ChangeLog, Contact, ContactTag, Tag, Tombstone
 from contacts_kit.contact.schemas import ContactRecord, TagRead, TrashedRecord
 from contacts_kit.contact.text import LIKE_ESCAPE, like_pattern, search_text, tag_key
+from contacts_kit.db.base import Base
 
 Statement: TypeAlias = Select[*tuple[Any, ...]]
 """A read statement whose values are all bound parameters."""
@@ -272,6 +274,24 @@ def _record(row: Any) -> ContactRecord:
     return ContactRecord(*row)
 
 
+def _upsert(session: AsyncSession, table: type[Base]) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (PostgreSQL and SQLite alike)."""
+    on_postgres = session.get_bind().dialect.name == "postgresql"
+    return (postgresql if on_postgres else sqlite).insert(table)
+
+
+async def next_change(session: AsyncSession, owner_id: uuid.UUID) -> int:
+    """The owner's next change number. The counter row stays locked until the transaction
+    ends, so the owner's writes commit in number order (see `ChangeLog`)."""
+    stmt = (
+        _upsert(session, ChangeLog)
+        .values(owner_id=owner_id, seq=1, horizon=0)
+        .on_conflict_do_update(index_elements=["owner_id"], set_={"seq": ChangeLog.seq + 1})
+        .returning(ChangeLog.seq)
+    )
+    return int(await session.scalar(stmt))
+
+
 def sorted_tags(names: Iterable[str]) -> list[str]:
     """Tag names in the order a contact shows them: by key, then as written."""
     return sorted(names, key=lambda name: (tag_key(name), name))
@@ -327,9 +347,15 @@ class ContactRepository:
 
     async def add(self, values: dict[str, Any]) -> ContactRecord:
         """Insert a contact; the (owner, email) unique index decides on duplicates."""
+        seq = await next_change(self._session, self.owner_id)
         stmt = (
             insert(Contact)
-            .values(owner_id=self.owner_id, **values, search_text=_search_text(values))
+            .values(
+                owner_id=self.owner_id,
+                **values,
+                search_text=_search_text(values),
+                change_seq=seq,
+            )
             .returning(*READ_COLUMNS)
         )
         try:
@@ -365,6 +391,7 @@ class ContactRepository:
         """Write `values` into the contact read at `version` (locked by `get_for_update`) and
         bump its version; `search_text` follows the fields. An email taken by a live contact
         raises `conflict` (or the plain `ContactEmailExists`)."""
+        seq = await next_change(self._session, self.owner_id)
         stmt = (
             update(Contact)
             .where(
@@ -372,7 +399,7 @@ class ContactRepository:
                 Contact.owner_id == self.owner_id,
                 Contact.version == version,
             )
-            .values(**values, version=Contact.version + 1)
+            .values(**values, version=Contact.version + 1, change_seq=seq)
             .returning(*READ_COLUMNS)
         )
         try:
@@ -381,11 +408,60 @@ class ContactRepository:
             raise (conflict or ContactEmailExists()) from exc
         return _record(result.one())
 
-    async def delete(self, contact_id: int) -> None:
-        """Delete the owner's contact for good, live or in the trash."""
-        await self._session.execute(
-            delete(Contact).where(Contact.id == contact_id, Contact.owner_id == self.owner_id)
+    async def delete(self, contact_id: int, now: datetime) -> None:
+        """Delete the owner's contact for good, live or in the trash; a tombstone tells the
+        changes feed."""
+        await bury(self._session, self.owner_id, [contact_id], now)
+
+    async def changes(
+        self, after: tuple[int, int], limit: int, *, first: bool
+    ) -> tuple[int, int, list[tuple[int, int, ContactRecord | None]]]:
+        """The owner's change counter and horizon, and up to `limit + 1` changes after the
+        position `after` (change number, contact id) in write order: (number, id, the
+        contact as it is now, `deleted_at` set when in the trash) or (number, id, None) for a
+        contact deleted for good. The `first` sync of a book leaves out the trash and the
+        tombstones.
+
+        Only changes numbered up to the counter read first are returned: each of those has
+        committed (the owner's writes commit in number order), while a write committing
+        during this read may be numbered above them and is left to the next one."""
+        log = (
+            await self._session.execute(
+                select(ChangeLog.seq, ChangeLog.horizon).where(ChangeLog.owner_id == self.owner_id)
+            )
+        ).first()
+        ceiling, horizon = (log[0], log[1]) if log else (0, 0)
+        position = tuple_(*after)
+        contacts = (
+            select(*READ_COLUMNS, Contact.deleted_at, Contact.change_seq)
+            .where(
+                Contact.owner_id == self.owner_id,
+                tuple_(Contact.change_seq, Contact.id) > position,
+                Contact.change_seq <= ceiling,
+            )
+            .order_by(Contact.change_seq, Contact.id)
+            .limit(limit + 1)
         )
+        if first:
+            contacts = contacts.where(_LIVE)
+        found: list[tuple[int, int, ContactRecord | None]] = [
+            (row[-1], row[0], _trashed(row[:-1]) if row[-2] is not None else _record(row[:-2]))
+            for row in await self._session.execute(contacts)
+        ]
+        if not first:
+            tombstones = await self._session.execute(
+                select(Tombstone.seq, Tombstone.contact_id)
+                .where(
+                    Tombstone.owner_id == self.owner_id,
+                    tuple_(Tombstone.seq, Tombstone.contact_id) > position,
+                    Tombstone.seq <= ceiling,
+                )
+                .order_by(Tombstone.seq, Tombstone.contact_id)
+                .limit(limit + 1)
+            )
+            found.extend((seq, contact_id, None) for seq, contact_id in tombstones)
+        found.sort(key=lambda change: (change[0], change[1]))
+        return ceiling, horizon, found[: limit + 1]
 
     async def trash(self, limit: int, offset: int) -> list[TrashedRecord]:
         """A page of the owner's trash, the most recently deleted first."""
@@ -439,11 +515,8 @@ class ContactRepository:
                 for key in missing
             ]
             # A concurrent request may create the same tag: both then use the one row.
-            dialect = (
-                postgresql if self._session.get_bind().dialect.name == "postgresql" else sqlite
-            )
             await self._session.execute(
-                dialect.insert(Tag)
+                _upsert(self._session, Tag)
                 .values(rows)
                 .on_conflict_do_nothing(index_elements=["owner_id", "name_key"])
             )
@@ -542,6 +615,7 @@ class ContactRepository:
                 kept.append(new_name)
             changes.append({"b_id": contact_id, "b_tags": sorted_tags(kept)})
         if changes:
+            seq = await next_change(self._session, self.owner_id)
             table = Contact.__table__
             assert isinstance(table, Table)
             await self._session.execute(
@@ -551,12 +625,13 @@ class ContactRepository:
                     tags=bindparam("b_tags", type_=table.c.tags.type),
                     version=table.c.version + 1,
                     updated_at=now,
+                    change_seq=seq,
                 ),
                 changes,
             )
 
 
-async def purge_trash(session: AsyncSession, before: datetime, batch: int) -> int:
+async def purge_trash(session: AsyncSession, before: datetime, batch: int, now: datetime) -> int:
     """Delete, for good, up to `batch` contacts of any owner that went to the trash before
     `before`; how many went. Small batches keep each transaction's locks short."""
     doomed = (
@@ -565,7 +640,58 @@ async def purge_trash(session: AsyncSession, before: datetime, batch: int) -> in
         .order_by(Contact.deleted_at)
         .limit(batch)
     )
-    ids = list((await session.execute(doomed)).scalars())
-    if ids:
-        await session.execute(delete(Contact).where(Contact.id.in_(ids), _TRASHED))
-    return len(ids)
+    rows = (await session.execute(doomed.add_columns(Contact.owner_id))).all()
+    owners: dict[uuid.UUID, list[int]] = {}
+    for contact_id, owner_id in rows:
+        owners.setdefault(owner_id, []).append(contact_id)
+    for owner_id, ids in owners.items():
+        await bury(session, owner_id, ids, now, trashed_only=True)
+    return len(rows)
+
+
+async def bury(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    contact_ids: list[int],
+    now: datetime,
+    *,
+    trashed_only: bool = False,
+) -> None:
+    """Delete the owner's contacts for good (`trashed_only`: those still in the trash), with
+    one tombstone each for the changes feed."""
+    seq = await next_change(session, owner_id)
+    condition = [Contact.id.in_(contact_ids), Contact.owner_id == owner_id]
+    if trashed_only:
+        condition.append(_TRASHED)
+    deleted = await session.execute(delete(Contact).where(*condition).returning(Contact.id))
+    gone = list(deleted.scalars())
+    if gone:
+        await session.execute(
+            insert(Tombstone),
+            [
+                {"owner_id": owner_id, "seq": seq, "contact_id": contact_id, "deleted_at": now}
+                for contact_id in gone
+            ],
+        )
+
+
+async def prune_tombstones(session: AsyncSession, before: datetime) -> int:
+    """Drop the tombstones older than `before`; each owner's horizon moves past them, so
+    tokens from before it are answered 410. How many went."""
+    horizons = (
+        await session.execute(
+            select(Tombstone.owner_id, func.max(Tombstone.seq))
+            .where(Tombstone.deleted_at < before)
+            .group_by(Tombstone.owner_id)
+        )
+    ).all()
+    for owner_id, horizon in horizons:
+        await session.execute(
+            update(ChangeLog)
+            .where(ChangeLog.owner_id == owner_id, ChangeLog.horizon < horizon)
+            .values(horizon=horizon)
+        )
+    result = await session.execute(
+        delete(Tombstone).where(Tombstone.deleted_at < before).returning(Tombstone.seq)
+    )
+    return len(result.all())

@@ -12,8 +12,10 @@ from contacts_kit.auth.errors import InvalidToken, NotAuthenticated
 from contacts_kit.contact.errors import (
     ContactEmailExists,
     ContactNotFound,
+    InvalidSyncToken,
     MalformedEntityTags,
     PreconditionFailed,
+    SyncTokenExpired,
     TagExists,
     TagNotFound,
     TooManyTags,
@@ -21,10 +23,12 @@ from contacts_kit.contact.errors import (
 from contacts_kit.contact.repository import ContactFilters
 from contacts_kit.contact.schemas import (
     BIRTHDAYS_JSON,
+    CHANGES_JSON,
     CONTACT_JSON,
     CONTACTS_JSON,
     TAGS_JSON,
     TRASH_JSON,
+    Changes,
     ContactBirthday,
     ContactCreate,
     ContactRead,
@@ -229,10 +233,39 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         found = await contacts.trash(limit, offset)
         return _listing(TRASH_JSON.dump_json(found), if_none_match)
 
-    # `/birthdays` and `/trash` would otherwise reach `/{contact_id}` for the methods they
-    # lack (a bad id, 422); Starlette's URL convertors, the other way out, are global to the
-    # host's app.
-    for fixed in ("/birthdays", "/trash"):
+    @router.get(
+        "/changes",
+        name="contacts:changes",
+        summary="What changed since a sync token",
+        dependencies=limited,
+        response_model=Changes,
+        responses=error_responses(*_AUTH_ERRORS, InvalidSyncToken, SyncTokenExpired),
+    )
+    async def changes(
+        contacts: Writes,
+        since: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=200,
+                description="The `next` of your last sync; without it, the whole book.",
+                json_schema_extra=not_null,
+            ),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=1000, description="Changes per page.")] = 100,
+    ) -> Response:
+        """Sync a copy of your address book. Without `since`: every contact, page by page.
+        With it: the contacts created, changed or restored since (`changed`), and the ids of
+        those deleted since (`deleted`), in the order they were written; keep `next` for the
+        next call, and call again at once while `has_more`. A token older than the
+        deletions kept is a 410: start over without `since`."""
+        page = await contacts.changes(since, limit)
+        return _json(CHANGES_JSON.dump_json(page))
+
+    # `/birthdays`, `/trash` and `/changes` would otherwise reach `/{contact_id}` for the
+    # methods they lack (a bad id, 422); Starlette's URL convertors, the other way out, are
+    # global to the host's app.
+    for fixed in ("/birthdays", "/trash", "/changes"):
 
         @router.api_route(
             fixed,

@@ -269,3 +269,29 @@ class TagRead(BaseModel):
 
 
 TAGS_JSON: TypeAdapter[list[TagRead]] = TypeAdapter(list[TagRead])
+
+
+@dataclass(slots=True)
+class ChangesPage:
+    """A page of the changes feed, serialized as `Changes`."""
+
+    changed: list[ContactRecord]
+    deleted: list[int]
+    next: str
+    has_more: bool
+
+
+class Changes(BaseModel):
+    """What changed in your address book since a token, in the order it was written."""
+
+    changed: list[ContactRead] = Field(
+        description="Contacts created, changed or restored: store each as it is here."
+    )
+    deleted: list[int] = Field(
+        description="Ids of contacts moved to the trash or deleted for good: drop them."
+    )
+    next: str = Field(description="The token to ask with next time (`since`).")
+    has_more: bool = Field(description="More changes wait: ask again with `next` at once.")
+
+
+CHANGES_JSON: TypeAdapter[ChangesPage] = TypeAdapter(ChangesPage)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
+import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,8 +17,10 @@ from contacts_kit.contact.birthdays import birthday_key, birthday_window, next_b
 from contacts_kit.contact.errors import (
     ContactEmailExists,
     ContactNotFound,
+    InvalidSyncToken,
     MalformedEntityTags,
     PreconditionFailed,
+    SyncTokenExpired,
     TagNotFound,
 )
 from contacts_kit.contact.phones import InvalidPhoneNumber, normalize_phone
@@ -25,12 +29,14 @@ from contacts_kit.contact.repository import (
     ContactRepository,
     StoredTag,
     Where,
+    prune_tombstones,
     purge_trash,
 )
 from contacts_kit.contact.schemas import (
     MAX_TAGS_PER_OWNER,
     NEEDS_A_WAY_TO_REACH,
     BirthdayRecord,
+    ChangesPage,
     ContactCreate,
     ContactRecord,
     ContactUpdate,
@@ -112,10 +118,42 @@ async def purge(
     total = 0
     while True:
         async with sessions.begin() as session:
-            count = await purge_trash(session, now - retention, batch)
+            count = await purge_trash(session, now - retention, batch, now)
         total += count
         if count < batch:
             return total
+
+
+async def prune(
+    sessions: async_sessionmaker[AsyncSession], now: datetime, retention: timedelta
+) -> int:
+    """Drop the tombstones older than `retention`: sync tokens from before them get 410."""
+    async with sessions.begin() as session:
+        return await prune_tombstones(session, now - retention)
+
+
+_TOKEN_PREFIX = "v1"
+_END = 2**63 - 1
+"""Past every contact id: a position after everything of its change number."""
+
+
+def sync_token(owner_id: uuid.UUID, seq: int, contact_id: int) -> str:
+    """The opaque token of a position in an owner's changes feed."""
+    text = f"{_TOKEN_PREFIX}.{owner_id.hex}.{seq}.{contact_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def read_sync_token(token: str, owner_id: uuid.UUID) -> tuple[int, int]:
+    """The position of a token of `owner_id`; `InvalidSyncToken` for anything else."""
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        prefix, owner, seq, contact_id = text.split(".")
+        position = (int(seq), int(contact_id))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidSyncToken() from exc
+    if prefix != _TOKEN_PREFIX or owner != owner_id.hex or min(position) < 0:
+        raise InvalidSyncToken()
+    return position
 
 
 def _stored(record: ContactRecord, name: str) -> Any:
@@ -241,6 +279,33 @@ class ContactService:
             await self.contacts.link_tags(contact_id, tags)
         return record
 
+    async def changes(self, since: str | None, limit: int) -> ChangesPage:
+        """What changed after `since` (the whole book, page by page, without it)."""
+        owner = self.contacts.owner_id
+        after = (0, 0) if since is None else read_sync_token(since, owner)
+        ceiling, horizon, found = await self.contacts.changes(after, limit, first=since is None)
+        # Tombstones up to the horizon are gone: a client before it may miss deletions.
+        if since is not None and horizon and after < (horizon, _END):
+            raise SyncTokenExpired()
+        page = found[:limit]
+        has_more = len(found) > limit
+        # The whole feed up to the counter was read: the next sync starts after all of it.
+        last = page[-1] if has_more else (ceiling, _END, None)
+        return ChangesPage(
+            changed=[
+                record
+                for _, _, record in page
+                if record is not None and not isinstance(record, TrashedRecord)
+            ],
+            deleted=[
+                contact_id
+                for _, contact_id, record in page
+                if record is None or isinstance(record, TrashedRecord)
+            ],
+            next=sync_token(owner, last[0], last[1]),
+            has_more=has_more,
+        )
+
     async def tags(self) -> list[TagRead]:
         """Your tags by name, each with its count of live contacts."""
         return await self.contacts.tags()
@@ -275,7 +340,7 @@ class ContactService:
         good; only at the `If-Match` representation when one is given."""
         if permanent:
             await self._current(contact_id, if_match, "any")
-            await self.contacts.delete(contact_id)
+            await self.contacts.delete(contact_id, self.now())
             return
         current = await self._current(contact_id, if_match)
         now = self.now()
