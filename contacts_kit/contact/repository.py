@@ -292,9 +292,14 @@ async def next_change(session: AsyncSession, owner_id: uuid.UUID) -> int:
     return int(await session.scalar(stmt))
 
 
+def _tag_order(name: str) -> tuple[str, str]:
+    """The order a contact shows its tags in: by key, then as written."""
+    return tag_key(name), name
+
+
 def sorted_tags(names: Iterable[str]) -> list[str]:
-    """Tag names in the order a contact shows them: by key, then as written."""
-    return sorted(names, key=lambda name: (tag_key(name), name))
+    """Tag names in the order a contact shows them."""
+    return sorted(names, key=_tag_order)
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,8 +423,8 @@ class ContactRepository:
     ) -> tuple[int, int, list[tuple[int, int, ContactRecord | None]]]:
         """The owner's change counter and horizon, and up to `limit + 1` changes after the
         position `after` (change number, contact id) in write order: (number, id, the
-        contact as it is now, `deleted_at` set when in the trash) or (number, id, None) for a
-        contact deleted for good. The `first` sync of a book leaves out the trash and the
+        contact as it is now) or (number, id, None) for a contact in the trash or deleted for
+        good. The `first` sync of a book leaves out the trash and the
         tombstones.
 
         Only changes numbered up to the counter read first are returned: each of those has
@@ -445,7 +450,7 @@ class ContactRepository:
         if first:
             contacts = contacts.where(_LIVE)
         found: list[tuple[int, int, ContactRecord | None]] = [
-            (row[-1], row[0], _trashed(row[:-1]) if row[-2] is not None else _record(row[:-2]))
+            (row[-1], row[0], _record(row[:-2]) if row[-2] is None else None)
             for row in await self._session.execute(contacts)
         ]
         if not first:
@@ -522,7 +527,7 @@ class ContactRepository:
             )
             found = await self._tags_by_key(wanted)
         tags = [found[key] for key in wanted]
-        return sorted(tags, key=lambda tag: (tag_key(tag.name), tag.name))
+        return sorted(tags, key=lambda tag: _tag_order(tag.name))
 
     async def link_tags(
         self, contact_id: int, tags: Sequence[StoredTag], *, new: bool = False
@@ -537,15 +542,16 @@ class ContactRepository:
                 insert(ContactTag), [{"contact_id": contact_id, "tag_id": tag.id} for tag in tags]
             )
 
-    async def tags(self) -> list[TagRead]:
-        """The owner's tags by name, each with its count of live contacts."""
+    async def tags(self, tag_id: int | None = None) -> list[TagRead]:
+        """The owner's tags by name (or the one with `tag_id`), each with its count of live
+        contacts."""
         live = and_(Contact.id == ContactTag.contact_id, Contact.deleted_at.is_(None))
         result = await self._session.execute(
             select(Tag.id, Tag.name, func.count(Contact.id), Tag.created_at)
             .select_from(Tag)
             .outerjoin(ContactTag, ContactTag.tag_id == Tag.id)
             .outerjoin(Contact, live)
-            .where(Tag.owner_id == self.owner_id)
+            .where(Tag.owner_id == self.owner_id, *([Tag.id == tag_id] if tag_id else []))
             .group_by(Tag.id, Tag.name, Tag.name_key, Tag.created_at)
             .order_by(Tag.name_key, Tag.id)
         )

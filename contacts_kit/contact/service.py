@@ -96,11 +96,7 @@ def listing_etag(body: bytes) -> str:
     return f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
 
 
-_NOT_FOUND: dict[Where, str | None] = {
-    "live": None,
-    "any": None,
-    "trash": "No contact with this id in your trash.",
-}
+_NOT_IN_TRASH = "No contact with this id in your trash."
 _RESTORE_CONFLICT = (
     "Another contact in your address book has this email now; change or delete that one, "
     "then restore this one."
@@ -218,7 +214,7 @@ class ContactService:
         tags = parse_if_match(if_match)
         current = await self.contacts.get_for_update(contact_id, where=where)
         if current is None:
-            raise ContactNotFound(_NOT_FOUND[where])
+            raise ContactNotFound(_NOT_IN_TRASH if where == "trash" else None)
         if tags is not None and etag(current) not in tags:
             raise PreconditionFailed()
         return current
@@ -292,16 +288,8 @@ class ContactService:
         # The whole feed up to the counter was read: the next sync starts after all of it.
         last = page[-1] if has_more else (ceiling, _END, None)
         return ChangesPage(
-            changed=[
-                record
-                for _, _, record in page
-                if record is not None and not isinstance(record, TrashedRecord)
-            ],
-            deleted=[
-                contact_id
-                for _, contact_id, record in page
-                if record is None or isinstance(record, TrashedRecord)
-            ],
+            changed=[record for _, _, record in page if record is not None],
+            deleted=[contact_id for _, contact_id, record in page if record is None],
             next=sync_token(owner, last[0], last[1]),
             has_more=has_more,
         )
@@ -311,7 +299,8 @@ class ContactService:
         return await self.contacts.tags()
 
     async def _tag_read(self, tag_id: int) -> TagRead:
-        return next(tag for tag in await self.contacts.tags() if tag.id == tag_id)
+        [tag] = await self.contacts.tags(tag_id)
+        return tag
 
     async def create_tag(self, data: TagWrite) -> TagRead:
         """A new tag; `TagExists` or `TooManyTags`."""

@@ -72,6 +72,11 @@ async def test_every_write_shows_up_in_write_order(
     assert [c["id"] for c in page["changed"]] == [bob["id"], ada["id"]]
     assert replica.contacts[ada["id"]]["tags"] == ["Maths"]
     assert replica.contacts == await server_book(client, alice)
+    # A tag deleted leaves its contacts: they change too.
+    assert (await client.delete(f"/api/tags/{tags[0]['id']}", headers=alice)).status_code == 204
+    [page] = await replica.sync()
+    assert [c["id"] for c in page["changed"]] == [ada["id"]]
+    assert replica.contacts[ada["id"]]["tags"] == []
 
 
 async def test_a_token_is_its_owners_and_must_be_one(
