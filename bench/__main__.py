@@ -138,7 +138,7 @@ def measure(
     base_url: str, scenario: Scenario, args: argparse.Namespace, connections: int | None = None
 ) -> wrk.Result:
     """Warm up, then the measured run."""
-    conns = connections or args.connections
+    conns = connections or scenario.connections or args.connections
     wrk.run(base_url, scenario, seconds=args.warmup, connections=conns)
     return wrk.run(base_url, scenario, seconds=args.seconds, connections=conns)
 
@@ -228,7 +228,7 @@ def run(args: argparse.Namespace) -> tuple[str, str]:
                 lines.append(_row(scenario.name, result, floor))
                 print(lines[-1], flush=True)
             if workers == 1:
-                single = [s for s in items if s.name.startswith(("q search", "birthdays"))]
+                single = [s for s in items if s.one_connection]
                 for scenario in single:
                     one = measure(project_url, scenario, args, connections=1)
                     memory.append(

@@ -41,6 +41,7 @@ _TYPES: dict[str, Any] = {
     "sample_contact_big": int,
     "users": int,
     "contacts": int,
+    "changes_token": str,
 }
 
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bench.seed import LOGIN_EMAIL, LOGIN_PASSWORD, Seeded
+from bench.seed import CHANGES_BEHIND, LOGIN_EMAIL, LOGIN_PASSWORD, TAG, Seeded
 from contacts_kit.auth.tokens import TokenCodec, TokenType
 
 SEARCH_QUERY = "hopper1"  # Hopper1, Hopper10..Hopper19: about 0.7% of a book
@@ -23,6 +23,8 @@ class Scenario:
     body: str | None = None
     unique_email: bool = False  # POST bodies get a new email per request
     read: bool = True  # read scenarios are compared with the floor
+    one_connection: bool = False  # also measured at 1 connection (latency alone)
+    connections: int | None = None  # instead of the run's: a load one user can make
 
     def lua(self, nonce: str = "") -> str:
         """A wrk script sending this request; unique emails come from a per-run `nonce`, the
@@ -32,18 +34,22 @@ class Scenario:
             headers.append(f'wrk.headers["Authorization"] = "Bearer {self.token}"')
         lines = [f'wrk.method = "{self.method}"', *headers]
         if self.unique_email and self.body:
-            prefix, suffix = self.body.split("@@EMAIL@@")
+            # Each @@EMAIL@@ of the body (a batch has a hundred) becomes an email of its own.
             lines += [
                 "local counter = 0",
                 "local thread_id = 0",
                 "local threads = 0",
+                f"local template = {json.dumps(self.body)}",
                 "function setup(thread) threads = threads + 1; thread:set('tid', threads) end",
                 "function init(args) thread_id = tid end",
                 "function request()",
                 "  counter = counter + 1",
-                f"  local email = 'bench-{nonce}-' .. thread_id .. '-' .. counter"
+                "  local n = 0",
+                "  local body = string.gsub(template, '@@EMAIL@@', function()",
+                "    n = n + 1",
+                f"    return 'bench-{nonce}-' .. thread_id .. '-' .. counter .. '-' .. n"
                 " .. '@example.com'",
-                f"  local body = {json.dumps(prefix)} .. email .. {json.dumps(suffix)}",
+                "  end)",
                 f"  return wrk.format(nil, {json.dumps(self.path)}, nil, body)",
                 "end",
             ]
@@ -61,7 +67,8 @@ def token_for(codec: TokenCodec, user_id: str) -> str:
 
 
 def scenarios(seeded: Seeded, codec: TokenCodec) -> list[Scenario]:
-    """The six scenarios of the benchmark, on the seeded data."""
+    """The scenarios of the benchmark, on the seeded data: the four reads the floor serves
+    too, creation, login, then the sync and organise scenarios (no floor)."""
     big = token_for(codec, str(seeded.big_user))
     small = token_for(codec, str(seeded.small_user))
     contact = json.dumps(
@@ -73,10 +80,30 @@ def scenarios(seeded: Seeded, codec: TokenCodec) -> list[Scenario]:
             "birthday": "1990-01-01",
         }
     )
+    batch = json.dumps(
+        {
+            "operations": [
+                {"op": "create", "data": {"first_name": "Batch", "email": "@@EMAIL@@"}}
+                for _ in range(100)
+            ]
+        }
+    )
     return [
         Scenario("list first page", "GET", "/api/contacts", big),
-        Scenario("q search (100k book)", "GET", f"/api/contacts?q={SEARCH_QUERY}", big),
-        Scenario("birthdays, 7 days (100k book)", "GET", "/api/contacts/birthdays?days=7", big),
+        Scenario(
+            "q search (100k book)",
+            "GET",
+            f"/api/contacts?q={SEARCH_QUERY}",
+            big,
+            one_connection=True,
+        ),
+        Scenario(
+            "birthdays, 7 days (100k book)",
+            "GET",
+            "/api/contacts/birthdays?days=7",
+            big,
+            one_connection=True,
+        ),
         Scenario("get by id", "GET", f"/api/contacts/{seeded.sample_contact_big}", big),
         Scenario("create", "POST", "/api/contacts", small, contact, unique_email=True, read=False),
         Scenario(
@@ -86,5 +113,34 @@ def scenarios(seeded: Seeded, codec: TokenCodec) -> list[Scenario]:
             None,
             json.dumps({"email": LOGIN_EMAIL, "password": LOGIN_PASSWORD}),
             read=False,
+        ),
+        Scenario(
+            f"changes since a token, {CHANGES_BEHIND} changes (100k book)",
+            "GET",
+            f"/api/contacts/changes?since={seeded.changes_token}&limit={CHANGES_BEHIND}",
+            big,
+            read=False,
+            one_connection=True,
+        ),
+        Scenario(
+            f"list tagged {TAG} (100k book)",
+            "GET",
+            f"/api/contacts?tag={TAG.lower()}",
+            big,
+            read=False,
+            one_connection=True,
+        ),
+        # One user's writes commit one after another (the changes feed's counter): 32
+        # batches of one user at once would only queue. Two clients of one user, then one.
+        Scenario(
+            "batch of 100 creates (2 connections)",
+            "POST",
+            "/api/contacts/batch",
+            small,
+            batch,
+            unique_email=True,
+            read=False,
+            one_connection=True,
+            connections=2,
         ),
     ]

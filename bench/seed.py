@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from contacts_kit.contact.service import sync_token
+from contacts_kit.contact.text import tag_key
 from contacts_kit.migrate import upgrade_engine
 from contacts_kit.settings import Settings, normalize_database_url
 
@@ -84,6 +87,20 @@ FOLD_SEARCH_TEXT = (
 )
 
 
+# Every contact its own change number, as writes one by one would leave them, and each
+# owner's change counter at the last.
+NUMBER_CHANGES = "UPDATE contacts_kit_contacts SET change_seq = id"
+CHANGE_COUNTERS = (
+    "INSERT INTO contacts_kit_change_logs (owner_id, seq, horizon)"
+    " SELECT owner_id, max(change_seq), 0 FROM contacts_kit_contacts GROUP BY owner_id"
+)
+TAG = "Family"
+TAGGED_EVERY = 100
+"""One contact in a hundred of the big book carries `TAG`."""
+CHANGES_BEHIND = 100
+"""The changes a client syncing from `Seeded.changes_token` has to catch up on."""
+
+
 @dataclass(frozen=True)
 class Seeded:
     """What the scenarios need to know about the seeded data."""
@@ -94,6 +111,7 @@ class Seeded:
     sample_contact_big: int
     users: int
     contacts: int
+    changes_token: str
 
 
 async def _users(connection: AsyncConnection, count: int, prefix: str, hashed: str) -> None:
@@ -169,6 +187,9 @@ async def seed(
             await connection.execute(CONTACTS, {**params, "pattern": "big%", "per_user": big})
             # The application folds the search column; for this ASCII data that is lower().
             await connection.execute(text(FOLD_SEARCH_TEXT))
+            await connection.execute(text(NUMBER_CHANGES))
+            await connection.execute(text(CHANGE_COUNTERS))
+            await _tag(connection, now)
         async with engine.connect() as connection:
             await connection.execute(text("ANALYZE contacts_kit_users"))
             await connection.execute(text("ANALYZE contacts_kit_contacts"))
@@ -196,6 +217,48 @@ async def seed(
             total = (
                 await connection.execute(text("SELECT count(*) FROM contacts_kit_contacts"))
             ).scalar_one()
+            behind = (
+                await connection.execute(
+                    text(
+                        "SELECT change_seq, id FROM contacts_kit_contacts WHERE owner_id = :o "
+                        "ORDER BY change_seq DESC, id DESC OFFSET :n LIMIT 1"
+                    ),
+                    {"o": big_user, "n": min(CHANGES_BEHIND, big - 1)},
+                )
+            ).one()
     finally:
         await engine.dispose()
-    return Seeded(big_user, small_user, login_user, sample, users + 2, int(total))
+    token = sync_token(big_user, behind[0], behind[1])
+    return Seeded(big_user, small_user, login_user, sample, users + 2, int(total), token)
+
+
+async def _tag(connection: AsyncConnection, now: datetime) -> None:
+    """`TAG` on one contact in `TAGGED_EVERY` of the big book, as the API would store it."""
+    tag_id = (
+        await connection.execute(
+            text(
+                "INSERT INTO contacts_kit_tags (owner_id, name, name_key, created_at) "
+                "SELECT id, :name, :key, :now FROM contacts_kit_users WHERE email LIKE 'big%' "
+                "RETURNING id"
+            ),
+            {"name": TAG, "key": tag_key(TAG), "now": now},
+        )
+    ).scalar_one()
+    tagged = (
+        "FROM contacts_kit_contacts c JOIN contacts_kit_tags t ON t.owner_id = c.owner_id "
+        "WHERE t.id = :tag AND c.id % :every = 0"
+    )
+    params = {"tag": tag_id, "every": TAGGED_EVERY}
+    await connection.execute(
+        text(
+            f"INSERT INTO contacts_kit_contact_tags (contact_id, tag_id) SELECT c.id, t.id {tagged}"
+        ),
+        params,
+    )
+    await connection.execute(
+        text(
+            "UPDATE contacts_kit_contacts SET tags = CAST(:names AS json) WHERE id IN "
+            f"(SELECT c.id {tagged})"
+        ),
+        params | {"names": json.dumps([TAG])},
+    )

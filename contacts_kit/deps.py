@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from contacts_kit.auth.current_user import SCHEME_NAME, CurrentUser
 from contacts_kit.auth.service import Authenticator, AuthService, Client
 from contacts_kit.auth.tokens import TokenCodec
+from contacts_kit.auth.totp import SecretBox
 from contacts_kit.backends.protocols import Storage
 from contacts_kit.contact.repository import ContactRepository
 from contacts_kit.contact.service import ContactService
@@ -29,7 +30,7 @@ from contacts_kit.db.session import transaction
 from contacts_kit.events import Events
 from contacts_kit.http import failed_attempt, kit_route_class
 from contacts_kit.mail import MailComposer
-from contacts_kit.ratelimit import RateLimits, client_ip, per_ip, per_user
+from contacts_kit.ratelimit import RateLimits, client_ip, per_ip, per_user, user_key
 from contacts_kit.settings import Settings
 from contacts_kit.users.cache import UserCache
 from contacts_kit.users.passwords import PasswordHasher
@@ -46,6 +47,7 @@ class Collaborators:
     sessions: async_sessionmaker[AsyncSession]
     read_sessions: async_sessionmaker[AsyncSession]
     tokens: TokenCodec
+    secret_box: SecretBox
     passwords: PasswordHasher
     user_cache: UserCache
     mail: MailComposer
@@ -85,6 +87,7 @@ class KitDependencies:
         self.limit_contact_create = per_user(parts.limits.contact_create, self.current_user)
         self.limit_password = per_user(parts.limits.password, self.current_user)
         self.limit_avatar = per_user(parts.limits.avatar, self.current_user)
+        self.limit_mfa = per_user(parts.limits.mfa, self.current_user)
         timezone = ZoneInfo(parts.settings.timezone)
 
         SessionDep = Annotated[AsyncSession, Depends(self.session, scope="function")]
@@ -114,6 +117,7 @@ class KitDependencies:
                 settings=parts.settings,
                 passwords=parts.passwords,
                 tokens=parts.tokens,
+                secret_box=parts.secret_box,
                 user_cache=parts.user_cache,
                 mail=parts.mail,
                 clock=parts.clock,
@@ -133,6 +137,20 @@ class KitDependencies:
         self.contact_writes = contact_writes
         self.auth_service = auth_service
         self.user_service = user_service
+
+    async def count_operations(
+        self, request: Request, user: AuthenticatedUser, creates: int, others: int
+    ) -> None:
+        """Count a batch against the user's limits as that many single requests: `creates`
+        contact creations, `others` other contact requests."""
+        limits = self.parts.limits
+        await limits.contact_create.hit(request, user_key(user.id), creates)
+        await limits.contacts.hit(request, user_key(user.id), others)
+
+    async def count_second_factor(self, request: Request, user_id: uuid.UUID) -> None:
+        """Count a second-factor attempt of a login against its user (who has no access
+        token yet)."""
+        await self.parts.limits.mfa.hit(request, user_key(user_id))
 
     async def session(self, request: Request) -> AsyncIterator[AsyncSession]:
         """The request's transaction: commits when the endpoint returns, rolls back when it

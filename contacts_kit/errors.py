@@ -6,8 +6,9 @@ The errors themselves live with their domain (`contact/errors.py`, `auth/errors.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class ErrorCode(StrEnum):
@@ -21,6 +22,11 @@ class ErrorCode(StrEnum):
     INVALID_VERIFICATION_TOKEN = "INVALID_VERIFICATION_TOKEN"
     INVALID_RESET_TOKEN = "INVALID_RESET_TOKEN"
     SESSION_NOT_FOUND = "SESSION_NOT_FOUND"
+    MFA_REQUIRED = "MFA_REQUIRED"
+    INVALID_MFA_CODE = "INVALID_MFA_CODE"
+    TOTP_ALREADY_ENABLED = "TOTP_ALREADY_ENABLED"
+    TOTP_NOT_STARTED = "TOTP_NOT_STARTED"
+    TOTP_NOT_ENABLED = "TOTP_NOT_ENABLED"
     CONTACT_NOT_FOUND = "CONTACT_NOT_FOUND"
     CONTACT_EMAIL_EXISTS = "CONTACT_EMAIL_EXISTS"
     PRECONDITION_FAILED = "PRECONDITION_FAILED"
@@ -57,6 +63,15 @@ ERROR_CODE_MEANINGS: dict[ErrorCode, str] = {
     ErrorCode.INVALID_RESET_TOKEN: "The reset link is malformed, expired or already used.",
     ErrorCode.SESSION_NOT_FOUND: "No live session with this id among yours: it ended already "
     "(logout, expiry, a replayed refresh token) or is another user's.",
+    ErrorCode.MFA_REQUIRED: "The account has two-factor authentication, which the OAuth2 "
+    "password form cannot carry: log in with `POST /auth/login`, then `POST /auth/login/2fa`.",
+    ErrorCode.INVALID_MFA_CODE: "The authenticator code is wrong, expired or already used, or "
+    "the recovery code is wrong or spent. Wait for the next code and retry.",
+    ErrorCode.TOTP_ALREADY_ENABLED: "Two-factor authentication is on already; turn it off first "
+    "to enrol another authenticator.",
+    ErrorCode.TOTP_NOT_STARTED: "No enrolment to confirm: start one with "
+    "`POST /users/me/2fa/totp`.",
+    ErrorCode.TOTP_NOT_ENABLED: "Two-factor authentication is not on for this account.",
     ErrorCode.CONTACT_NOT_FOUND: "No contact with this id in your book (another user's "
     "contacts are not found either).",
     ErrorCode.CONTACT_EMAIL_EXISTS: "Another contact of yours has this email (in any letter case).",
@@ -116,15 +131,49 @@ class ConfigurationError(RuntimeError):
     """Settings or plugins that cannot work; raised at start-up, never during a request."""
 
 
-class InvalidField(ContactsKitError):
-    """A field of the request's body that is well-formed but refused by a rule that needs the
-    settings (a phone number of the configured region, for instance). Answered as a 422 in
-    the shape of FastAPI's validation errors."""
+class Unprocessable(ContactsKitError):
+    """A body that is well-formed JSON but does not validate, found after FastAPI's own
+    validation; answered as a 422 in the shape of FastAPI's validation errors."""
 
     code = ErrorCode.MALFORMED_REQUEST
+    message = "The body is invalid."
+
+    def errors(self) -> list[dict[str, Any]]:
+        """The errors, as pydantic reports them, each `loc` starting at `"body"`."""
+        raise NotImplementedError
+
+
+class InvalidField(Unprocessable):
+    """A field of the request's body that is well-formed but refused by a rule that needs the
+    settings (a phone number of the configured region, for instance)."""
+
     message = "A field of the body is invalid."
 
     def __init__(self, field: str, detail: str, value: object) -> None:
         super().__init__(detail)
         self.field = field
         self.value = value
+
+    def errors(self) -> list[dict[str, Any]]:
+        """The one error, on `field`."""
+        return [
+            {
+                "type": "value_error",
+                "loc": ("body", self.field),
+                "msg": self.detail,
+                "input": self.value,
+            }
+        ]
+
+
+class InvalidData(Unprocessable):
+    """A part of the body that is validated on its own (the data of one operation of a batch)
+    and does not validate."""
+
+    def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
+        super().__init__()
+        self._errors = [dict(error, loc=("body", *error["loc"])) for error in errors]
+
+    def errors(self) -> list[dict[str, Any]]:
+        """pydantic's errors of the part."""
+        return self._errors

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, status
@@ -33,7 +33,7 @@ from contacts_kit.db.engine import (
     lost_connection,
     missing_schema,
 )
-from contacts_kit.errors import ContactsKitError, ErrorCode, InvalidField
+from contacts_kit.errors import ContactsKitError, ErrorCode, Unprocessable
 
 logger = logging.getLogger("contacts_kit.http")
 
@@ -46,6 +46,11 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_VERIFICATION_TOKEN: status.HTTP_400_BAD_REQUEST,
     ErrorCode.INVALID_RESET_TOKEN: status.HTTP_400_BAD_REQUEST,
     ErrorCode.SESSION_NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    ErrorCode.MFA_REQUIRED: status.HTTP_403_FORBIDDEN,
+    ErrorCode.INVALID_MFA_CODE: status.HTTP_401_UNAUTHORIZED,
+    ErrorCode.TOTP_ALREADY_ENABLED: status.HTTP_409_CONFLICT,
+    ErrorCode.TOTP_NOT_STARTED: status.HTTP_409_CONFLICT,
+    ErrorCode.TOTP_NOT_ENABLED: status.HTTP_409_CONFLICT,
     ErrorCode.CONTACT_NOT_FOUND: status.HTTP_404_NOT_FOUND,
     ErrorCode.CONTACT_EMAIL_EXISTS: status.HTTP_409_CONFLICT,
     ErrorCode.PRECONDITION_FAILED: status.HTTP_412_PRECONDITION_FAILED,
@@ -112,19 +117,19 @@ def _detail(request: Request | None, error: ContactsKitError) -> str:
     return f"{error.detail} ({method} {path})"
 
 
-def error_response(request: Request | None, error: ContactsKitError) -> JSONResponse:
-    """The response of a domain error: its status, `{"detail", "code"}` and its headers; an
-    `InvalidField` is a 422 like any other validation error."""
-    if isinstance(error, InvalidField):
-        field_error = {
-            "type": "value_error",
-            "loc": ("body", error.field),
-            "msg": error.detail,
-            "input": error.value,
-        }
-        return validation_response(RequestValidationError([field_error]))
+def error_content(request: Request | None, error: ContactsKitError) -> tuple[int, Any]:
+    """The status and the JSON body of a domain error's answer: `{"detail", "code"}`, or,
+    for an `Unprocessable` body, a 422 like any other validation error."""
+    if isinstance(error, Unprocessable):
+        return status.HTTP_422_UNPROCESSABLE_CONTENT, validation_content(error.errors())
     body = ErrorBody(detail=_detail(request, error), code=error.code)
-    return JSONResponse(body.model_dump(mode="json"), status_of(error), headers=_headers(error))
+    return status_of(error), body.model_dump(mode="json")
+
+
+def error_response(request: Request | None, error: ContactsKitError) -> JSONResponse:
+    """The response of a domain error: its status, its body and its headers."""
+    status_code, content = error_content(request, error)
+    return _AsciiJSONResponse(content, status_code, headers=_headers(error))
 
 
 def method_not_allowed(*allowed: str) -> JSONResponse:
@@ -213,13 +218,18 @@ def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
 def validation_response(exc: RequestValidationError) -> JSONResponse:
     """The 422 of a request that does not validate, without echoing secrets or long values.
     A body that is not JSON where JSON is expected says so."""
-    errors = [_safe_error(error) for error in exc.errors()]
-    for error in errors:
+    return _AsciiJSONResponse(
+        validation_content(exc.errors()), status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
+
+
+def validation_content(errors: Sequence[Any]) -> dict[str, Any]:
+    """The body of a 422: pydantic's errors, without secrets or long values."""
+    safe = [_safe_error(error) for error in errors]
+    for error in safe:
         if error.get("type") == "model_attributes_type" and error.get("loc") == ("body",):
             error["msg"] = "The body must be a JSON object (send `Content-Type: application/json`)."
-    return _AsciiJSONResponse(
-        {"detail": jsonable_encoder(errors)}, status.HTTP_422_UNPROCESSABLE_CONTENT
-    )
+    return {"detail": jsonable_encoder(safe)}
 
 
 def _too_large(limit: int | None) -> JSONResponse:

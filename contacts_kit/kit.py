@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contacts_kit.auth.router import get_auth_router
 from contacts_kit.auth.tokens import TokenCodec
+from contacts_kit.auth.totp import SecretBox
 from contacts_kit.backends.breaker import CircuitBreaker
 from contacts_kit.backends.protocols import Cache, Mailer, RateLimitStore, Storage
 from contacts_kit.backends.redis_client import redis_client
@@ -112,7 +113,8 @@ class ContactsKit:
         )
         self._owns_engine = engine is None
         self.engine = watch_statements(engine) if engine is not None else make_engine(settings)
-        self.tokens = TokenCodec(_resolve_jwt_secret(settings), lambda: self.now())
+        secret = _resolve_jwt_secret(settings)
+        self.tokens = TokenCodec(secret, lambda: self.now())
         self.passwords = PasswordHasher(settings)
         self.events = Events(
             self.plugin_manager, HookContext(settings, self.cache, self.mailer, self.storage)
@@ -124,6 +126,7 @@ class ContactsKit:
                 sessions=make_session_factory(transactional(self.engine)),
                 read_sessions=make_session_factory(self.engine),
                 tokens=self.tokens,
+                secret_box=SecretBox(secret),
                 passwords=self.passwords,
                 user_cache=UserCache(self.cache, settings.user_cache_ttl),
                 mail=MailComposer(settings),

@@ -9,6 +9,7 @@ A per-IP limit keys on the route and the client address. The counts live in the
 import ipaddress
 import logging
 import math
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -34,8 +35,8 @@ class RateLimited(ContactsKitError):
     code = ErrorCode.RATE_LIMITED
     message = "Too many requests; slow down and retry after the time in `Retry-After`."
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many requests; retry in {retry_after} s.")
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(detail or f"Too many requests; retry in {retry_after} s.")
         self.retry_after = retry_after
 
 
@@ -78,6 +79,7 @@ class RateLimit(RateLimiter):
         self.factory: BucketFactory = store.buckets(rates)
         super().__init__(limiter=Limiter(self.factory), identifier=_no_identity, callback=_refuse)
         self.name = name
+        self.rates = rates
         self.enabled = settings.rate_limit_enabled
         self.fail_open = settings.rate_limit_fail_open
         self.breaker = breaker
@@ -86,11 +88,20 @@ class RateLimit(RateLimiter):
         """Not a dependency by itself: use `per_user` or `per_ip`."""
         raise TypeError(f"rate limit {self.name!r} needs a key: use per_user() or per_ip()")
 
-    async def hit(self, request: Request, identity: str) -> None:
-        """Count the request against `identity`; raise `RateLimited` over the limit. A request
-        that runs twice (a retry after a lost database connection) is counted once."""
-        if not self.enabled:
+    async def hit(self, request: Request, identity: str, weight: int = 1) -> None:
+        """Count the request against `identity`, as `weight` requests (a batch's operations);
+        raise `RateLimited` over the limit. A request that runs twice (a retry after a lost
+        database connection) is counted once."""
+        if not self.enabled or weight == 0:
             return
+        for rate in self.rates:
+            if weight > rate.limit:
+                seconds = max(1, rate.interval // 1000)
+                raise RateLimited(
+                    seconds,
+                    f"This request counts as {weight} and the limit allows {rate.limit} in "
+                    f"{seconds} s: send fewer operations at a time.",
+                )
         key = f"{self.name}:{identity}"
         counted: set[str] = request.scope.setdefault(_COUNTED, set())
         if key in counted:
@@ -100,10 +111,10 @@ class RateLimit(RateLimiter):
             self._store_down()
             return
         try:
-            if await self.limiter.try_acquire_async(key, blocking=self.blocking):
+            if await self.limiter.try_acquire_async(key, weight, blocking=self.blocking):
                 self.breaker.succeeded()
                 return
-            retry_ms = await self._waiting_ms(key)
+            retry_ms = await self._waiting_ms(key, weight)
         except Exception as exc:
             self.breaker.failed(f"rate limit {self.name!r}", exc)
             self._store_down()
@@ -115,8 +126,8 @@ class RateLimit(RateLimiter):
         if not self.fail_open:
             raise RateLimitUnavailable()
 
-    async def _waiting_ms(self, key: str) -> int:
-        item = await resolve(self.factory.wrap_item(key))
+    async def _waiting_ms(self, key: str, weight: int) -> int:
+        item = await resolve(self.factory.wrap_item(key, weight))
         bucket = await resolve(self.factory.get(item))
         waited = await resolve(bucket.waiting(item))
         return int(waited) if waited and waited > 0 else 1000
@@ -149,6 +160,11 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str:
 CurrentUserDependency = Callable[..., Awaitable[AuthenticatedUser]]
 
 
+def user_key(user_id: uuid.UUID) -> str:
+    """The identity a per-user limit counts against."""
+    return f"user:{user_id}"
+
+
 def per_user(limit: RateLimit, current_user: CurrentUserDependency) -> Callable[..., Any]:
     """A dependency counting the request against the current user (whoever
     `current_user`, or its override, says that is)."""
@@ -156,7 +172,7 @@ def per_user(limit: RateLimit, current_user: CurrentUserDependency) -> Callable[
     async def limit_per_user(
         request: Request, user: Annotated[AuthenticatedUser, Depends(current_user)]
     ) -> None:
-        await limit.hit(request, f"user:{user.id}")
+        await limit.hit(request, user_key(user.id))
 
     return limit_per_user
 
@@ -172,7 +188,8 @@ def per_ip(limit: RateLimit, route: str, trusted_proxies: list[str]) -> Callable
 
 class RateLimits:
     """The limits of one kit: per user, contact creation, other contact requests, password
-    checks and avatar uploads; per client address, the account routes."""
+    checks, avatar uploads and second-factor codes; per client address, the account
+    routes."""
 
     def __init__(self, settings: Settings, store: RateLimitStore, breaker: CircuitBreaker) -> None:
         def limit(name: str, rates: str) -> RateLimit:
@@ -183,3 +200,4 @@ class RateLimits:
         self.auth = limit("auth", settings.rate_limit_auth)
         self.password = limit("password", settings.rate_limit_password)
         self.avatar = limit("avatar", settings.rate_limit_avatar)
+        self.mfa = limit("mfa", settings.rate_limit_mfa)

@@ -205,6 +205,16 @@ class Settings(BaseSettings):
         timedelta(days=2),
         description="Lifetime of an email verification link (seconds or ISO 8601 such as P2D).",
     )
+    mfa_token_ttl: Duration = Field(
+        timedelta(minutes=5),
+        description="How long a login waits for its second factor (the `mfa_token`).",
+    )
+    totp_issuer: str = Field(
+        "contacts-kit",
+        min_length=1,
+        max_length=100,
+        description="The name authenticator apps show next to the account (`issuer`).",
+    )
     reset_token_ttl: Duration = Field(
         timedelta(hours=1),
         description="Lifetime of a password reset link (seconds or ISO 8601 such as PT1H).",
@@ -253,6 +263,10 @@ class Settings(BaseSettings):
         "per user; each such route is also limited per client IP by `RATE_LIMIT_AUTH`.",
     )
     rate_limit_avatar: str = Field("10/hour", description="Avatar uploads per user.")
+    rate_limit_mfa: str = Field(
+        "5/minute;20/hour",
+        description="Second-factor codes tried per user (login, enrolment, turning it off).",
+    )
     rate_limit_fail_open: bool = Field(
         True,
         description="When the rate limit store (Redis) fails: true lets requests through, "
@@ -351,6 +365,7 @@ class Settings(BaseSettings):
         "rate_limit_auth",
         "rate_limit_password",
         "rate_limit_avatar",
+        "rate_limit_mfa",
     )
     @classmethod
     def _readable_rate(cls, value: str) -> str:

@@ -95,8 +95,15 @@ GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
     ("Database", "The SQL database and the pool of each worker.", ("database_",)),
     (
         "Tokens and passwords",
-        "JWT signing, token lifetimes, Argon2 cost.",
-        ("jwt_", "access_token_ttl", "refresh_token_ttl", "password_hash_"),
+        "JWT signing, token lifetimes, Argon2 cost, two-factor authentication.",
+        (
+            "jwt_",
+            "access_token_ttl",
+            "refresh_token_ttl",
+            "password_hash_",
+            "mfa_token_ttl",
+            "totp_issuer",
+        ),
     ),
     (
         "Email, verification and reset",

@@ -4,7 +4,9 @@ benchmark is not part of the suite)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
+import uuid
 from datetime import UTC, datetime
 
 import httpx
@@ -13,7 +15,7 @@ import pytest
 from bench import wrk
 from bench.__main__ import floor_command, project_command, server_env, started, warm
 from bench.scenarios import scenarios
-from bench.seed import seed
+from bench.seed import CHANGES_BEHIND, TAG, seed
 from contacts_kit.auth.tokens import TokenCodec
 from tests.server import free_port, temporary_database
 
@@ -53,7 +55,7 @@ def test_seeding_and_every_scenario_run_end_to_end(
         assert seeded.contacts == 5 * 10 + 300
         secret = secrets.token_urlsafe(48)
         items = scenarios(seeded, TokenCodec(secret.encode(), lambda: datetime.now(UTC)))
-        assert len(items) == 6
+        assert len(items) == 9
         env = server_env(database_url, redis_server_url, secret)
         project_port, floor_port = free_port(), free_port()
         project = f"http://127.0.0.1:{project_port}"
@@ -67,7 +69,9 @@ def test_seeding_and_every_scenario_run_end_to_end(
                 headers = {"content-type": "application/json"}
                 if scenario.token:
                     headers["Authorization"] = f"Bearer {scenario.token}"
-                body = (scenario.body or "").replace("@@EMAIL@@", "smoke@example.com")
+                body = re.sub(
+                    "@@EMAIL@@", lambda _: f"{uuid.uuid4()}@example.com", scenario.body or ""
+                )
                 response = httpx.request(
                     scenario.method,
                     project + scenario.path,
@@ -85,8 +89,30 @@ def test_seeding_and_every_scenario_run_end_to_end(
                         assert [c["id"] for c in theirs] == [c["id"] for c in ours], scenario.name
                     else:
                         assert theirs["id"] == ours["id"]
+            changes, tagged, batch = (
+                httpx.request(
+                    s.method,
+                    project + s.path,
+                    content=re.sub("@@EMAIL@@", lambda _: f"{uuid.uuid4()}@example.com", s.body)
+                    if s.body
+                    else None,
+                    headers={
+                        "Authorization": f"Bearer {s.token}",
+                        "content-type": "application/json",
+                    },
+                    timeout=30,
+                ).json()
+                for s in items[6:]
+            )
+            # As many changes behind as seeded, contacts tagged and only those, 100 created.
+            assert len(changes["changed"]) == CHANGES_BEHIND
+            assert changes["has_more"] is False
+            assert tagged
+            assert all(contact["tags"] == [TAG] for contact in tagged)
+            assert [r["status"] for r in batch["results"]] == [201] * 100, batch
             if wrk.available():
-                for scenario in (items[0], items[4]):  # a read, and creation with unique emails
+                # A read, creation with a unique email, and a batch with a hundred of them.
+                for scenario in (items[0], items[4], items[8]):
                     result = wrk.run(project, scenario, seconds=1, connections=4)
                     assert result.requests > 0
                     assert result.non_2xx == 0, scenario.name

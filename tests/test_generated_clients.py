@@ -271,6 +271,9 @@ USAGE = textwrap.dedent(
       return `${contact.id}: ${contact.first_name} ${contact.last_name} <${contact.email}>${star}`;
     }
     function bearer(pair: Pair): string {
+      if ("mfa_required" in pair) {
+        return `second factor for ${pair.mfa_token}`;
+      }
       const kind: "bearer" = pair.token_type;
       return `${kind} ${pair.access_token}`;
     }

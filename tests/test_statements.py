@@ -64,3 +64,29 @@ async def test_a_search_shape_is_one_statement_text_whatever_its_values(
         with statements(running.kit) as more:
             await running.client.get("/api/contacts?q=ada&email=example", headers=headers)
         assert more[0] not in seen
+
+
+async def test_a_batch_costs_an_insert_and_a_savepoint_per_create(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, tmp_path, redis_url=redis_url)
+    async with RunningApp(settings) as running:
+        headers = await auth_headers(running.client, "batch@example.com")
+        operations = [
+            {"op": "create", "data": {"first_name": "B", "email": f"b{i}@example.com"}}
+            for i in range(20)
+        ]
+        await running.client.get("/api/users/me", headers=headers)  # the user in the cache
+        with statements(running.kit) as seen:
+            answer = await running.client.post(
+                "/api/contacts/batch", json={"operations": operations}, headers=headers
+            )
+        assert answer.status_code == 200
+        inserts = [
+            s for s in seen if s.lstrip().upper().startswith("INSERT INTO CONTACTS_KIT_CONTACTS")
+        ]
+        savepoints = [s for s in seen if s.lstrip().upper().startswith("SAVEPOINT")]
+        assert len(inserts) == 20
+        assert len(savepoints) == 20
+        # Per operation: SAVEPOINT, INSERT, RELEASE; once: the change counter, BEGIN, COMMIT.
+        assert len(seen) <= 3 * 20 + 3, seen

@@ -45,3 +45,42 @@ class SessionNotFound(ContactsKitError):
 
     code = ErrorCode.SESSION_NOT_FOUND
     message = "Session not found, or already ended."
+
+
+class MfaRequired(ContactsKitError):
+    """A password login of an account with two-factor authentication on a route that cannot
+    ask for the second factor."""
+
+    code = ErrorCode.MFA_REQUIRED
+    message = (
+        "This account uses two-factor authentication: log in with POST /auth/login, then send "
+        "a code to POST /auth/login/2fa."
+    )
+
+
+class InvalidMfaCode(ContactsKitError):
+    """A second-factor code that is wrong, expired or used already."""
+
+    code = ErrorCode.INVALID_MFA_CODE
+    message = "This code is wrong, expired or already used."
+
+
+class TotpAlreadyEnabled(ContactsKitError):
+    """Enrolment while a TOTP factor is on."""
+
+    code = ErrorCode.TOTP_ALREADY_ENABLED
+    message = "Two-factor authentication is already on; turn it off first."
+
+
+class TotpNotStarted(ContactsKitError):
+    """A confirmation with no pending enrolment."""
+
+    code = ErrorCode.TOTP_NOT_STARTED
+    message = "Start the enrolment first (POST /users/me/2fa/totp)."
+
+
+class TotpNotEnabled(ContactsKitError):
+    """Turning off a factor that is not on."""
+
+    code = ErrorCode.TOTP_NOT_ENABLED
+    message = "Two-factor authentication is not on."

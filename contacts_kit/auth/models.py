@@ -1,11 +1,11 @@
-"""The table of refresh tokens."""
+"""The tables of refresh tokens and of two-factor authentication."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Uuid
+from sqlalchemy import BigInteger, ForeignKey, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contacts_kit.db.base import Base, UTCDateTime, utcnow
@@ -29,3 +29,31 @@ class RefreshToken(Base):
     # Of the client the token was issued to: what the list of sessions shows.
     user_agent: Mapped[str | None] = mapped_column(String(255), default=None)
     client_address: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class TotpFactor(Base):
+    """A user's TOTP authenticator: pending until a first code confirms it (`enabled_at`).
+    The secret is kept encrypted (see `contacts_kit.auth.totp.SecretBox`)."""
+
+    __tablename__ = "contacts_kit_totp_factors"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contacts_kit_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    encrypted_secret: Mapped[str] = mapped_column(String(255))
+    enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The time step of the last code accepted: a code is good once (RFC 6238, 5.2).
+    last_step: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RecoveryCode(Base):
+    """One single-use recovery code of a user with TOTP, kept only as a hash."""
+
+    __tablename__ = "contacts_kit_recovery_codes"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contacts_kit_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -1,4 +1,5 @@
-"""SQL of refresh tokens. No HTTP here: only rows in, rows out."""
+"""SQL of refresh tokens and of two-factor authentication. No HTTP here: only rows in, rows
+out."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from contacts_kit.auth.models import RefreshToken
+from contacts_kit.auth.models import RecoveryCode, RefreshToken, TotpFactor
 
 
 @dataclass(frozen=True)
@@ -148,3 +149,71 @@ class RefreshTokenRepository:
             return False
         await self.revoke_family(family_id, now)
         return True
+
+
+class TotpRepository:
+    """Reads and writes `contacts_kit_totp_factors` and `contacts_kit_recovery_codes`."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, user_id: uuid.UUID, *, lock: bool = False) -> TotpFactor | None:
+        """The user's factor, pending or enabled; locked until the transaction ends."""
+        statement = select(TotpFactor).where(TotpFactor.user_id == user_id)
+        return await self.session.scalar(statement.with_for_update() if lock else statement)
+
+    async def start(self, user_id: uuid.UUID, encrypted_secret: str, now: datetime) -> None:
+        """A new pending factor, in place of any pending one."""
+        await self.session.execute(delete(TotpFactor).where(TotpFactor.user_id == user_id))
+        self.session.add(
+            TotpFactor(user_id=user_id, encrypted_secret=encrypted_secret, created_at=now)
+        )
+        await self.session.flush()
+
+    async def spend_step(self, user_id: uuid.UUID, step: int) -> bool:
+        """Record the time step of an accepted code; False when that step, or a later one,
+        was used already (a replayed code)."""
+        result = await self.session.execute(
+            update(TotpFactor)
+            .where(TotpFactor.user_id == user_id, TotpFactor.last_step < step)
+            .values(last_step=step)
+            .returning(TotpFactor.user_id)
+        )
+        return result.first() is not None
+
+    async def enable(self, user_id: uuid.UUID, now: datetime, code_hashes: list[str]) -> None:
+        """Turn the pending factor on, with a new set of recovery codes."""
+        await self.session.execute(
+            update(TotpFactor).where(TotpFactor.user_id == user_id).values(enabled_at=now)
+        )
+        await self.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+        self.session.add_all(RecoveryCode(user_id=user_id, code_hash=h) for h in code_hashes)
+        await self.session.flush()
+
+    async def spend_recovery_code(self, user_id: uuid.UUID, code_hash: str, now: datetime) -> bool:
+        """Use up an unused recovery code; False when there is none with this hash."""
+        result = await self.session.execute(
+            update(RecoveryCode)
+            .where(
+                RecoveryCode.user_id == user_id,
+                RecoveryCode.code_hash == code_hash,
+                RecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=now)
+            .returning(RecoveryCode.code_hash)
+        )
+        return result.first() is not None
+
+    async def recovery_codes_left(self, user_id: uuid.UUID) -> int:
+        """How many of the user's recovery codes are unused."""
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(RecoveryCode)
+            .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+        )
+        return int(count or 0)
+
+    async def remove(self, user_id: uuid.UUID) -> None:
+        """Turn two-factor authentication off: the factor and the recovery codes go."""
+        await self.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+        await self.session.execute(delete(TotpFactor).where(TotpFactor.user_id == user_id))

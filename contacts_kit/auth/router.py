@@ -10,18 +10,22 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from contacts_kit.auth.errors import (
     EmailNotVerified,
+    InvalidMfaCode,
     InvalidResetToken,
     InvalidToken,
     InvalidVerificationToken,
+    MfaRequired,
     NotAuthenticated,
 )
 from contacts_kit.auth.schemas import (
     Accepted,
     EmailRequest,
     LoginRequest,
+    MfaChallenge,
     PasswordChange,
     PasswordResetConfirm,
     RefreshRequest,
+    SecondFactor,
     TokenForm,
     TokenPair,
     UserCreate,
@@ -84,14 +88,45 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         name="auth:login",
         summary="Log in",
         dependencies=[login_limit],
-        response_model=TokenPair,
+        response_model=TokenPair | MfaChallenge,
         responses=error_responses(
             InvalidCredentials, EmailNotVerified, RateLimited, *BODY_ERRORS, DatabaseUnavailable
         ),
     )
-    async def login(credentials: LoginRequest, auth: Auth, client: Caller) -> TokenPair:
-        """Exchange an email and a password for a token pair: a new session."""
+    async def login(
+        credentials: LoginRequest, auth: Auth, client: Caller
+    ) -> TokenPair | MfaChallenge:
+        """Exchange an email and a password for a token pair: a new session. An account with
+        two-factor authentication gets `{"mfa_required": true, "mfa_token"}` instead: send
+        the token with a code to `POST /auth/login/2fa`."""
         return await auth.login(credentials.email, credentials.password, client)
+
+    @router.post(
+        "/login/2fa",
+        name="auth:login_second_factor",
+        summary="Log in with the second factor",
+        dependencies=[Depends(deps.limit_auth("login_2fa"))],
+        response_model=TokenPair,
+        responses=error_responses(
+            InvalidToken, InvalidMfaCode, RateLimited, *BODY_ERRORS, DatabaseUnavailable
+        ),
+    )
+    async def login_second_factor(
+        body: SecondFactor,
+        auth: Auth,
+        client: Caller,
+        request: Request,
+        background: BackgroundTasks,
+    ) -> TokenPair:
+        """The second step of a login with two-factor authentication: the `mfa_token` of the
+        first step and the authenticator's current code, or one of the recovery codes (each
+        works once; the account's email hears of it). Attempts are limited per user."""
+        await deps.count_second_factor(request, auth.mfa_user(body.mfa_token))
+        pair, user, left = await auth.login_second_factor(body.mfa_token, body, client)
+        if left is not None:
+            notice = auth.security_notice("recovery_code_used", user.email, left=left)
+            background.add_task(events.context.send_mail, notice)
+        return pair
 
     @router.post(
         "/token",
@@ -100,13 +135,19 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         dependencies=[login_limit],
         response_model=TokenPair,
         responses=error_responses(
-            InvalidCredentials, EmailNotVerified, RateLimited, *BODY_ERRORS, DatabaseUnavailable
+            InvalidCredentials,
+            EmailNotVerified,
+            MfaRequired,
+            RateLimited,
+            *BODY_ERRORS,
+            DatabaseUnavailable,
         ),
     )
     async def token(form: Annotated[TokenForm, Form()], auth: Auth, client: Caller) -> TokenPair:
         """The OAuth2 password flow's token endpoint (`username` is the email): what Swagger
-        UI's Authorize button and OAuth2 clients post. Applications use `POST /auth/login`."""
-        return await auth.login(form.username, form.password, client)
+        UI's Authorize button and OAuth2 clients post. Applications use `POST /auth/login`.
+        It has no second step: an account with two-factor authentication gets a 403."""
+        return await auth.password_login(form.username, form.password, client)
 
     @router.post(
         "/refresh",

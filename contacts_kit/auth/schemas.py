@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from contacts_kit.fields import not_null
 from contacts_kit.users.schemas import CurrentPassword, NormalizedEmail, Password
 
 Token = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
@@ -102,3 +103,79 @@ class SessionRead(BaseModel):
         description="The client's network, coarse on purpose: a /24 for IPv4, a /48 for IPv6."
     )
     current: bool = Field(description="True for the session of the access token that asked.")
+
+
+TotpCode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^\d{6}$"),
+    Field(description="The 6 digits the authenticator app shows now.", examples=["123456"]),
+]
+RecoveryCodeText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    Field(description="One of the recovery codes, with or without its dashes."),
+]
+
+
+class MfaChallenge(BaseModel):
+    """The answer of a correct password when the account has two-factor authentication: send
+    `mfa_token` with a code to `POST /auth/login/2fa`."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    mfa_required: Literal[True] = True
+    mfa_token: str = Field(description="Good for the second step of this login only, briefly.")
+
+
+class _OneCode(BaseModel):
+    """An authenticator code or a recovery code, exactly one of them."""
+
+    code: TotpCode | None = Field(None, json_schema_extra=not_null)
+    recovery_code: RecoveryCodeText | None = Field(None, json_schema_extra=not_null)
+
+    @model_validator(mode="after")
+    def _one_code(self) -> Self:
+        if (self.code is None) == (self.recovery_code is None):
+            raise ValueError("send either code or recovery_code")
+        return self
+
+
+class SecondFactor(_OneCode):
+    """The second step of a login: the `mfa_token` and a code, or a recovery code."""
+
+    mfa_token: Token
+
+
+class TotpEnrolment(BaseModel):
+    """A new authenticator to add to an app: scan `qr_svg` or type `secret`, then confirm
+    with a code (`POST /users/me/2fa/totp/confirm`)."""
+
+    secret: str = Field(description="The shared secret, base32, for apps that cannot scan.")
+    otpauth_uri: str = Field(description="The `otpauth://totp/...` URI the QR code holds.")
+    qr_svg: str = Field(description="The QR code of `otpauth_uri`, an SVG document.")
+
+
+class TotpConfirm(BaseModel):
+    """A first code from the authenticator, proving it works."""
+
+    code: TotpCode
+
+
+class TwoFactorEnabled(BaseModel):
+    """Two-factor authentication is on. `recovery_codes` log in when the authenticator is
+    lost, each once; they are shown only now: store them somewhere safe."""
+
+    recovery_codes: list[str]
+
+
+class TotpDisable(_OneCode):
+    """Turning two-factor authentication off: the password and a code, or a recovery code."""
+
+    password: CurrentPassword
+
+
+class TwoFactorStatus(BaseModel):
+    """Whether two-factor authentication is on, and the recovery codes left."""
+
+    totp_enabled: bool
+    recovery_codes_left: int

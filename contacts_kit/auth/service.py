@@ -14,14 +14,37 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contacts_kit.auth.errors import (
     EmailNotVerified,
+    InvalidMfaCode,
     InvalidResetToken,
     InvalidToken,
     InvalidVerificationToken,
+    MfaRequired,
     SessionNotFound,
+    TotpAlreadyEnabled,
+    TotpNotEnabled,
+    TotpNotStarted,
 )
-from contacts_kit.auth.repository import RefreshTokenRepository
-from contacts_kit.auth.schemas import SessionRead, TokenPair, UserCreate
+from contacts_kit.auth.models import TotpFactor
+from contacts_kit.auth.repository import RefreshTokenRepository, TotpRepository
+from contacts_kit.auth.schemas import (
+    MfaChallenge,
+    SecondFactor,
+    SessionRead,
+    TokenPair,
+    TotpEnrolment,
+    TwoFactorStatus,
+    UserCreate,
+)
 from contacts_kit.auth.tokens import TokenCodec, TokenType, hash_token
+from contacts_kit.auth.totp import (
+    SecretBox,
+    matching_step,
+    new_recovery_codes,
+    new_secret,
+    provisioning_uri,
+    qr_svg,
+    recovery_code_hash,
+)
 from contacts_kit.backends.protocols import MailMessage
 from contacts_kit.mail import MailComposer, describe_duration
 from contacts_kit.settings import Settings
@@ -85,6 +108,7 @@ class AuthService:
         settings: Settings,
         passwords: PasswordHasher,
         tokens: TokenCodec,
+        secret_box: SecretBox,
         user_cache: UserCache,
         mail: MailComposer,
         clock: Callable[[], datetime],
@@ -92,9 +116,11 @@ class AuthService:
         self.session = session
         self.users = UserRepository(session)
         self.refresh_tokens = RefreshTokenRepository(session)
+        self.totp = TotpRepository(session)
         self.settings = settings
         self.passwords = passwords
         self.tokens = tokens
+        self.secret_box = secret_box
         self.user_cache = user_cache
         self.mail = mail
         self.now = clock
@@ -104,8 +130,12 @@ class AuthService:
         hashed = await self.passwords.hash(data.password)
         return await self.users.add(data.email, hashed)
 
-    async def login(self, email: str, password: str, client: Client = NO_CLIENT) -> TokenPair:
-        """A new token pair (a new family) for valid credentials; one 401 for every mismatch."""
+    async def login(
+        self, email: str, password: str, client: Client = NO_CLIENT
+    ) -> TokenPair | MfaChallenge:
+        """A new token pair (a new family) for valid credentials, or, when the account has
+        two-factor authentication, the challenge of the second step; one 401 for every
+        mismatch."""
         user = await self.users.get_by_email(email)
         valid = await self.passwords.verify(password, user.hashed_password if user else None)
         if user is None or not valid:
@@ -113,7 +143,119 @@ class AuthService:
         # Checked after the password, so only the owner learns the account is unverified.
         if self.settings.require_verified_email and not user.is_verified:
             raise EmailNotVerified()
+        factor = await self.totp.get(user.id)
+        if factor is not None and factor.enabled_at is not None:
+            token, _ = self.tokens.encode(
+                str(user.id),
+                TokenType.MFA,
+                self.settings.mfa_token_ttl,
+                pwd=_fingerprint(user.hashed_password),
+            )
+            return MfaChallenge(mfa_token=token)
         return await self._issue_pair(user, family_id=uuid.uuid4(), client=client)
+
+    async def password_login(
+        self, email: str, password: str, client: Client = NO_CLIENT
+    ) -> TokenPair:
+        """`login` for the OAuth2 password form, which has no second step: `MfaRequired`."""
+        answer = await self.login(email, password, client)
+        if isinstance(answer, MfaChallenge):
+            raise MfaRequired()
+        return answer
+
+    def mfa_user(self, mfa_token: str) -> uuid.UUID:
+        """The user a login's `mfa_token` is for; `InvalidToken` for anything else."""
+        claims = self.tokens.decode(mfa_token, TokenType.MFA)
+        try:
+            return uuid.UUID(claims.sub)
+        except ValueError as exc:
+            raise InvalidToken() from exc
+
+    async def login_second_factor(
+        self, mfa_token: str, second: SecondFactor, client: Client = NO_CLIENT
+    ) -> tuple[TokenPair, User, int | None]:
+        """The second step of a login: its token pair, the user, and the recovery codes left
+        when one was used (None for an authenticator code)."""
+        claims = self.tokens.decode(mfa_token, TokenType.MFA)
+        user = await self.users.get(self.mfa_user(mfa_token))
+        # Bound to the password that passed the first step: a change or a reset voids it.
+        if user is None or claims.extra.get("pwd") != _fingerprint(user.hashed_password):
+            raise InvalidToken()
+        try:
+            left = await self._second_factor(user.id, second.code, second.recovery_code)
+        except TotpNotEnabled as exc:  # turned off since the first step: log in again
+            raise InvalidToken() from exc
+        pair = await self._issue_pair(user, family_id=uuid.uuid4(), client=client)
+        return pair, user, left
+
+    async def _second_factor(
+        self, user_id: uuid.UUID, code: str | None, recovery_code: str | None
+    ) -> int | None:
+        """Check and spend an authenticator code or a recovery code of the user: None, or
+        the recovery codes left after the one used; `InvalidMfaCode` or `TotpNotEnabled`."""
+        factor = await self.totp.get(user_id, lock=True)
+        if factor is None or factor.enabled_at is None:
+            raise TotpNotEnabled()
+        if code is not None:
+            await self._spend_code(factor, code)
+            return None
+        hashed = recovery_code_hash(recovery_code or "")
+        if not await self.totp.spend_recovery_code(user_id, hashed, self.now()):
+            raise InvalidMfaCode()
+        return await self.totp.recovery_codes_left(user_id)
+
+    async def _spend_code(self, factor: TotpFactor, code: str) -> None:
+        secret = self.secret_box.open(factor.encrypted_secret, str(factor.user_id))
+        step = None if secret is None else matching_step(secret, code, self.now())
+        if step is None or not await self.totp.spend_step(factor.user_id, step):
+            raise InvalidMfaCode()
+
+    async def start_totp(self, user: AuthenticatedUser) -> TotpEnrolment:
+        """A new authenticator secret for the user, pending until a code confirms it (a new
+        start replaces a pending one); `TotpAlreadyEnabled` when one is on."""
+        factor = await self.totp.get(user.id, lock=True)
+        if factor is not None and factor.enabled_at is not None:
+            raise TotpAlreadyEnabled()
+        secret = new_secret()
+        await self.totp.start(user.id, self.secret_box.seal(secret, str(user.id)), self.now())
+        uri = provisioning_uri(secret, user.email, self.settings.totp_issuer)
+        return TotpEnrolment(secret=secret, otpauth_uri=uri, qr_svg=qr_svg(uri))
+
+    async def confirm_totp(self, user_id: uuid.UUID, code: str) -> list[str]:
+        """Turn the pending authenticator on with its first code; the new recovery codes,
+        which are stored only hashed."""
+        factor = await self.totp.get(user_id, lock=True)
+        if factor is None:
+            raise TotpNotStarted()
+        if factor.enabled_at is not None:
+            raise TotpAlreadyEnabled()
+        await self._spend_code(factor, code)
+        codes = new_recovery_codes()
+        await self.totp.enable(user_id, self.now(), [recovery_code_hash(c) for c in codes])
+        return codes
+
+    async def disable_totp(
+        self, user_id: uuid.UUID, password: str, code: str | None, recovery_code: str | None
+    ) -> User:
+        """Turn two-factor authentication off, after checking the password and a code."""
+        user = await self.users.get(user_id)
+        hashed = user.hashed_password if user else None
+        if user is None or not await self.passwords.verify(password, hashed):
+            raise InvalidCredentials("Incorrect password.")
+        await self._second_factor(user_id, code, recovery_code)
+        await self.totp.remove(user_id)
+        return user
+
+    async def two_factor(self, user_id: uuid.UUID) -> TwoFactorStatus:
+        """Whether the user has two-factor authentication on, and the recovery codes left."""
+        factor = await self.totp.get(user_id)
+        enabled = factor is not None and factor.enabled_at is not None
+        left = await self.totp.recovery_codes_left(user_id) if enabled else 0
+        return TwoFactorStatus(totp_enabled=enabled, recovery_codes_left=left)
+
+    def security_notice(self, name: str, email: str, **context: object) -> MailMessage:
+        """A mail telling the user of a change to how their account is protected."""
+        return self.mail.compose(name, email, email=email, **context)
 
     async def refresh(self, refresh_token: str, client: Client = NO_CLIENT) -> TokenPair:
         """Rotate: the presented token is spent and a new pair of the same family returned.

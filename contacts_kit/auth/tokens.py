@@ -29,6 +29,7 @@ class TokenType(StrEnum):
     REFRESH = "refresh"
     VERIFY_EMAIL = "verify_email"
     RESET_PASSWORD = "reset_password"
+    MFA = "mfa"
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,3 +83,12 @@ class SyncTokenExpired(ContactsKitError):
         "This sync token is older than the deletions kept; drop your copy and sync from the "
         "start (without `since`)."
     )
+
+
+class BatchAborted(Exception):
+    """An operation of an atomic batch failed, and the batch wrote nothing."""
+
+    def __init__(self, index: int, error: ContactsKitError) -> None:
+        super().__init__(f"operation {index}: {error.detail}")
+        self.index = index
+        self.error = error

@@ -2,7 +2,8 @@
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
 # aliases local to the factory.
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request, Response
 from fastapi import status as http_status
@@ -10,6 +11,7 @@ from pydantic import BeforeValidator
 
 from contacts_kit.auth.errors import InvalidToken, NotAuthenticated
 from contacts_kit.contact.errors import (
+    BatchAborted,
     ContactEmailExists,
     ContactNotFound,
     InvalidSyncToken,
@@ -28,6 +30,10 @@ from contacts_kit.contact.schemas import (
     CONTACTS_JSON,
     TAGS_JSON,
     TRASH_JSON,
+    BatchFailure,
+    BatchRequest,
+    BatchResult,
+    BatchResults,
     Changes,
     ContactBirthday,
     ContactCreate,
@@ -42,15 +48,18 @@ from contacts_kit.contact.schemas import (
 from contacts_kit.contact.service import ContactService, etag, listing_etag, none_match
 from contacts_kit.contact.text import tag_key
 from contacts_kit.deps import KitDependencies
+from contacts_kit.errors import ContactsKitError, Unprocessable
 from contacts_kit.fields import CleanStr, not_null
 from contacts_kit.http import (
     BODY_ERRORS,
     RESPONSE_HEADERS,
     DatabaseUnavailable,
+    error_content,
     error_responses,
     method_not_allowed,
     operation_id,
     success_headers,
+    validation_content,
 )
 from contacts_kit.ratelimit import RateLimited
 from contacts_kit.users.schemas import AuthenticatedUser
@@ -96,9 +105,9 @@ EmailQuery = Annotated[CleanStr | None, Query(max_length=320, json_schema_extra=
 _AUTH_ERRORS = (NotAuthenticated, InvalidToken, RateLimited)
 
 
-def _json(body: bytes, headers: dict[str, str] | None = None) -> Response:
+def _json(body: bytes, headers: dict[str, str] | None = None, status_code: int = 200) -> Response:
     """A JSON response from bytes pydantic already serialized (no second validation pass)."""
-    return Response(body, media_type="application/json", headers=headers)
+    return Response(body, status_code, media_type="application/json", headers=headers)
 
 
 def _contact(record: ContactRecord, headers: dict[str, str] | None = None) -> Response:
@@ -276,6 +285,15 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         async def other_methods() -> Response:
             return method_not_allowed("GET")
 
+    @router.api_route(
+        "/batch",
+        methods=["GET", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        name="contacts:batch_other_methods",
+        include_in_schema=False,
+    )
+    async def batch_other_methods() -> Response:
+        return method_not_allowed("POST")
+
     @router.get(
         "/{contact_id}",
         name="contacts:get",
@@ -434,7 +452,97 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         background.add_task(events.contact_restored, ContactRead.model_validate(record), user.id)
         return _contact(record)
 
+    @router.post(
+        "/batch",
+        name="contacts:batch",
+        summary="Apply up to 100 operations",
+        response_model=BatchResults,
+        responses=error_responses(*_AUTH_ERRORS, *BODY_ERRORS) | _ATOMIC_FAILURES,
+    )
+    async def batch(
+        body: BatchRequest,
+        contacts: Writes,
+        user: User,
+        request: Request,
+        background: BackgroundTasks,
+        atomic: Annotated[
+            bool,
+            Query(
+                description="`true`: all or nothing; the first failing operation undoes the "
+                "others and the batch answers its status, with its `index`."
+            ),
+        ] = False,
+    ) -> Response:
+        """Create, update and delete contacts in one request, in order, each operation as its
+        single request would (`If-Match` included). Each stands alone by default: one result
+        per operation, the failed ones with their error. With `atomic=true`, a failure
+        answers its status with the operation's `index` (a 422 keeps the list of errors,
+        each located at its operation). Rate limits count every operation."""
+        creates = sum(op.op == "create" for op in body.operations)
+        await deps.count_operations(request, user, creates, len(body.operations) - creates)
+        try:
+            applied = await contacts.batch(body.operations, atomic=atomic)
+        except BatchAborted as aborted:
+            status_code, error = _operation_error(request, aborted.index, aborted.error)
+            if status_code == http_status.HTTP_422_UNPROCESSABLE_CONTENT:
+                # A 422 like any other, each error located at its operation.
+                return _json(json.dumps(error | {"index": aborted.index}).encode(), None, 422)
+            failure = BatchFailure(
+                detail=f"Operation {aborted.index} failed, so the batch wrote nothing: "
+                f"{aborted.error.detail}",
+                code=aborted.error.code,
+                index=aborted.index,
+                error=error,
+            )
+            return _json(failure.model_dump_json().encode(), None, status_code)
+        results = []
+        for index, done in enumerate(applied):
+            if done.error is not None:
+                status_code, error = _operation_error(request, index, done.error)
+                results.append(BatchResult(status=status_code, error=error))
+                continue
+            if done.deleted is not None:
+                background.add_task(
+                    events.contact_deleted, done.deleted, user.id, permanent=done.op.permanent
+                )
+                results.append(BatchResult(status=http_status.HTTP_204_NO_CONTENT))
+                continue
+            assert done.record is not None  # neither failed nor a delete: it left a contact
+            contact = ContactRead.model_validate(done.record)
+            created = done.op.op == "create"
+            event = events.contact_created if created else events.contact_updated
+            background.add_task(event, contact, user.id)
+            results.append(
+                BatchResult(status=201 if created else 200, contact=contact, etag=etag(done.record))
+            )
+        return _json(BatchResults(results=results).model_dump_json().encode())
+
     return router
+
+
+def _operation_error(
+    request: Request, index: int, error: ContactsKitError
+) -> tuple[int, dict[str, Any]]:
+    """The status and error body of a batch's operation, as its single request would have
+    answered; a 422 locates each error in the batch's body."""
+    if isinstance(error, Unprocessable):
+        located = [
+            dict(item, loc=("body", "operations", index, "data", *item["loc"][1:]))
+            for item in error.errors()
+        ]
+        return http_status.HTTP_422_UNPROCESSABLE_CONTENT, validation_content(located)
+    status_code, content = error_content(request, error)
+    return status_code, content
+
+
+_ATOMIC_FAILURES: dict[int | str, dict[str, Any]] = {
+    code: {
+        "model": BatchFailure,
+        "description": "With `atomic=true`: the operation at `index` failed with this status "
+        "and nothing was written; `error` is its error.",
+    }
+    for code in (404, 409, 412)
+}
 
 
 def get_tags_router(deps: KitDependencies) -> APIRouter:

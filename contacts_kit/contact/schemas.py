@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -295,3 +295,116 @@ class Changes(BaseModel):
 
 
 CHANGES_JSON: TypeAdapter[ChangesPage] = TypeAdapter(ChangesPage)
+
+
+MAX_BATCH = 100
+"""Operations in one `POST /contacts/batch`."""
+
+_MAX_ID = 2**63 - 1
+BatchContactId = Annotated[int, Strict(), Field(ge=1, le=_MAX_ID, description="The contact's id.")]
+BatchIfMatch = Annotated[
+    str | None,
+    Field(
+        max_length=1024,
+        description="The contact's ETag from a read: the operation happens only if it is "
+        "still current (as the `If-Match` header of a single request).",
+        json_schema_extra=not_null,
+    ),
+]
+
+
+_OPERATION_FIELDS = {
+    "create": ({"data"}, set()),
+    "update": ({"id", "data"}, {"if_match"}),
+    "delete": ({"id"}, {"if_match", "permanent"}),
+}
+"""Per kind of operation: the fields it needs, and those it may have besides."""
+
+
+class BatchOperation(BaseModel):
+    """One operation of a batch: `create` (`data`), `update` (`id`, `data`, optionally
+    `if_match`) or `delete` (`id`, optionally `if_match` and `permanent`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: Literal["create", "update", "delete"] = Field(
+        description="`create` as `POST /contacts`, `update` as `PATCH /contacts/{id}`, "
+        "`delete` as `DELETE /contacts/{id}`."
+    )
+    id: BatchContactId | None = Field(None, json_schema_extra=not_null)
+    if_match: BatchIfMatch = None
+    data: dict[str, Any] | None = Field(
+        None,
+        description="The body of the single request: the new contact for a create, the "
+        "fields to change for an update.",
+        json_schema_extra=not_null,
+    )
+    permanent: Annotated[bool, Strict()] = Field(
+        False, description="A delete: `true` deletes for good instead of moving to the trash."
+    )
+
+    @model_validator(mode="after")
+    def _fields_of_the_op(self) -> BatchOperation:
+        needed, optional = _OPERATION_FIELDS[self.op]
+        given = self.model_fields_set - {"op"}
+        if missing := needed - given:
+            raise ValueError(f"{self.op} needs {' and '.join(sorted(missing))}")
+        if unexpected := given - needed - optional:
+            raise ValueError(f"{self.op} takes no {' or '.join(sorted(unexpected))}")
+        return self
+
+
+class BatchRequest(BaseModel):
+    """Up to 100 operations, applied in order."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "operations": [
+                        {"op": "create", "data": {"first_name": "Ada", "email": "ada@example.com"}},
+                        {
+                            "op": "update",
+                            "id": 42,
+                            "if_match": '"42-3"',
+                            "data": {"favorite": True},
+                        },
+                        {"op": "delete", "id": 7},
+                    ]
+                }
+            ]
+        },
+    )
+
+    operations: list[BatchOperation] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchResult(BaseModel):
+    """What one operation did: the status and body its single request would have answered."""
+
+    status: int = Field(description="201 created, 200 updated, 204 deleted, or the error's.")
+    contact: ContactRead | None = Field(
+        None, description="The contact as it is now, after a create or an update."
+    )
+    etag: str | None = Field(None, description="The contact's ETag, after a create or an update.")
+    error: dict[str, Any] | None = Field(
+        None,
+        description="The error's body, as the single request would have answered it "
+        '(`{"detail", "code"}`, or a 422\'s list of errors).',
+    )
+
+
+class BatchResults(BaseModel):
+    """One result per operation, in the order of the operations."""
+
+    results: list[BatchResult]
+
+
+class BatchFailure(BaseModel):
+    """An atomic batch that wrote nothing: the operation that failed and its error."""
+
+    detail: str
+    code: str
+    index: int = Field(description="The failing operation's position, from 0.")
+    error: dict[str, Any] = Field(description="Its error, as in a `BatchResult`.")

@@ -6,15 +6,18 @@ import base64
 import hashlib
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contacts_kit.contact.birthdays import birthday_key, birthday_window, next_birthday
 from contacts_kit.contact.errors import (
+    BatchAborted,
     ContactEmailExists,
     ContactNotFound,
     InvalidSyncToken,
@@ -35,6 +38,7 @@ from contacts_kit.contact.repository import (
 from contacts_kit.contact.schemas import (
     MAX_TAGS_PER_OWNER,
     NEEDS_A_WAY_TO_REACH,
+    BatchOperation,
     BirthdayRecord,
     ChangesPage,
     ContactCreate,
@@ -45,7 +49,7 @@ from contacts_kit.contact.schemas import (
     TrashedRecord,
 )
 from contacts_kit.contact.text import search_text, tag_key
-from contacts_kit.errors import InvalidField
+from contacts_kit.errors import ContactsKitError, InvalidData, InvalidField
 
 
 def etag(record: ContactRecord) -> str:
@@ -150,6 +154,28 @@ def read_sync_token(token: str, owner_id: uuid.UUID) -> tuple[int, int]:
     if prefix != _TOKEN_PREFIX or owner != owner_id.hex or min(position) < 0:
         raise InvalidSyncToken()
     return position
+
+
+_Body = TypeVar("_Body", bound=BaseModel)
+
+
+def _validated(model: type[_Body], data: dict[str, Any]) -> _Body:
+    """The data of a batch's operation as its single request's body; `InvalidData`."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidData(exc.errors(include_url=False)) from exc
+
+
+@dataclass(slots=True)
+class Applied:
+    """What one operation of a batch did: the contact it left, the id it deleted, or its
+    error."""
+
+    op: BatchOperation
+    record: ContactRecord | None = None
+    deleted: int | None = None
+    error: ContactsKitError | None = None
 
 
 def _stored(record: ContactRecord, name: str) -> Any:
@@ -274,6 +300,39 @@ class ContactService:
         if tags is not None:
             await self.contacts.link_tags(contact_id, tags)
         return record
+
+    async def _apply(self, op: BatchOperation) -> Applied:
+        # The operation's model has checked which fields each kind has.
+        if op.op == "create":
+            return Applied(op, await self.create(_validated(ContactCreate, op.data or {})))
+        contact_id = op.id or 0
+        if op.op == "update":
+            data = _validated(ContactUpdate, op.data or {})
+            return Applied(op, await self.patch(contact_id, data, op.if_match))
+        await self.delete(contact_id, op.if_match, permanent=op.permanent)
+        return Applied(op, deleted=contact_id)
+
+    async def batch(self, operations: Sequence[BatchOperation], *, atomic: bool) -> list[Applied]:
+        """Apply the operations in order, each as its single request would. Each one alone
+        (a failed one leaves no trace, the others stand) or, `atomic`, all or nothing: the
+        first failure undoes them all and raises `BatchAborted`."""
+        applied = []
+        await self.contacts.hold_change()
+        if atomic:
+            async with self.contacts.savepoint():
+                for index, op in enumerate(operations):
+                    try:
+                        applied.append(await self._apply(op))
+                    except ContactsKitError as error:
+                        raise BatchAborted(index, error) from error
+            return applied
+        for op in operations:
+            try:
+                async with self.contacts.savepoint():
+                    applied.append(await self._apply(op))
+            except ContactsKitError as error:
+                applied.append(Applied(op, error=error))
+        return applied
 
     async def changes(self, since: str | None, limit: int) -> ChangesPage:
         """What changed after `since` (the whole book, page by page, without it)."""

@@ -8,8 +8,23 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Request, Response, status
 
-from contacts_kit.auth.errors import InvalidToken, NotAuthenticated, SessionNotFound
-from contacts_kit.auth.schemas import SessionRead
+from contacts_kit.auth.errors import (
+    InvalidMfaCode,
+    InvalidToken,
+    NotAuthenticated,
+    SessionNotFound,
+    TotpAlreadyEnabled,
+    TotpNotEnabled,
+    TotpNotStarted,
+)
+from contacts_kit.auth.schemas import (
+    SessionRead,
+    TotpConfirm,
+    TotpDisable,
+    TotpEnrolment,
+    TwoFactorEnabled,
+    TwoFactorStatus,
+)
 from contacts_kit.auth.service import AuthService
 from contacts_kit.deps import KitDependencies
 from contacts_kit.http import BODY_ERRORS, DatabaseUnavailable, error_responses, operation_id
@@ -75,6 +90,84 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
         """Log a session out (a lost phone, a shared computer): its refresh token and its
         access tokens stop working at once. Ending your own is a logout."""
         await auth.end_session(user.id, session_id)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @router.get(
+        "/me/2fa",
+        name="users:two_factor",
+        summary="Two-factor authentication status",
+        response_model=TwoFactorStatus,
+        responses=error_responses(NotAuthenticated, InvalidToken),
+    )
+    async def two_factor(user: User, auth: Auth) -> TwoFactorStatus:
+        """Whether logins need a second factor, and how many recovery codes are left."""
+        return await auth.two_factor(user.id)
+
+    @router.post(
+        "/me/2fa/totp",
+        name="users:totp_start",
+        summary="Start two-factor enrolment",
+        response_model=TotpEnrolment,
+        responses=error_responses(NotAuthenticated, InvalidToken, TotpAlreadyEnabled),
+    )
+    async def start_totp(user: User, auth: Auth) -> TotpEnrolment:
+        """A new authenticator secret: scan the QR code (or type the secret) in an
+        authenticator app, then confirm with its code. Nothing changes for logins until
+        then; starting again replaces the secret."""
+        return await auth.start_totp(user)
+
+    @router.post(
+        "/me/2fa/totp/confirm",
+        name="users:totp_confirm",
+        summary="Turn two-factor authentication on",
+        dependencies=[Depends(deps.limit_mfa)],
+        response_model=TwoFactorEnabled,
+        responses=error_responses(
+            NotAuthenticated,
+            InvalidToken,
+            TotpNotStarted,
+            TotpAlreadyEnabled,
+            InvalidMfaCode,
+            RateLimited,
+            *BODY_ERRORS,
+        ),
+    )
+    async def confirm_totp(
+        body: TotpConfirm, user: User, auth: Auth, background: BackgroundTasks
+    ) -> TwoFactorEnabled:
+        """Confirm the authenticator with its current code: from now on, logins ask for a
+        code. The answer holds 10 recovery codes, shown this once."""
+        codes = await auth.confirm_totp(user.id, body.code)
+        background.add_task(
+            events.context.send_mail, auth.security_notice("totp_enabled", user.email)
+        )
+        return TwoFactorEnabled(recovery_codes=codes)
+
+    @router.delete(
+        "/me/2fa/totp",
+        name="users:totp_disable",
+        summary="Turn two-factor authentication off",
+        dependencies=[Depends(deps.limit_password), Depends(deps.limit_mfa)],
+        status_code=status.HTTP_204_NO_CONTENT,
+        responses=error_responses(
+            NotAuthenticated,
+            InvalidToken,
+            InvalidCredentials,
+            TotpNotEnabled,
+            InvalidMfaCode,
+            RateLimited,
+            *BODY_ERRORS,
+        ),
+    )
+    async def disable_totp(
+        body: TotpDisable, user: User, auth: Auth, background: BackgroundTasks
+    ) -> Response:
+        """Turn two-factor authentication off, with the password and a code (or a recovery
+        code); the recovery codes go too."""
+        await auth.disable_totp(user.id, body.password, body.code, body.recovery_code)
+        background.add_task(
+            events.context.send_mail, auth.security_notice("totp_disabled", user.email)
+        )
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.delete(

@@ -5,25 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import PASSWORD
 from tests.server import clean_env, serving
 from tests.smtp import SmtpServer, parts
 
 NEW_PASSWORD = "typed in the browser"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def _mailed_link(smtp: SmtpServer) -> str:

@@ -1,7 +1,8 @@
 """Two clients keep copies of one address book through the changes feed while the server's
 book is written at random: creates, updates, tag edits, trash, restores, permanent deletes,
-purges and bursts of concurrent writes. After every sync, the client's copy is the server's
-book exactly. A hypothesis state machine, on SQLite and on PostgreSQL."""
+purges, batches (atomic or not, some with a failing operation) and bursts of concurrent
+writes. After every sync, the client's copy is the server's book exactly. A hypothesis state
+machine, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -125,6 +126,58 @@ def _machine(book: _Book) -> type[RuleBasedStateMachine]:
             trash = book.run(self.client.get(f"{URL}/trash", headers=self.headers))
             assert trash.json() == []
             self.trashed.clear()
+
+        @rule(
+            data=st.data(),
+            atomic=st.booleans(),
+            size=st.integers(1, 5),
+            failing=st.none() | st.integers(0, 5),
+        )
+        def batch(self, data: st.DataObject, atomic: bool, size: int, failing: int | None) -> None:
+            operations: list[dict[str, Any]] = []
+            left = set(self.live)
+            for _ in range(size):
+                kind = data.draw(
+                    st.sampled_from(("create", "update", "delete") if left else ("create",))
+                )
+                if kind == "create":
+                    self.serial += 1
+                    body = {"first_name": f"B{self.serial}", "email": f"b{self.serial}@example.com"}
+                    operations.append({"op": "create", "data": body | {"tags": ["Batch"]}})
+                    continue
+                contact_id = data.draw(st.sampled_from(sorted(left)))
+                if kind == "update":
+                    operations.append({"op": "update", "id": contact_id, "data": {"notes": "b"}})
+                else:
+                    operations.append({"op": "delete", "id": contact_id})
+                    left.remove(contact_id)
+            if failing is not None:  # an id no one has: a 404
+                failure = {"op": "update", "id": 2**62, "data": {"notes": "never"}}
+                operations.insert(min(failing, len(operations)), failure)
+            response = book.run(
+                self.client.post(
+                    f"{URL}/batch",
+                    json={"operations": operations},
+                    params={"atomic": str(atomic).lower()},
+                    headers=self.headers,
+                )
+            )
+            if atomic and failing is not None:
+                assert response.status_code == 404, response.text
+                return  # nothing was written
+            assert response.status_code == 200, response.text
+            for operation, result in zip(operations, response.json()["results"], strict=True):
+                if operation.get("id") == 2**62:
+                    assert result["status"] == 404
+                elif operation["op"] == "create":
+                    assert result["status"] == 201, result
+                    self.live.add(result["contact"]["id"])
+                elif operation["op"] == "delete":
+                    assert result["status"] == 204, result
+                    self.live.remove(operation["id"])
+                    self.trashed.add(operation["id"])
+                else:
+                    assert result["status"] == 200, result
 
         @rule(pick=st.integers(0, 7), name=st.sampled_from(("family", "WORK", "Gym", "Friends")))
         def rename_a_tag(self, pick: int, name: str) -> None:

@@ -1,0 +1,94 @@
+"""Time-based one-time passwords (RFC 6238, with pyotp), their QR codes (segno), recovery
+codes, and the encryption of the secrets at rest. No SQL and no HTTP here."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+
+import pyotp
+import segno
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+RECOVERY_CODES = 10
+"""Recovery codes given when two-factor authentication is turned on."""
+_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud, typed
+_RECOVERY_GROUPS = 3
+_RECOVERY_GROUP = 4
+_DRIFT_STEPS = 1
+"""Codes of the time steps next to the current one are accepted too (clock drift)."""
+
+
+class SecretBox:
+    """AES-GCM encryption of TOTP secrets under a key derived (HKDF-SHA256) from the kit's
+    signing secret: a copy of the database alone does not give anyone's second factor.
+    Rotating the signing secret makes the stored secrets unreadable: users enrol again."""
+
+    def __init__(self, secret: bytes) -> None:
+        key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"contacts-kit totp secrets"
+        ).derive(secret)
+        self._aead = AESGCM(key)
+
+    def seal(self, plain: str, user_id: str) -> str:
+        """The secret encrypted, bound to its user (a row copied to another user fails)."""
+        nonce = secrets.token_bytes(12)
+        sealed = self._aead.encrypt(nonce, plain.encode(), user_id.encode())
+        return base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    def open(self, sealed: str, user_id: str) -> str | None:
+        """The secret, or None when it was sealed under another key or for another user."""
+        raw = base64.urlsafe_b64decode(sealed.encode())
+        try:
+            return self._aead.decrypt(raw[:12], raw[12:], user_id.encode()).decode()
+        except InvalidTag:
+            return None
+
+
+def new_secret() -> str:
+    """A new base32 secret of 160 bits, as RFC 4226 recommends."""
+    return pyotp.random_base32(32)
+
+
+def provisioning_uri(secret: str, account: str, issuer: str) -> str:
+    """The `otpauth://totp/...` URI authenticator apps read."""
+    return pyotp.TOTP(secret).provisioning_uri(name=account, issuer_name=issuer)
+
+
+def qr_svg(uri: str) -> str:
+    """The URI as a QR code, an SVG document to show as it is."""
+    return segno.make(uri, error="m").svg_inline(scale=4, border=2)
+
+
+def matching_step(secret: str, code: str, now: datetime) -> int | None:
+    """The time step whose code `code` is (the current one or a neighbour), or None."""
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for step in (current, current - _DRIFT_STEPS, current + _DRIFT_STEPS):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def new_recovery_codes() -> list[str]:
+    """`RECOVERY_CODES` codes such as `k7mq-2xrp-9tdh` (59 bits each)."""
+    return [
+        "-".join(
+            "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(_RECOVERY_GROUP))
+            for _ in range(_RECOVERY_GROUPS)
+        )
+        for _ in range(RECOVERY_CODES)
+    ]
+
+
+def recovery_code_hash(code: str) -> str:
+    """The stored form of a recovery code, as typed in any letter case, with or without
+    dashes and spaces. Recovery codes are random, so a plain digest is enough."""
+    normal = "".join(code.split()).replace("-", "").lower()
+    return hashlib.sha256(normal.encode()).hexdigest()
