@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -24,8 +24,9 @@ from contacts_kit.auth.service import Authenticator, AuthService, Client
 from contacts_kit.auth.tokens import TokenCodec
 from contacts_kit.auth.totp import SecretBox
 from contacts_kit.backends.protocols import Storage
+from contacts_kit.contact.errors import CalendarNotFound
 from contacts_kit.contact.repository import ContactRepository
-from contacts_kit.contact.service import ContactService
+from contacts_kit.contact.service import ContactService, calendar_reader
 from contacts_kit.db.session import transaction
 from contacts_kit.events import Events
 from contacts_kit.http import failed_attempt, kit_route_class
@@ -88,6 +89,7 @@ class KitDependencies:
         self.limit_password = per_user(parts.limits.password, self.current_user)
         self.limit_avatar = per_user(parts.limits.avatar, self.current_user)
         self.limit_mfa = per_user(parts.limits.mfa, self.current_user)
+        self.limit_import = per_user(parts.limits.imports, self.current_user)
         timezone = ZoneInfo(parts.settings.timezone)
 
         SessionDep = Annotated[AsyncSession, Depends(self.session, scope="function")]
@@ -109,6 +111,15 @@ class KitDependencies:
         async def contact_writes(session: SessionDep, user: UserDep) -> ContactService:
             """The current user's address book in the request's transaction."""
             return contacts_of(session, user.id)
+
+        async def calendar_reads(
+            token: Annotated[str, Path(min_length=1, max_length=100)],
+        ) -> ContactService:
+            """The address book whose birthday feed `token` opens; `CalendarNotFound`."""
+            owner = await calendar_reader(parts.engine, token)
+            if owner is None:
+                raise CalendarNotFound()
+            return contacts_of(parts.engine, owner)
 
         async def auth_service(session: SessionDep) -> AuthService:
             """Signing up and in, in the request's transaction."""
@@ -135,6 +146,10 @@ class KitDependencies:
 
         self.contact_reads = contact_reads
         self.contact_writes = contact_writes
+        self.calendar_reads = calendar_reads
+        self.limit_calendar = per_ip(
+            parts.limits.calendar, "calendar", parts.settings.trusted_proxies
+        )
         self.auth_service = auth_service
         self.user_service = user_service
 

@@ -31,6 +31,8 @@ class ErrorCode(StrEnum):
     CONTACT_EMAIL_EXISTS = "CONTACT_EMAIL_EXISTS"
     PRECONDITION_FAILED = "PRECONDITION_FAILED"
     TAG_NOT_FOUND = "TAG_NOT_FOUND"
+    CALENDAR_NOT_FOUND = "CALENDAR_NOT_FOUND"
+    IMPORT_UNREADABLE = "IMPORT_UNREADABLE"
     INVALID_SYNC_TOKEN = "INVALID_SYNC_TOKEN"
     SYNC_TOKEN_EXPIRED = "SYNC_TOKEN_EXPIRED"
     TAG_EXISTS = "TAG_EXISTS"
@@ -79,6 +81,10 @@ ERROR_CODE_MEANINGS: dict[ErrorCode, str] = {
     "another user's. Sync from the start, without `since`.",
     ErrorCode.SYNC_TOKEN_EXPIRED: "`since` is older than the deletions the server keeps "
     "(`CONTACTS_KIT_TOMBSTONE_RETENTION`): drop the local copy and sync from the start.",
+    ErrorCode.IMPORT_UNREADABLE: "The file of an import is neither vCard nor CSV with a name "
+    "column: send a .vcf or a .csv export of an address book.",
+    ErrorCode.CALENDAR_NOT_FOUND: "No birthday calendar feed has this secret: it was "
+    "rotated or revoked. Ask for a new address with `POST /users/me/calendar-token`.",
     ErrorCode.TAG_NOT_FOUND: "No tag with this id among yours (another user's tags are not "
     "found either).",
     ErrorCode.TAG_EXISTS: "You have a tag with this name already, in some letter case: use it, "

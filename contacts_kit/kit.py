@@ -25,7 +25,11 @@ from contacts_kit.backends.protocols import Cache, Mailer, RateLimitStore, Stora
 from contacts_kit.backends.redis_client import redis_client
 from contacts_kit.backends.resilient import ResilientCache
 from contacts_kit.backends.storage_local import LocalStorage
-from contacts_kit.contact.router import get_contacts_router, get_tags_router
+from contacts_kit.contact.router import (
+    get_calendar_router,
+    get_contacts_router,
+    get_tags_router,
+)
 from contacts_kit.db.engine import (
     make_engine,
     make_session_factory,
@@ -159,6 +163,7 @@ class ContactsKit:
         router.include_router(get_tags_router(self.deps), prefix="/tags", tags=["tags"])
         router.include_router(get_auth_router(self.deps), prefix="/auth", tags=["auth"])
         router.include_router(get_users_router(self.deps), prefix="/users", tags=["users"])
+        router.include_router(get_calendar_router(self.deps), tags=["calendar"])
         if isinstance(self.storage, LocalStorage):
             self.settings.media_dir.mkdir(parents=True, exist_ok=True)
             # `mount` does not apply the router's prefix as route declarations do.

@@ -189,7 +189,7 @@ def per_ip(limit: RateLimit, route: str, trusted_proxies: list[str]) -> Callable
 class RateLimits:
     """The limits of one kit: per user, contact creation, other contact requests, password
     checks, avatar uploads and second-factor codes; per client address, the account
-    routes."""
+    routes and the birthday feed."""
 
     def __init__(self, settings: Settings, store: RateLimitStore, breaker: CircuitBreaker) -> None:
         def limit(name: str, rates: str) -> RateLimit:
@@ -201,3 +201,5 @@ class RateLimits:
         self.password = limit("password", settings.rate_limit_password)
         self.avatar = limit("avatar", settings.rate_limit_avatar)
         self.mfa = limit("mfa", settings.rate_limit_mfa)
+        self.calendar = limit("calendar", settings.rate_limit_calendar)
+        self.imports = limit("import", settings.rate_limit_import)

@@ -263,6 +263,12 @@ class Settings(BaseSettings):
         "per user; each such route is also limited per client IP by `RATE_LIMIT_AUTH`.",
     )
     rate_limit_avatar: str = Field("10/hour", description="Avatar uploads per user.")
+    rate_limit_import: str = Field("10/hour", description="Imports per user.")
+    rate_limit_calendar: str = Field(
+        "60/minute",
+        description="Birthday calendar feed requests per client IP (calendar apps poll it; "
+        "guessing its secret is what this limits).",
+    )
     rate_limit_mfa: str = Field(
         "5/minute;20/hour",
         description="Second-factor codes tried per user (login, enrolment, turning it off).",
@@ -300,6 +306,12 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body accepted under `API_PREFIX` (413)."
+    )
+    import_max_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, description="Largest file an import takes, in bytes (413)."
+    )
+    import_max_records: int = Field(
+        10_000, ge=1, description="Most cards or rows an import takes (413)."
     )
     avatar_max_bytes: int = Field(
         5 * 1024 * 1024, ge=1024, description="Largest avatar upload, in bytes (413)."
@@ -366,6 +378,8 @@ class Settings(BaseSettings):
         "rate_limit_password",
         "rate_limit_avatar",
         "rate_limit_mfa",
+        "rate_limit_calendar",
+        "rate_limit_import",
     )
     @classmethod
     def _readable_rate(cls, value: str) -> str:

@@ -88,6 +88,8 @@ GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
             "phone_default_region",
             "trash_retention",
             "tombstone_retention",
+            "import_max_bytes",
+            "import_max_records",
             "max_body_bytes",
             "load_entry_points",
         ),

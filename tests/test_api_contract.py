@@ -51,6 +51,10 @@ def test_every_body_is_a_named_schema(spec: dict[str, Any]) -> None:
         body = operation.get("requestBody")
         if body is None:
             continue
+        if path.endswith("/contacts/import"):
+            # A file, three ways (multipart, text/vcard, text/csv): no JSON model to name.
+            assert set(body["content"]) == {"multipart/form-data", "text/vcard", "text/csv"}
+            continue
         [content] = body["content"].values()
         reference = content["schema"].get("$ref", "")
         assert reference.startswith("#/components/schemas/"), (method, path)

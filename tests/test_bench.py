@@ -137,3 +137,18 @@ def test_the_instruction_counters_loop_runs_every_target(
         for target in ("project", "floor", "fastapi", "starlette"):
             for scenario in ("get", "list"):
                 asyncio.run(_loop(target, scenario, 3, seeded))  # raises unless every answer is 200
+
+
+def test_the_transfer_bench_file_is_a_valid_address_book() -> None:
+    from bench.transfer import vcard_file
+    from contacts_kit.contact.imports import decode, read, sniff
+    from contacts_kit.contact.schemas import ContactCreate
+
+    text = decode(vcard_file(30))
+    assert sniff(text) == "vcard"
+    records = list(read(text, "vcard"))
+    assert len(records) == 30
+    assert not any(record.errors for record in records)
+    contacts = [ContactCreate.model_validate(record.data) for record in records]
+    assert len({contact.email for contact in contacts}) == 30
+    assert contacts[3].tags == ["Imported", "Group3"]

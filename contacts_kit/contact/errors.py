@@ -85,6 +85,33 @@ class SyncTokenExpired(ContactsKitError):
     )
 
 
+class CalendarNotFound(ContactsKitError):
+    """No birthday feed has this secret: it never did, or was rotated or revoked."""
+
+    code = ErrorCode.CALENDAR_NOT_FOUND
+    message = (
+        "No birthday calendar at this address: it was revoked or replaced. Ask for a new one "
+        "(POST /users/me/calendar-token)."
+    )
+
+
+class ImportUnreadable(ContactsKitError):
+    """An import whose file is neither vCard nor CSV."""
+
+    code = ErrorCode.IMPORT_UNREADABLE
+    message = (
+        "This file is neither vCard nor CSV with a name column: export your address book as "
+        "vCard (.vcf) or CSV and send that."
+    )
+
+
+class ImportTooLarge(ContactsKitError):
+    """An import over the size or record limit."""
+
+    code = ErrorCode.FILE_TOO_LARGE
+    message = "This import is too large."
+
+
 class BatchAborted(Exception):
     """An operation of an atomic batch failed, and the batch wrote nothing."""
 

@@ -172,3 +172,16 @@ class Tombstone(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     contact_id: Mapped[int] = mapped_column(BigInteger)
     deleted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CalendarToken(Base):
+    """The secret of an owner's birthday calendar feed, kept only as a SHA-256 digest: one
+    per owner, replaced when rotated, deleted when revoked."""
+
+    __tablename__ = "contacts_kit_calendar_tokens"
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contacts_kit_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

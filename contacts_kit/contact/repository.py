@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeAlias, TypeVar
@@ -36,10 +36,18 @@ from sqlalchemy.types import Uuid
 
 from contacts_kit.contact.birthdays import FEB_28, FEB_29, BirthdayWindow
 from contacts_kit.contact.errors import ContactEmailExists, TagExists, TooManyTags
-from contacts_kit.contact.models import ChangeLog, Contact, ContactTag, Tag, Tombstone
+from contacts_kit.contact.models import (
+    CalendarToken,
+    ChangeLog,
+    Contact,
+    ContactTag,
+    Tag,
+    Tombstone,
+)
 from contacts_kit.contact.schemas import ContactRecord, TagRead, TrashedRecord
 from contacts_kit.contact.text import LIKE_ESCAPE, like_pattern, search_text, tag_key
 from contacts_kit.db.base import Base
+from contacts_kit.db.engine import transactional
 
 Statement: TypeAlias = Select[*tuple[Any, ...]]
 """A read statement whose values are all bound parameters."""
@@ -77,6 +85,11 @@ _TRASHED_BY_ID = select(*READ_COLUMNS).where(
     Contact.id == _ID, Contact.owner_id == _OWNER, _TRASHED
 )
 _ANY_BY_ID = select(*READ_COLUMNS).where(Contact.id == _ID, Contact.owner_id == _OWNER)
+_WITH_BIRTHDAYS = (
+    select(*READ_COLUMNS)
+    .where(Contact.owner_id == _OWNER, _LIVE, Contact.birthday.is_not(None))
+    .order_by(Contact.id)
+)
 _TRASH_PAGE = (
     select(*READ_COLUMNS, Contact.deleted_at)
     .where(Contact.owner_id == _OWNER, _TRASHED)
@@ -329,6 +342,11 @@ class StoredTag:
     name: str
 
 
+def sorted_stored_tags(tags: dict[str, StoredTag]) -> list[StoredTag]:
+    """Tags (by key) in the order a contact shows them."""
+    return sorted(tags.values(), key=lambda tag: _tag_order(tag.name))
+
+
 def _trashed(row: Any) -> TrashedRecord:
     """The record of a row of `READ_COLUMNS` and `deleted_at`."""
     return TrashedRecord(*row)
@@ -396,6 +414,32 @@ class ContactRepository:
         """A SAVEPOINT in the request's transaction: what runs inside is undone, alone, when
         it raises."""
         return self._session.begin_nested()
+
+    async def add_many(
+        self, rows: Sequence[dict[str, Any]], tags: Sequence[Sequence[StoredTag]]
+    ) -> list[ContactRecord]:
+        """Insert contacts, `tags[i]` linked to the i-th, in few statements (multi-row
+        `INSERT`s); the records in the order of `rows`. An email the book has already
+        raises `ContactEmailExists` for the whole call."""
+        seq = await next_change(self._session, self.owner_id)
+        values = [
+            {"owner_id": self.owner_id, **row, "search_text": _search_text(row), "change_seq": seq}
+            for row in rows
+        ]
+        stmt = insert(Contact).returning(*READ_COLUMNS, sort_by_parameter_order=True)
+        try:
+            result = await self._session.execute(stmt, values)
+        except IntegrityError as exc:
+            raise ContactEmailExists() from exc
+        records = [_record(row) for row in result]
+        links = [
+            {"contact_id": record.id, "tag_id": tag.id}
+            for record, its_tags in zip(records, tags, strict=True)
+            for tag in its_tags
+        ]
+        if links:
+            await self._session.execute(insert(ContactTag), links)
+        return records
 
     async def get(self, contact_id: int) -> ContactRecord | None:
         """The owner's contact with this id, if any."""
@@ -496,6 +540,52 @@ class ContactRepository:
         found.sort(key=lambda change: (change[0], change[1]))
         return ceiling, horizon, found[: limit + 1]
 
+    async def stream_live(self, chunk: int = 500) -> AsyncIterator[list[ContactRecord]]:
+        """Every live contact of the owner by id, `chunk` at a time, through a server-side
+        cursor: memory stays flat however large the book."""
+        if isinstance(self.source, AsyncSession):
+            raise TypeError("a stream takes a connection of its own: build on the engine")
+        statement = select(*READ_COLUMNS).where(Contact.owner_id == self.owner_id, _LIVE)
+        # A server-side cursor lives in a transaction (PostgreSQL): one snapshot, too.
+        async with transactional(self.source).connect() as connection, connection.begin():
+            result = await connection.stream(
+                statement.order_by(Contact.id).execution_options(yield_per=chunk)
+            )
+            async for rows in result.partitions():
+                yield [_record(row) for row in rows]
+
+    async def ids_by_email(self, emails: Sequence[str], chunk: int = 1000) -> dict[str, int]:
+        """The ids of the owner's live contacts with these (stored, lower-cased) emails."""
+        found: dict[str, int] = {}
+        for start in range(0, len(emails), chunk):
+            rows = await self._session.execute(
+                select(Contact.email, Contact.id).where(
+                    Contact.owner_id == self.owner_id,
+                    _LIVE,
+                    Contact.email.in_(emails[start : start + chunk]),
+                )
+            )
+            found.update((str(email), int(contact_id)) for email, contact_id in rows)
+        return found
+
+    async def with_birthdays(self) -> list[ContactRecord]:
+        """The owner's live contacts that have a birthday, by id."""
+        return await self._rows(_WITH_BIRTHDAYS, {"owner_id": self.owner_id}, _record)
+
+    async def set_calendar_token(self, token_hash: str, now: datetime) -> None:
+        """The owner's feed secret is now the one of `token_hash` (the old one dies)."""
+        await self.drop_calendar_token()
+        self._session.add(
+            CalendarToken(owner_id=self.owner_id, token_hash=token_hash, created_at=now)
+        )
+        await self._session.flush()
+
+    async def drop_calendar_token(self) -> None:
+        """The owner has no feed secret any more."""
+        await self._session.execute(
+            delete(CalendarToken).where(CalendarToken.owner_id == self.owner_id)
+        )
+
     async def trash(self, limit: int, offset: int) -> list[TrashedRecord]:
         """A page of the owner's trash, the most recently deleted first."""
         params = {"owner_id": self.owner_id, "limit": limit, "offset": offset}
@@ -555,7 +645,7 @@ class ContactRepository:
             )
             found = await self._tags_by_key(wanted)
         tags = [found[key] for key in wanted]
-        return sorted(tags, key=lambda tag: _tag_order(tag.name))
+        return sorted_stored_tags({tag_key(tag.name): tag for tag in tags})
 
     async def link_tags(
         self, contact_id: int, tags: Sequence[StoredTag], *, new: bool = False
@@ -729,3 +819,12 @@ async def prune_tombstones(session: AsyncSession, before: datetime) -> int:
         delete(Tombstone).where(Tombstone.deleted_at < before).returning(Tombstone.seq)
     )
     return len(result.all())
+
+
+async def calendar_owner(engine: AsyncEngine, token_hash: str) -> uuid.UUID | None:
+    """The owner of a birthday feed secret, if it is a live one."""
+    async with engine.connect() as connection:
+        found = await connection.scalar(
+            select(CalendarToken.owner_id).where(CalendarToken.token_hash == token_hash)
+        )
+    return found

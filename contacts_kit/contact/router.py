@@ -5,15 +5,30 @@
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request, Response
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Depends,
+    Header,
+    Path,
+    Query,
+    Request,
+    Response,
+)
 from fastapi import status as http_status
-from pydantic import BeforeValidator
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, BeforeValidator, Field
+from starlette.datastructures import UploadFile
 
 from contacts_kit.auth.errors import InvalidToken, NotAuthenticated
+from contacts_kit.contact.cards import VCardVersion
 from contacts_kit.contact.errors import (
     BatchAborted,
+    CalendarNotFound,
     ContactEmailExists,
     ContactNotFound,
+    ImportTooLarge,
+    ImportUnreadable,
     InvalidSyncToken,
     MalformedEntityTags,
     PreconditionFailed,
@@ -22,6 +37,7 @@ from contacts_kit.contact.errors import (
     TagNotFound,
     TooManyTags,
 )
+from contacts_kit.contact.imports import decode, read, sniff
 from contacts_kit.contact.repository import ContactFilters
 from contacts_kit.contact.schemas import (
     BIRTHDAYS_JSON,
@@ -40,12 +56,20 @@ from contacts_kit.contact.schemas import (
     ContactRead,
     ContactRecord,
     ContactUpdate,
+    ImportReport,
     TagName,
     TagRead,
     TagWrite,
     TrashedContact,
 )
-from contacts_kit.contact.service import ContactService, etag, listing_etag, none_match
+from contacts_kit.contact.service import (
+    ContactService,
+    ExportFormat,
+    OnConflict,
+    etag,
+    listing_etag,
+    none_match,
+)
 from contacts_kit.contact.text import tag_key
 from contacts_kit.deps import KitDependencies
 from contacts_kit.errors import ContactsKitError, Unprocessable
@@ -54,6 +78,7 @@ from contacts_kit.http import (
     BODY_ERRORS,
     RESPONSE_HEADERS,
     DatabaseUnavailable,
+    MalformedBody,
     error_content,
     error_responses,
     method_not_allowed,
@@ -125,6 +150,41 @@ def _listing(body: bytes, if_none_match: str | None) -> Response:
     return _not_modified(tag) if none_match(if_none_match, tag) else _json(body, {"ETag": tag})
 
 
+_MULTIPART_OVERHEAD = 16 * 1024
+_IMPORT_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        },
+        "text/vcard": {"schema": {"type": "string"}},
+        "text/csv": {"schema": {"type": "string"}},
+    },
+}
+
+
+async def _upload(request: Request, limit: int) -> bytes:
+    """The bytes of an uploaded file (multipart `file`, or the whole body); `ImportTooLarge`
+    past `limit`, `MalformedBody` for a form without a file."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.lower().startswith("multipart/form-data"):
+        async with request.form(max_files=1, max_fields=10) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise MalformedBody("Send the file as the multipart field `file`.")
+            raw = await upload.read(limit + 1)
+    else:
+        raw = await request.body()
+    if len(raw) > limit:
+        raise ImportTooLarge(f"The file is larger than {limit} bytes.")
+    return raw
+
+
+_EXPORTS = {"vcard": ("text/vcard", "contacts.vcf"), "csv": ("text/csv", "contacts.csv")}
 _CONDITIONAL = success_headers(200, "ETag") | {
     304: {
         "description": "Not Modified: the copy named by `If-None-Match` is current.",
@@ -271,10 +331,99 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         page = await contacts.changes(since, limit)
         return _json(CHANGES_JSON.dump_json(page))
 
-    # `/birthdays`, `/trash` and `/changes` would otherwise reach `/{contact_id}` for the
-    # methods they lack (a bad id, 422); Starlette's URL convertors, the other way out, are
-    # global to the host's app.
-    for fixed in ("/birthdays", "/trash", "/changes"):
+    @router.get(
+        "/export",
+        name="contacts:export",
+        summary="Export your contacts",
+        dependencies=limited,
+        response_class=StreamingResponse,
+        responses=error_responses(*_AUTH_ERRORS)
+        | {
+            200: {
+                "description": "Every contact (the trash aside), by id: vCards, or CSV with "
+                "one header row.",
+                "content": {
+                    "text/vcard": {"schema": {"type": "string"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            }
+        },
+    )
+    async def export(
+        contacts: Reads,
+        format: Annotated[
+            ExportFormat, Query(description="`vcard` (a .vcf file) or `csv`.")
+        ] = "vcard",
+        version: Annotated[
+            VCardVersion,
+            Query(description="The vCard version: `4.0` (RFC 6350), or `3.0` for older apps."),
+        ] = "4.0",
+    ) -> StreamingResponse:
+        """Your whole address book as a file, streamed as it is read: every field, tags as
+        `CATEGORIES` (CSV: a `Tags` column, ` ::: ` between them), favourites as
+        `X-CONTACTS-KIT-FAVORITE`. A CSV cell that a spreadsheet would run as a formula
+        starts with `'`."""
+        media, name = _EXPORTS[format]
+        return StreamingResponse(
+            contacts.export(format, version),
+            media_type=f"{media}; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    import_limit = deps.settings.import_max_bytes
+
+    async def import_contacts(
+        request: Request,
+        contacts: Writes,
+        dry_run: Annotated[
+            bool, Query(description="`true`: report what would happen, write nothing.")
+        ] = False,
+        on_conflict: Annotated[
+            OnConflict,
+            Query(
+                description="A record whose email is in your book already: `skip` it, or "
+                "`update` that contact with the record's fields."
+            ),
+        ] = "skip",
+    ) -> ImportReport:
+        """Add the contacts of a vCard file (2.1, 3.0, 4.0; Apple, Android, Google) or a CSV
+        (Google Contacts, Outlook, this API's export), sent as a multipart `file` or as the
+        body (`text/vcard`, `text/csv`). One bad record never stops the others: the report
+        says, per record, `created`, `updated`, `skipped` or `invalid` and why. The import
+        is one transaction: it all lands or, on a failure of the database, none of it does
+        (run it again: with `on_conflict=skip`, what landed is skipped)."""
+        text = decode(await _upload(request, import_limit))
+        kind = sniff(text)
+        if kind is None:
+            raise ImportUnreadable()
+        records = list(read(text, kind))
+        if len(records) > deps.settings.import_max_records:
+            raise ImportTooLarge(
+                f"The file has {len(records)} records; an import takes at most "
+                f"{deps.settings.import_max_records}: split it."
+            )
+        if not records:
+            raise ImportUnreadable("The file holds no contact.")
+        return await contacts.import_book(records, on_conflict=on_conflict, dry_run=dry_run)
+
+    router.add_api_route(
+        "/import",
+        import_contacts,
+        methods=["POST"],
+        name="contacts:import",
+        summary="Import contacts",
+        dependencies=[Depends(deps.limit_import)],
+        response_model=ImportReport,
+        responses=error_responses(*_AUTH_ERRORS, ImportUnreadable, ImportTooLarge, *BODY_ERRORS),
+        openapi_extra={"requestBody": _IMPORT_BODY},
+        # The import's own size limit, with room for the multipart framing around the file.
+        route_class_override=deps.route_class_for(import_limit + _MULTIPART_OVERHEAD),
+    )
+
+    # `/birthdays`, `/trash`, `/changes` and `/export` would otherwise reach `/{contact_id}`
+    # for the methods they lack (a bad id, 422); Starlette's URL convertors, the other way
+    # out, are global to the host's app.
+    for fixed in ("/birthdays", "/trash", "/changes", "/export"):
 
         @router.api_route(
             fixed,
@@ -285,14 +434,16 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         async def other_methods() -> Response:
             return method_not_allowed("GET")
 
-    @router.api_route(
-        "/batch",
-        methods=["GET", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        name="contacts:batch_other_methods",
-        include_in_schema=False,
-    )
-    async def batch_other_methods() -> Response:
-        return method_not_allowed("POST")
+    for post_only in ("/batch", "/import"):
+
+        @router.api_route(
+            post_only,
+            methods=["GET", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            name=f"contacts:{post_only[1:]}_other_methods",
+            include_in_schema=False,
+        )
+        async def post_only_methods() -> Response:
+            return method_not_allowed("POST")
 
     @router.get(
         "/{contact_id}",
@@ -605,5 +756,82 @@ def get_tags_router(deps: KitDependencies) -> APIRouter:
         """Delete a tag; the contacts carrying it lose it, nothing else."""
         await contacts.delete_tag(tag_id)
         return Response(status_code=http_status.HTTP_204_NO_CONTENT)
+
+    return router
+
+
+class CalendarFeed(BaseModel):
+    """The address of your birthday calendar: subscribe to it in a calendar app."""
+
+    url: str = Field(
+        description="Secret: anyone with it reads your contacts' names and birthdays. Rotate "
+        "it with `POST` again, revoke it with `DELETE`."
+    )
+
+
+def get_calendar_router(deps: KitDependencies) -> APIRouter:
+    """The birthday calendar feed (`/calendar/...`) and its secret address
+    (`/users/me/calendar-token`)."""
+    router = APIRouter(
+        route_class=deps.route_class,
+        generate_unique_id_function=operation_id,
+        responses=error_responses(DatabaseUnavailable),
+    )
+    Writes = Annotated[ContactService, Depends(deps.contact_writes)]
+    Feed = Annotated[ContactService, Depends(deps.calendar_reads)]
+
+    @router.post(
+        "/users/me/calendar-token",
+        name="calendar:token",
+        summary="Create or rotate your birthday calendar address",
+        dependencies=[Depends(deps.limit_contacts)],
+        status_code=http_status.HTTP_201_CREATED,
+        response_model=CalendarFeed,
+        responses=error_responses(*_AUTH_ERRORS),
+    )
+    async def create_token(contacts: Writes, request: Request) -> CalendarFeed:
+        """A new secret address of your birthday calendar; the previous one stops working."""
+        token = await contacts.new_calendar_token()
+        path = request.url_for("calendar:birthdays", token=token).path
+        return CalendarFeed(url=deps.settings.public_url + path)
+
+    @router.delete(
+        "/users/me/calendar-token",
+        name="calendar:revoke",
+        summary="Revoke your birthday calendar address",
+        dependencies=[Depends(deps.limit_contacts)],
+        status_code=http_status.HTTP_204_NO_CONTENT,
+        responses=error_responses(*_AUTH_ERRORS),
+    )
+    async def revoke_token(contacts: Writes) -> Response:
+        """No address opens your birthday calendar any more (calendar apps get 404)."""
+        await contacts.revoke_calendar_token()
+        return Response(status_code=http_status.HTTP_204_NO_CONTENT)
+
+    @router.get(
+        "/calendar/{token}/birthdays.ics",
+        name="calendar:birthdays",
+        summary="Birthday calendar feed",
+        dependencies=[Depends(deps.limit_calendar)],
+        response_class=Response,
+        responses=error_responses(CalendarNotFound, RateLimited, MalformedEntityTags)
+        | {
+            200: {
+                "description": "An iCalendar document: one yearly all-day event per contact "
+                "with a birthday.",
+                "content": {"text/calendar": {"schema": {"type": "string"}}},
+                "headers": {"ETag": RESPONSE_HEADERS["ETag"]},
+            },
+            304: _CONDITIONAL[304],
+        },
+    )
+    async def birthdays_feed(contacts: Feed, if_none_match: IfNoneMatch = None) -> Response:
+        """What a calendar app subscribes to: no bearer token, the secret is in the address.
+        29 February recurs on the last day of February. Send `If-None-Match` to poll."""
+        body = await contacts.birthday_calendar()
+        tag = listing_etag(body)
+        if none_match(if_none_match, tag):
+            return _not_modified(tag)
+        return Response(body, media_type="text/calendar; charset=utf-8", headers={"ETag": tag})
 
     return router

@@ -408,3 +408,25 @@ class BatchFailure(BaseModel):
     code: str
     index: int = Field(description="The failing operation's position, from 0.")
     error: dict[str, Any] = Field(description="Its error, as in a `BatchResult`.")
+
+
+class ImportedRecord(BaseModel):
+    """What became of one card or row of an import."""
+
+    line: int = Field(description="The line the card or row starts on (1 is the first).")
+    outcome: Literal["created", "updated", "skipped", "invalid"]
+    id: int | None = Field(
+        None, description="The contact created or updated, or the one whose email it has."
+    )
+    errors: list[str] = Field(description="Why an invalid record was left out.")
+
+
+class ImportReport(BaseModel):
+    """The outcome of an import (of what it would do, with `dry_run`), record by record."""
+
+    dry_run: bool
+    created: int
+    updated: int
+    skipped: int
+    invalid: int
+    records: list[ImportedRecord]

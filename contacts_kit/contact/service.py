@@ -5,17 +5,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contacts_kit.contact.birthdays import birthday_key, birthday_window, next_birthday
+from contacts_kit.contact.calendar import birthday_calendar
+from contacts_kit.contact.cards import VCardVersion, csv_header, csv_row, vcard
 from contacts_kit.contact.errors import (
     BatchAborted,
     ContactEmailExists,
@@ -25,15 +29,19 @@ from contacts_kit.contact.errors import (
     PreconditionFailed,
     SyncTokenExpired,
     TagNotFound,
+    TooManyTags,
 )
+from contacts_kit.contact.imports import ParsedRecord
 from contacts_kit.contact.phones import InvalidPhoneNumber, normalize_phone
 from contacts_kit.contact.repository import (
     ContactFilters,
     ContactRepository,
     StoredTag,
     Where,
+    calendar_owner,
     prune_tombstones,
     purge_trash,
+    sorted_stored_tags,
 )
 from contacts_kit.contact.schemas import (
     MAX_TAGS_PER_OWNER,
@@ -44,6 +52,8 @@ from contacts_kit.contact.schemas import (
     ContactCreate,
     ContactRecord,
     ContactUpdate,
+    ImportedRecord,
+    ImportReport,
     TagRead,
     TagWrite,
     TrashedRecord,
@@ -132,6 +142,16 @@ async def prune(
         return await prune_tombstones(session, now - retention)
 
 
+def calendar_token_hash(token: str) -> str:
+    """The stored form of a birthday feed secret (random: a plain digest is enough)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def calendar_reader(engine: AsyncEngine, token: str) -> uuid.UUID | None:
+    """Whose birthday feed a secret opens, if anyone's."""
+    return await calendar_owner(engine, calendar_token_hash(token))
+
+
 _TOKEN_PREFIX = "v1"
 _END = 2**63 - 1
 """Past every contact id: a position after everything of its change number."""
@@ -157,6 +177,7 @@ def read_sync_token(token: str, owner_id: uuid.UUID) -> tuple[int, int]:
 
 
 _Body = TypeVar("_Body", bound=BaseModel)
+ExportFormat = Literal["vcard", "csv"]
 
 
 def _validated(model: type[_Body], data: dict[str, Any]) -> _Body:
@@ -176,6 +197,25 @@ class Applied:
     record: ContactRecord | None = None
     deleted: int | None = None
     error: ContactsKitError | None = None
+
+
+OnConflict = Literal["skip", "update"]
+ImportOutcome = Literal["created", "updated", "skipped", "invalid"]
+
+
+def _explain(error: Mapping[str, Any]) -> str:
+    """A pydantic error as one line of an import report: `field: message`."""
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
+
+
+_IMPORT_CHUNK = 500
+
+
+def _outcome(
+    record: ParsedRecord, kind: ImportOutcome, contact_id: int | None = None
+) -> ImportedRecord:
+    return ImportedRecord(line=record.line, outcome=kind, id=contact_id, errors=record.errors)
 
 
 def _stored(record: ContactRecord, name: str) -> Any:
@@ -408,6 +448,149 @@ class ContactService:
         return await self.contacts.update(
             contact_id, current.version, values, conflict=ContactEmailExists(_RESTORE_CONFLICT)
         )
+
+    async def export(self, kind: ExportFormat, version: VCardVersion) -> AsyncIterator[bytes]:
+        """The whole book (the trash aside) as vCards or CSV, in chunks, read as it is sent."""
+        if kind == "csv":
+            yield csv_header().encode()
+        async for records in self.contacts.stream_live():
+            if kind == "csv":
+                yield "".join(csv_row(record) for record in records).encode()
+            else:
+                yield "".join(vcard(record, version) for record in records).encode()
+
+    def _importable(self, record: ParsedRecord) -> ContactCreate | None:
+        """The record as a new contact, or None with its errors added to it."""
+        if not record.errors:
+            try:
+                contact = ContactCreate.model_validate(record.data)
+                self._values({"phone": contact.phone})  # the configured region's rules
+                return contact
+            except ValidationError as exc:
+                record.errors += [_explain(error) for error in exc.errors(include_url=False)]
+            except InvalidField as exc:
+                record.errors.append(f"{exc.field}: {exc.detail}")
+        return None
+
+    async def import_book(
+        self, records: Sequence[ParsedRecord], *, on_conflict: OnConflict, dry_run: bool
+    ) -> ImportReport:
+        """Add the records (in one transaction): a new email is created; an email the book
+        has (or an earlier record of the file had) is skipped or updates that contact, as
+        `on_conflict` says; a record that does not validate is reported and left out. With
+        `dry_run`, everything is done and then undone: the report says what would happen.
+
+        New contacts go in with multi-row `INSERT`s and their tags are found (or made) once
+        for the whole file: an import of thousands costs a few statements per hundred."""
+        contacts = [self._importable(record) for record in records]
+        emails = sorted({c.email for c in contacts if c is not None and c.email is not None})
+        await self.contacts.hold_change()
+        outcomes: list[ImportedRecord | None] = [None] * len(records)
+        new: list[tuple[int, ContactCreate]] = []
+        first_of: dict[str, int] = {}  # email -> the record of this file that creates it
+        async with self.contacts.savepoint() as everything:
+            owners = await self.contacts.ids_by_email(emails)
+            for index, (record, contact) in enumerate(zip(records, contacts, strict=True)):
+                email = contact.email if contact is not None else None
+                existing = owners.get(email) if email else None
+                if contact is None:
+                    outcomes[index] = _outcome(record, "invalid")
+                elif email and email in first_of:
+                    continue  # met earlier in the file: skipped, once that one exists
+                elif existing is not None and on_conflict == "skip":
+                    outcomes[index] = _outcome(record, "skipped", existing)
+                elif existing is not None:
+                    outcomes[index] = await self._import_update(record, contact, existing)
+                else:
+                    new.append((index, contact))
+                    if email:
+                        first_of[email] = index
+            ids = dict(await self._import_new(new, records))
+            for index, record in enumerate(records):
+                if outcomes[index] is not None:
+                    continue
+                contact = contacts[index]
+                email = contact.email if contact is not None else None
+                first = first_of.get(email) if email else None
+                if first is not None and first != index:
+                    outcomes[index] = _outcome(record, "skipped", ids.get(first))
+                elif record.errors:
+                    outcomes[index] = _outcome(record, "invalid")
+                else:
+                    outcomes[index] = _outcome(record, "created", ids[index])
+            if dry_run:
+                await everything.rollback()
+        done = [outcome for outcome in outcomes if outcome is not None]
+        counts = Counter(outcome.outcome for outcome in done)
+        return ImportReport(
+            dry_run=dry_run,
+            created=counts["created"],
+            updated=counts["updated"],
+            skipped=counts["skipped"],
+            invalid=counts["invalid"],
+            records=done,
+        )
+
+    async def _import_update(
+        self, record: ParsedRecord, contact: ContactCreate, existing: int
+    ) -> ImportedRecord:
+        given = contact.model_dump(include=set(record.data) | {"first_name"})
+        try:
+            await self._update(existing, given, None)
+        except (TooManyTags, InvalidField) as exc:  # found before any SQL of the record
+            record.errors.append(exc.detail)
+            return _outcome(record, "invalid")
+        return _outcome(record, "updated", existing)
+
+    async def _import_new(
+        self, new: list[tuple[int, ContactCreate]], records: Sequence[ParsedRecord]
+    ) -> list[tuple[int, int]]:
+        """Create the contacts of an import: (index, id) of each, in chunks; a record that
+        would pass the book's tag limit gets the error instead."""
+        now = self.now()
+        names = [name for _, contact in new for name in contact.tags]
+        try:
+            known = {tag_key(t.name): t for t in await self._resolve(names, now)}
+        except TooManyTags:
+            known = None  # too many for the book at once: each record on its own
+        created: list[tuple[int, int]] = []
+        for start in range(0, len(new), _IMPORT_CHUNK):
+            chunk = new[start : start + _IMPORT_CHUNK]
+            if known is None:
+                for index, contact in chunk:
+                    try:
+                        created.append((index, (await self.create(contact)).id))
+                    except TooManyTags as exc:
+                        records[index].errors.append(exc.detail)
+                continue
+            rows, tags = [], []
+            for _, contact in chunk:
+                values = self._values(contact.model_dump())
+                its = sorted_stored_tags({tag_key(n): known[tag_key(n)] for n in contact.tags})
+                rows.append(
+                    values | {"tags": [t.name for t in its], "created_at": now, "updated_at": now}
+                )
+                tags.append(its)
+            added = await self.contacts.add_many(rows, tags)
+            created += [(index, row.id) for (index, _), row in zip(chunk, added, strict=True)]
+        return created
+
+    async def _resolve(self, names: list[str], now: datetime) -> list[StoredTag]:
+        return await self.contacts.resolve_tags(names, MAX_TAGS_PER_OWNER, now)
+
+    async def birthday_calendar(self) -> bytes:
+        """The birthday feed: an iCalendar document of the contacts with a birthday."""
+        return birthday_calendar(await self.contacts.with_birthdays())
+
+    async def new_calendar_token(self) -> str:
+        """A new secret for the birthday feed; the previous one stops working."""
+        token = secrets.token_urlsafe(32)
+        await self.contacts.set_calendar_token(calendar_token_hash(token), self.now())
+        return token
+
+    async def revoke_calendar_token(self) -> None:
+        """No secret opens the birthday feed any more."""
+        await self.contacts.drop_calendar_token()
 
     async def upcoming_birthdays(self, days: int, limit: int, offset: int) -> list[BirthdayRecord]:
         """Contacts whose next birthday is within `days` days from today, soonest first."""

@@ -1,0 +1,359 @@
+"""Reading address books for import: vCard 2.1, 3.0 and 4.0 (with vobject) and the CSV of
+Google Contacts, Outlook and contacts-kit's own export (with the csv module). No SQL and no
+HTTP here: text in, one `ParsedRecord` per card or row out, each with what it could not read.
+
+What a contact has no field for is not lost silently: the second and later emails and phones
+go to the notes ("Other emails: ..."), and so does a birthday without a year."""
+
+from __future__ import annotations
+
+import csv
+import io
+import quopri
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+import vobject
+
+from contacts_kit.contact.cards import FAVORITE, TAG_SEPARATOR
+
+ImportFormat = Literal["vcard", "csv"]
+_BOM = "\ufeff"
+
+
+@dataclass
+class ParsedRecord:
+    """One card or row: where it starts, the contact's fields as `POST /contacts` takes
+    them, and what could not be read (a record with errors is not imported)."""
+
+    line: int
+    data: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def decode(raw: bytes) -> str:
+    """The text of an uploaded file: UTF-8 (a BOM dropped), else Windows-1252 (what Outlook
+    writes), with any line endings."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    return text.removeprefix(_BOM)
+
+
+def sniff(text: str) -> ImportFormat | None:
+    """vCard or CSV, by the first line: a vCard starts with `BEGIN:VCARD`, a CSV with a
+    header naming a name column. None for anything else, whatever type the upload declared
+    (that says what the client hopes; the text says what it is)."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if first.upper() == "BEGIN:VCARD":
+        return "vcard"
+    if _columns(next(csv.reader([first]), [])):
+        return "csv"
+    return None
+
+
+def _merge_other(data: dict[str, Any], label: str, values: list[str]) -> None:
+    if values:
+        extra = f"{label}: {', '.join(values)}"
+        data["notes"] = f"{data['notes']}\n{extra}" if data.get("notes") else extra
+
+
+def _birthday(text: str, data: dict[str, Any]) -> None:
+    """A vCard or CSV birthday: `1815-12-10`, `18151210`, `12/10/1815` (Outlook), with or
+    without a time; `--1210` or `--12-10` has no year and goes to the notes."""
+    value = text.strip().split("T")[0]
+    if not value or value in ("0/0/00", "0000-00-00"):
+        return
+    digits = value.replace("-", "")
+    if value.startswith("--"):
+        _merge_other(data, "Birthday without a year", [value])
+        return
+    if re.fullmatch(r"\d{8}", digits):
+        data["birthday"] = f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
+        return
+    us = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", value)
+    if us:
+        month, day, year = (int(part) for part in us.groups())
+        data["birthday"] = date(year, month, day).isoformat() if _valid(year, month, day) else value
+        return
+    data["birthday"] = value  # validation explains what is wrong with it
+
+
+def _valid(year: int, month: int, day: int) -> bool:
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+# --- vCard -------------------------------------------------------------------------------
+
+
+def _vcard_blocks(text: str) -> Iterator[tuple[int, str | None, str]]:
+    """(first line number, the card's text or None, a problem) per BEGIN:VCARD ... END:VCARD;
+    lines outside any card are a problem of their own."""
+    lines = text.splitlines()
+    start: int | None = None
+    for number, line in enumerate(lines, start=1):
+        marker = line.strip().upper()
+        if marker == "BEGIN:VCARD":
+            if start is not None:
+                yield start, None, "a card that never ends (no END:VCARD before the next one)"
+            start = number
+        elif marker == "END:VCARD":
+            if start is None:
+                yield number, None, "END:VCARD without BEGIN:VCARD"
+                continue
+            yield start, "\r\n".join(lines[start - 1 : number]) + "\r\n", ""
+            start = None
+        elif start is None and marker:
+            yield number, None, "text outside of any BEGIN:VCARD ... END:VCARD"
+    if start is not None:
+        yield start, None, "a card that never ends (no END:VCARD)"
+
+
+_STRUCTURED = ("N", "ADR", "ORG")
+
+
+def _plain_line(head: str, encoded: str) -> str:
+    """A vCard 2.1 quoted-printable line as a plain one: decoded in its CHARSET, escaped as
+    vCard text (vobject cuts such values at their first comma)."""
+    params = [p for p in head.split(";")[1:] if p.split("=")[0].upper() not in _QP_PARAMS]
+    params = [p for p in params if p.upper() != "QUOTED-PRINTABLE"]
+    charset = next(
+        (p.split("=", 1)[1] for p in head.split(";")[1:] if p.upper().startswith("CHARSET=")),
+        "utf-8",
+    )
+    try:
+        text = quopri.decodestring(encoded.encode("ascii", "replace")).decode(charset, "replace")
+    except LookupError:  # an unknown charset
+        text = quopri.decodestring(encoded.encode("ascii", "replace")).decode("utf-8", "replace")
+    name = head.split(";")[0]
+    text = text.replace("\\", "\\\\").replace("\r\n", "\n").replace("\n", "\\n")
+    if name.split(".")[-1].upper() not in _STRUCTURED:
+        text = text.replace(";", "\\;")
+    text = text.replace(",", "\\,")
+    return ";".join([name, *params]) + ":" + text
+
+
+_QP_PARAMS = ("ENCODING", "CHARSET")
+
+
+_SINGLE_TEXT = ("NOTE", "FN", "TITLE", "ROLE")
+"""Text properties that hold one value: a bare comma in them is text (vobject would cut
+the value there, so it is escaped first)."""
+_BARE_COMMA = re.compile(r"(?<!\\),")
+_BARE_SEMICOLON = re.compile(r"(?<!\\);")
+
+
+def _readable(block: str) -> str:
+    """A card as vobject reads it whole: quoted-printable lines (vCard 2.1) joined where a
+    line ends in `=` and decoded; bare commas in one-value text escaped (and, in 2.1, where
+    nothing is escaped, bare semicolons too)."""
+    lines = block.split("\r\n")
+    version_21 = any(line.strip().upper() == "VERSION:2.1" for line in lines)
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        head, colon, value = line.partition(":")
+        if colon and "QUOTED-PRINTABLE" in head.upper():
+            while value.endswith("=") and index + 1 < len(lines):
+                index += 1
+                value = value[:-1] + lines[index].lstrip(" \t")
+            line = _plain_line(head, value)
+        elif colon and head.split(";")[0].split(".")[-1].upper() in _SINGLE_TEXT:
+            value = _BARE_COMMA.sub("\\,", value)
+            if version_21:
+                value = _BARE_SEMICOLON.sub("\\;", value)
+            line = f"{head}:{value}"
+        out.append(line)
+        index += 1
+    return "\r\n".join(out)
+
+
+def _params(line: Any) -> set[str]:
+    """A property's parameters, flattened and upper-cased: `TYPE=pref`, `PREF=1` and a
+    vCard 2.1 bare `PREF` all give `PREF`."""
+    found = {str(name).upper() for name in getattr(line, "singletonparams", [])}
+    for name, values in line.params.items():
+        found.add(str(name).upper())
+        found.update(str(value).upper() for value in values)
+    return found
+
+
+def _preferred(lines: list[Any]) -> tuple[str | None, list[str]]:
+    """The value of the preferred line (PREF, else the first) and the others'."""
+    values = [(str(line.value).strip(), "PREF" in _params(line)) for line in lines]
+    values = [(value, pref) for value, pref in values if value]
+    if not values:
+        return None, []
+    chosen = next((value for value, pref in values if pref), values[0][0])
+    return chosen, [value for value, _ in values if value != chosen]
+
+
+def _text_value(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(str(part) for part in value if part)
+    return str(value or "")
+
+
+def _name(card: Any, data: dict[str, Any]) -> None:
+    given = family = ""
+    if "n" in card.contents:
+        name = card.contents["n"][0].value
+        given = _text_value(getattr(name, "given", "")).strip()
+        family = _text_value(getattr(name, "family", "")).strip()
+    if not given and "fn" in card.contents:
+        full = str(card.contents["fn"][0].value).strip()
+        if family and full.endswith(family):
+            full = full[: -len(family)].strip()
+        given = full or family
+        family = "" if given == family else family
+    if given:
+        data["first_name"] = given
+    if family:
+        data["last_name"] = family
+
+
+def _phone(value: str) -> str:
+    return value.removeprefix("tel:").removeprefix("TEL:")
+
+
+def _card(record: ParsedRecord, card: Any) -> None:
+    data = record.data
+    contents = card.contents
+    _name(card, data)
+    email, other_emails = _preferred(contents.get("email", []))
+    phone, other_phones = _preferred(contents.get("tel", []))
+    if email:
+        data["email"] = email
+    if phone:
+        data["phone"] = _phone(phone)
+    if "note" in contents:
+        notes = "\n".join(str(line.value) for line in contents["note"] if line.value)
+        if notes:
+            data["notes"] = notes
+    _merge_other(data, "Other emails", other_emails)
+    _merge_other(data, "Other phones", [_phone(value) for value in other_phones])
+    if "bday" in contents:
+        _birthday(str(contents["bday"][0].value), data)
+    tags: list[str] = []
+    for line in contents.get("categories", []):
+        values = line.value if isinstance(line.value, list) else str(line.value).split(",")
+        tags += [str(value).strip() for value in values if str(value).strip()]
+    if tags:
+        data["tags"] = list(dict.fromkeys(tags))
+    favorite = contents.get(FAVORITE.lower())
+    if favorite and str(favorite[0].value).strip().upper() == "TRUE":
+        data["favorite"] = True
+
+
+def read_vcards(text: str) -> Iterator[ParsedRecord]:
+    """Every card of a vCard file, in order; one that cannot be read is a record with an
+    error, and the next one is read all the same."""
+    for line, block, problem in _vcard_blocks(text):
+        record = ParsedRecord(line)
+        if block is None:
+            record.errors.append(problem)
+            yield record
+            continue
+        try:
+            card = vobject.readOne(_readable(block), ignoreUnreadable=False)
+            _card(record, card)
+        except Exception as exc:  # vobject raises anything from a malformed card
+            record.errors.append(f"unreadable vCard: {str(exc).strip() or type(exc).__name__}")
+        yield record
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+_CSV_FIELDS: dict[str, tuple[str, ...]] = {
+    "first_name": ("first name", "given name"),
+    "last_name": ("last name", "family name", "surname"),
+    "email": ("e-mail address", "e-mail 1 - value", "email", "email address", "e-mail"),
+    "phone": (
+        "phone",
+        "mobile phone",
+        "phone 1 - value",
+        "primary phone",
+        "home phone",
+        "business phone",
+    ),
+    "birthday": ("birthday",),
+    "notes": ("notes", "note"),
+    "favorite": ("favorite", "favourite"),
+    "tags": ("tags", "labels", "group membership", "categories"),
+}
+_OTHER_EMAILS = re.compile(r"^e-mail [2-9] - value$|^e-mail [23] address$")
+_OTHER_PHONES = re.compile(r"^phone [2-9] - value$")
+_GUARD = re.compile(r"^'[=+\-@\t\r]")
+
+
+def _columns(header: list[str]) -> dict[str, int]:
+    """Which column holds each field (the first of the known names); empty unless a name
+    column is among them."""
+    names = [name.strip().lower() for name in header]
+    found: dict[str, int] = {}
+    for field_name, aliases in _CSV_FIELDS.items():
+        for alias in aliases:
+            if alias in names:
+                found[field_name] = names.index(alias)
+                break
+    return found if "first_name" in found or "last_name" in found else {}
+
+
+def _cell(row: list[str], index: int | None) -> str:
+    if index is None or index >= len(row):
+        return ""
+    value = row[index].strip()
+    return value[1:] if _GUARD.match(value) else value  # the export's formula guard
+
+
+def _tags(text: str) -> list[str]:
+    # Google: "Family ::: * myContacts"; "* " marks its system groups. Outlook: "a;b".
+    parts = text.split(TAG_SEPARATOR.strip()) if TAG_SEPARATOR.strip() in text else text.split(";")
+    tags = [part.strip() for part in parts]
+    return list(dict.fromkeys(tag for tag in tags if tag and not tag.startswith("* ")))
+
+
+def read_csv(text: str) -> Iterator[ParsedRecord]:
+    """Every row of a CSV file after its header, in order (`line` is the row's line)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, [])
+    columns = _columns(header)
+    lowered = [name.strip().lower() for name in header]
+    extra_emails = [i for i, name in enumerate(lowered) if _OTHER_EMAILS.match(name)]
+    extra_phones = [i for i, name in enumerate(lowered) if _OTHER_PHONES.match(name)]
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        record = ParsedRecord(reader.line_num)
+        data = record.data
+        for name in ("first_name", "last_name", "email", "phone", "notes"):
+            value = _cell(row, columns.get(name))
+            if value:
+                data[name] = value
+        if "first_name" not in data and "last_name" in data:
+            data["first_name"] = data.pop("last_name")
+        birthday = _cell(row, columns.get("birthday"))
+        if birthday:
+            _birthday(birthday, data)
+        if _cell(row, columns.get("favorite")).lower() in ("true", "yes", "1"):
+            data["favorite"] = True
+        tags = _tags(_cell(row, columns.get("tags")))
+        if tags:
+            data["tags"] = tags
+        _merge_other(data, "Other emails", [v for i in extra_emails if (v := _cell(row, i))])
+        _merge_other(data, "Other phones", [v for i in extra_phones if (v := _cell(row, i))])
+        yield record
+
+
+def read(text: str, kind: ImportFormat) -> Iterator[ParsedRecord]:
+    """The records of a file of either format."""
+    return read_vcards(text) if kind == "vcard" else read_csv(text)
