@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from typing import Literal
 
-from contacts_kit.contact.schemas import ContactRecord
+from contacts_kit.contact.schemas import NO_YEAR, ContactRecord, birthday_text
 
 VCardVersion = Literal["4.0", "3.0"]
 FOLD_AT = 75
@@ -61,6 +62,16 @@ def _fold(line: str) -> str:
     return "\r\n ".join(parts) + "\r\n"
 
 
+def _bday(birthday: date, version: VCardVersion) -> str:
+    """BDAY: 4.0 writes `--MMDD` without a year (RFC 6350, 4.3.1); 3.0 has no such form and
+    takes Apple's `X-APPLE-OMIT-YEAR`."""
+    if birthday.year != NO_YEAR:
+        return f"BDAY:{birthday:%Y%m%d}" if version == "4.0" else f"BDAY:{birthday.isoformat()}"
+    if version == "4.0":
+        return f"BDAY:--{birthday:%m%d}"
+    return f"BDAY;X-APPLE-OMIT-YEAR={NO_YEAR}:{birthday.isoformat()}"
+
+
 def vcard(record: ContactRecord, version: VCardVersion = "4.0") -> str:
     """One contact as a vCard, CRLF line endings, folded."""
     last = record.last_name or ""
@@ -80,10 +91,7 @@ def vcard(record: ContactRecord, version: VCardVersion = "4.0") -> str:
             f"TEL;VALUE=uri:tel:{record.phone}" if version == "4.0" else f"TEL:{record.phone}"
         )
     if record.birthday:
-        birthday = record.birthday
-        lines.append(
-            f"BDAY:{birthday:%Y%m%d}" if version == "4.0" else f"BDAY:{birthday.isoformat()}"
-        )
+        lines.append(_bday(record.birthday, version))
     if record.notes:
         lines.append(f"NOTE:{_text(record.notes)}")
     if record.tags:
@@ -115,7 +123,7 @@ def csv_row(record: ContactRecord) -> str:
             _cell(record.last_name or ""),
             _cell(record.email or ""),
             record.phone or "",
-            record.birthday.isoformat() if record.birthday else "",
+            birthday_text(record.birthday) if record.birthday else "",
             _cell(record.notes or ""),
             "true" if record.favorite else "",
             _cell(TAG_SEPARATOR.join(record.tags)),

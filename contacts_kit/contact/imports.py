@@ -3,7 +3,7 @@ Google Contacts, Outlook and contacts-kit's own export (with the csv module). No
 HTTP here: text in, one `ParsedRecord` per card or row out, each with what it could not read.
 
 What a contact has no field for is not lost silently: the second and later emails and phones
-go to the notes ("Other emails: ..."), and so does a birthday without a year."""
+go to the notes ("Other emails: ...")."""
 
 from __future__ import annotations
 
@@ -64,13 +64,14 @@ def _merge_other(data: dict[str, Any], label: str, values: list[str]) -> None:
 
 def _birthday(text: str, data: dict[str, Any]) -> None:
     """A vCard or CSV birthday: `1815-12-10`, `18151210`, `12/10/1815` (Outlook), with or
-    without a time; `--1210` or `--12-10` has no year and goes to the notes."""
+    without a time; `--1210` or `--12-10` without a year (Apple's 3.0 writes the year 1604
+    with `X-APPLE-OMIT-YEAR`, which is how contacts-kit stores it too)."""
     value = text.strip().split("T")[0]
     if not value or value in ("0/0/00", "0000-00-00"):
         return
     digits = value.replace("-", "")
     if value.startswith("--"):
-        _merge_other(data, "Birthday without a year", [value])
+        data["birthday"] = value  # --MMDD or --MM-DD: the API takes both
         return
     if re.fullmatch(r"\d{8}", digits):
         data["birthday"] = f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"

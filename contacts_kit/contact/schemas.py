@@ -14,9 +14,11 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    PlainSerializer,
     Strict,
     StringConstraints,
     TypeAdapter,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -52,19 +54,54 @@ Phone = Annotated[
 
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_NO_YEAR_TEXT = re.compile(r"^--(\d{2})-?(\d{2})$")
+NO_YEAR = 1604
+"""The year a birthday without one is stored with (Apple Contacts' convention: a leap year,
+so 29 February fits; vCard 3.0 writes it `X-APPLE-OMIT-YEAR=1604`)."""
+_BIRTHDAY_FORMS = "a date written YYYY-MM-DD, or --MM-DD without the year"
 
 
 def _iso_text(value: object) -> object:
     # Lax pydantic would read 0 as 1970-01-01 (a Unix timestamp) and a midnight datetime as
-    # its date: only a date written YYYY-MM-DD is a birthday.
+    # its date: only a date written YYYY-MM-DD (or --MM-DD) is a birthday.
     if isinstance(value, datetime) or not isinstance(value, str | date):
-        raise ValueError("a birthday is a date written YYYY-MM-DD")
-    if isinstance(value, str) and not _ISO_DATE.match(value):
-        raise ValueError("a birthday is a date written YYYY-MM-DD, without a time")
+        raise ValueError(f"a birthday is {_BIRTHDAY_FORMS}")
+    if isinstance(value, str):
+        yearless = _NO_YEAR_TEXT.match(value)
+        if yearless:
+            month, day = int(yearless.group(1)), int(yearless.group(2))
+            try:
+                return date(NO_YEAR, month, day)
+            except ValueError as exc:
+                raise ValueError(f"--{month:02d}-{day:02d} is no day of the year") from exc
+        if not _ISO_DATE.match(value):
+            raise ValueError(f"a birthday is {_BIRTHDAY_FORMS}, without a time")
     return value
 
 
-Birthday = Annotated[date, BeforeValidator(_iso_text), AfterValidator(_not_in_the_future)]
+def birthday_text(value: date) -> str:
+    """A birthday as the API writes it: `YYYY-MM-DD`, or `--MM-DD` without a year."""
+    return f"--{value:%m-%d}" if value.year == NO_YEAR else value.isoformat()
+
+
+Birthday = Annotated[
+    date,
+    BeforeValidator(_iso_text),
+    AfterValidator(_not_in_the_future),
+    Field(description="`YYYY-MM-DD`, or `--MM-DD` for a birthday without a year."),
+]
+BirthdayShown = Annotated[
+    date,
+    PlainSerializer(birthday_text, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "`YYYY-MM-DD`, or `--MM-DD` for a birthday without a year.",
+            "examples": ["1815-12-10", "--12-10"],
+        },
+        mode="serialization",
+    ),
+]
 Notes = Annotated[str, StringConstraints(max_length=2000), Printable, Normal]
 MAX_TAGS_PER_CONTACT = 50
 MAX_TAGS_PER_OWNER = 200
@@ -181,7 +218,7 @@ class ContactRead(BaseModel):
     last_name: str | None
     email: str | None
     phone: str | None
-    birthday: date | None
+    birthday: BirthdayShown | None
     notes: str | None
     favorite: bool
     tags: list[str] = Field(description="The names of the contact's tags, sorted.")
@@ -213,7 +250,7 @@ class ContactRecord:
     last_name: str | None
     email: str | None
     phone: str | None
-    birthday: date | None
+    birthday: BirthdayShown | None
     notes: str | None
     favorite: bool
     tags: list[str]

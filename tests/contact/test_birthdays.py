@@ -181,3 +181,28 @@ async def test_today_follows_the_timezone_setting(database_url: str, tmp_path: A
             )
         response = await running.client.get(f"{URL}/birthdays", params={"days": 0}, headers=headers)
         assert [c["first_name"] for c in response.json()] == ["B10"]
+
+
+async def test_a_birthday_without_a_year(harness: Harness) -> None:
+    _freeze(harness, date(2027, 2, 20))
+    headers = await auth_headers(harness.client, "noyear@example.com")
+    created = await harness.client.post(
+        URL,
+        json={"first_name": "Leap", "phone": "+12025550143", "birthday": "--02-29"},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["birthday"] == "--02-29"
+    for bad in ("--02-30", "--13-01", "--2-9", "-02-29", "0229"):
+        refused = await harness.client.patch(
+            f"{URL}/{created.json()['id']}", json={"birthday": bad}, headers=headers
+        )
+        assert refused.status_code == 422, bad
+    listed = await harness.client.get(f"{URL}/birthdays", params={"days": 10}, headers=headers)
+    [leap] = listed.json()
+    assert leap["birthday"] == "--02-29"
+    assert leap["next_birthday"] == "2027-02-28"  # a common year: the last day of February
+    changed = await harness.client.patch(
+        f"{URL}/{created.json()['id']}", json={"birthday": "--0301"}, headers=headers
+    )
+    assert changed.json()["birthday"] == "--03-01"

@@ -29,7 +29,12 @@ BOOK: list[dict[str, Any]] = [
         "favorite": True,
         "tags": ["Family", "Math, Logic"],
     },
-    {"first_name": "Zoë", "last_name": "Ångström", "phone": "+1 202 555 0143 ext. 12"},
+    {
+        "first_name": "Zoë",
+        "last_name": "Ångström",
+        "phone": "+1 202 555 0143 ext. 12",
+        "birthday": "--02-29",
+    },
     {"first_name": "李", "email": "li@example.com", "notes": '=HYPERLINK("http://x")'},
 ]
 
@@ -78,6 +83,7 @@ async def test_vcard_4_holds_every_field(
     assert first.contents["x-contacts-kit-favorite"][0].value == "TRUE"
     assert first.uid.value == f"urn:contacts-kit:contact:{ada['id']}"
     assert cards[1].tel.value == f"tel:{zoe['phone']}"  # `;ext=12` inside the URI
+    assert cards[1].bday.value == "--0229"  # no year (RFC 6350, 4.3.1)
     assert "email" not in cards[1].contents
     assert "bday" not in cards[2].contents
     assert cards[2].uid.value.endswith(str(li["id"]))
@@ -91,6 +97,10 @@ async def test_vcard_3_for_older_apps(client: httpx.AsyncClient, alice: dict[str
     assert first.bday.value == "1815-12-10"
     assert first.tel.value == "+442079460958"
     assert first.note.value == LONG_NOTE
+    # 3.0 has no year-less date: Apple's convention, which Apple Contacts reads back.
+    zoe = _cards(response.text)[1]
+    assert zoe.bday.value == "1604-02-29"
+    assert zoe.bday.params["X-APPLE-OMIT-YEAR"] == ["1604"]
 
 
 async def test_csv_has_one_header_and_no_formulas(
@@ -108,6 +118,7 @@ async def test_csv_has_one_header_and_no_formulas(
     assert ada["Tags"] == "Family ::: Math, Logic"
     assert ada["Phone"] == "+442079460958"
     assert zoe["E-mail Address"] == ""
+    assert zoe["Birthday"] == "--02-29"
     assert zoe["Favorite"] == ""
     assert li["Notes"] == '\'=HYPERLINK("http://x")'  # a spreadsheet shows it, never runs it
 

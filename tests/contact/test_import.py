@@ -88,9 +88,9 @@ async def test_vcard_4_with_a_broken_card_in_the_middle(
     book = await _book(client, alice)
     assert book["Alan"]["email"] == "alan@example.org"  # PREF=1
     assert book["Alan"]["phone"] == "+442079460001"
-    # A birthday without a year has no place in a contact: it is kept in the notes.
-    assert book["Katherine"]["birthday"] is None
-    assert book["Katherine"]["notes"] == "Birthday without a year: --0826"
+    # A birthday without a year stays one.
+    assert book["Katherine"]["birthday"] == "--08-26"
+    assert book["Katherine"]["notes"] is None
 
 
 async def test_google_csv(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
