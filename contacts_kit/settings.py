@@ -129,6 +129,13 @@ class Settings(BaseSettings):
         description="PostgreSQL only: longest a statement may run, on the server and as seen "
         "by the client (a hung server included), before the request is answered 503.",
     )
+    database_pgbouncer: bool = Field(
+        False,
+        description="PostgreSQL only: `DATABASE_URL` is a PgBouncer in transaction pooling "
+        "mode. No statement stays prepared across transactions and no startup parameter is "
+        "sent (set `statement_timeout` on the database role instead; the client-side timeout "
+        "still holds).",
+    )
     redis_url: str | None = Field(
         None, description="Redis URL (`redis://host:6379/0`); unset keeps the in-memory cache."
     )

@@ -9,6 +9,7 @@ flight see it, and they are retried.
 from __future__ import annotations
 
 import socket
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -53,16 +54,29 @@ def make_engine(settings: Settings) -> AsyncEngine:
             max_overflow=settings.database_max_overflow,
             pool_timeout=connect,
             pool_pre_ping=False,
-            isolation_level="AUTOCOMMIT",
+            # Reads rest in autocommit: one round trip. Behind PgBouncer in transaction mode
+            # every statement must be in a transaction, or its prepare and its execute may
+            # meet two server connections.
+            isolation_level="READ COMMITTED" if settings.database_pgbouncer else "AUTOCOMMIT",
             connect_args=postgres_connect_args(
-                connect_timeout=connect, statement_timeout=statement
+                connect_timeout=connect,
+                statement_timeout=statement,
+                pgbouncer=settings.database_pgbouncer,
             ),
         )
     return watch_statements(engine)
 
 
+def _statement_name() -> str:
+    """A prepared statement's name no other client of a PgBouncer server connection uses."""
+    return f"__contacts_kit_{uuid.uuid4().hex}__"
+
+
 def postgres_connect_args(
-    *, connect_timeout: float | None = None, statement_timeout: float | None = None
+    *,
+    connect_timeout: float | None = None,
+    statement_timeout: float | None = None,
+    pgbouncer: bool = False,
 ) -> dict[str, Any]:
     """asyncpg's connection options."""
     # Statements are prepared once per connection; a generic plan does not know which owner
@@ -77,6 +91,18 @@ def postgres_connect_args(
         # not answer at all.
         server_settings["statement_timeout"] = str(int(statement_timeout * 1000))
         args["command_timeout"] = statement_timeout
+    if pgbouncer:
+        # Transaction pooling hands each transaction any server connection: a statement
+        # prepared on one is unknown on the next, and asyncpg's statement names collide
+        # between clients. Nothing is cached, every name is unique (SQLAlchemy's asyncpg
+        # dialect options), and PgBouncer refuses startup parameters it does not know. Each
+        # statement is prepared afresh, so plans are custom ones anyway.
+        args.update(
+            statement_cache_size=0,
+            prepared_statement_cache_size=0,
+            prepared_statement_name_func=_statement_name,
+            server_settings={},
+        )
     return args
 
 
