@@ -53,6 +53,7 @@ def server_env(database_url: str, redis_url: str, secret: str) -> dict[str, str]
         CONTACTS_KIT_REDIS_URL=redis_url,
         CONTACTS_KIT_JWT_SECRET=secret,
         CONTACTS_KIT_ENVIRONMENT="production",
+        CONTACTS_KIT_MEDIA_DIR_SHARED="true",  # one machine
         CONTACTS_KIT_RATE_LIMIT_ENABLED="false",
         CONTACTS_KIT_USER_CACHE_TTL="3600",
     )

@@ -118,6 +118,7 @@ class ContactsKit:
         self._owns_engine = engine is None
         self.engine = watch_statements(engine) if engine is not None else make_engine(settings)
         secret = _resolve_jwt_secret(settings)
+        _check_storage(settings, self.storage)
         self.tokens = TokenCodec(secret, lambda: self.now())
         self.passwords = PasswordHasher(settings)
         self.events = Events(
@@ -198,6 +199,21 @@ def _checked(hook_name: str, protocol: type[Any], backend: B | None) -> B:
             f"which does not implement {protocol.__name__}"
         )
     return cast(B, backend)
+
+
+def _check_storage(settings: Settings, storage: Storage) -> None:
+    """In production, files on the local disk only if every instance shares that disk."""
+    if (
+        settings.environment == "production"
+        and isinstance(storage, LocalStorage)
+        and not settings.media_dir_shared
+    ):
+        raise ConfigurationError(
+            "avatars are stored on the local disk (CONTACTS_KIT_MEDIA_DIR), which other "
+            "instances of the service cannot see: set CONTACTS_KIT_CLOUDINARY_URL (or install "
+            "a storage plugin), or CONTACTS_KIT_MEDIA_DIR_SHARED=true when every instance "
+            "mounts that directory (one machine, or a shared volume)"
+        )
 
 
 def _resolve_jwt_secret(settings: Settings) -> bytes:

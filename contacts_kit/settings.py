@@ -200,6 +200,12 @@ class Settings(BaseSettings):
     media_dir: Path = Field(
         Path("media"), description="Folder where the local-disk storage keeps uploaded files."
     )
+    media_dir_shared: bool = Field(
+        False,
+        description="Every instance of the service sees the same `MEDIA_DIR` (one machine, or "
+        "a shared volume). In production the local-disk storage refuses to start without it: "
+        "an avatar saved by one instance would be missing on the others.",
+    )
     media_url_path: str = Field(
         "/media",
         description="Path, under `kit.router`'s prefix, where the kit serves the local-disk "

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from contacts_kit import ContactsKit, Settings
 from contacts_kit.auth.tokens import TokenType
@@ -112,3 +113,18 @@ def test_a_bad_setting_is_one_clear_line_naming_its_variable(tmp_path: Path) -> 
         "contacts-kit: configuration error: CONTACTS_KIT_ACCESS_TOKEN_TTL='fifteen minutes': "
         "'fifteen minutes' is not a duration: write seconds (900) or ISO 8601 (PT15M, P7D)"
     ]
+
+
+def test_production_refuses_avatars_on_a_disk_other_instances_cannot_see(tmp_path: Path) -> None:
+    secret = "s" * 40
+    local = make_settings("sqlite:///x.db", tmp_path, environment="production", jwt_secret=secret)
+    with pytest.raises(ConfigurationError, match="CONTACTS_KIT_MEDIA_DIR_SHARED"):
+        ContactsKit(local)
+    # A disk every instance mounts, or storage that is not a disk: the kit starts.
+    shared = local.model_copy(update={"media_dir_shared": True})
+    assert ContactsKit(shared).settings.media_dir_shared
+    cloud = local.model_copy(update={"cloudinary_url": SecretStr("cloudinary://key:secret@demo")})
+    assert type(ContactsKit(cloud).storage).__name__ == "CloudinaryStorage"
+    # Development keeps the disk without a word.
+    development = local.model_copy(update={"environment": "development"})
+    assert type(ContactsKit(development).storage).__name__ == "LocalStorage"
