@@ -38,6 +38,9 @@ from contacts_kit.users.passwords import PasswordHasher
 from contacts_kit.users.schemas import AuthenticatedUser
 from contacts_kit.users.service import UserService
 
+MULTIPART_OVERHEAD = 16 * 1024
+"""Bytes of multipart framing allowed around an uploaded file."""
+
 
 @dataclass(frozen=True)
 class Collaborators:
@@ -182,6 +185,11 @@ class KitDependencies:
     def route_class_for(self, body_limit: int) -> type[APIRoute]:
         """The class of a kit route that accepts bodies of up to `body_limit` bytes."""
         return kit_route_class(self.parts.host_route_class, body_limit)
+
+    def upload_route_class(self, file_limit: int) -> type[APIRoute]:
+        """The class of a kit route taking a file of up to `file_limit` bytes, with room for
+        the multipart framing around it."""
+        return self.route_class_for(file_limit + MULTIPART_OVERHEAD)
 
     def limit_auth(self, route: str) -> Callable[..., Any]:
         """The per-client-address limit of one account route."""

@@ -3,6 +3,7 @@
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
 # aliases local to the factory.
 import json
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import (
@@ -150,7 +151,6 @@ def _listing(body: bytes, if_none_match: str | None) -> Response:
     return _not_modified(tag) if none_match(if_none_match, tag) else _json(body, {"ETag": tag})
 
 
-_MULTIPART_OVERHEAD = 16 * 1024
 _IMPORT_BODY = {
     "required": True,
     "content": {
@@ -182,6 +182,27 @@ async def _upload(request: Request, limit: int) -> bytes:
     if len(raw) > limit:
         raise ImportTooLarge(f"The file is larger than {limit} bytes.")
     return raw
+
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_FIXED_PATHS = {
+    "/birthdays": "GET",
+    "/trash": "GET",
+    "/changes": "GET",
+    "/export": "GET",
+    "/batch": "POST",
+    "/import": "POST",
+}
+"""The paths beside `/{contact_id}`, each with the one method it serves."""
+
+
+def _answer_405(allowed: str) -> Callable[[], Awaitable[Response]]:
+    """An endpoint answering 405 that names `allowed`."""
+
+    async def other_methods() -> Response:
+        return method_not_allowed(allowed)
+
+    return other_methods
 
 
 _EXPORTS = {"vcard": ("text/vcard", "contacts.vcf"), "csv": ("text/csv", "contacts.csv")}
@@ -417,33 +438,19 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         responses=error_responses(*_AUTH_ERRORS, ImportUnreadable, ImportTooLarge, *BODY_ERRORS),
         openapi_extra={"requestBody": _IMPORT_BODY},
         # The import's own size limit, with room for the multipart framing around the file.
-        route_class_override=deps.route_class_for(import_limit + _MULTIPART_OVERHEAD),
+        route_class_override=deps.upload_route_class(import_limit),
     )
 
-    # `/birthdays`, `/trash`, `/changes` and `/export` would otherwise reach `/{contact_id}`
-    # for the methods they lack (a bad id, 422); Starlette's URL convertors, the other way
-    # out, are global to the host's app.
-    for fixed in ("/birthdays", "/trash", "/changes", "/export"):
-
-        @router.api_route(
+    # The fixed paths would otherwise reach `/{contact_id}` for the methods they lack (a bad
+    # id, 422); Starlette's URL convertors, the other way out, are global to the host's app.
+    for fixed, allowed in _FIXED_PATHS.items():
+        router.add_api_route(
             fixed,
-            methods=["POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            _answer_405(allowed),
+            methods=[method for method in _METHODS if method != allowed],
             name=f"contacts:{fixed[1:]}_other_methods",
             include_in_schema=False,
         )
-        async def other_methods() -> Response:
-            return method_not_allowed("GET")
-
-    for post_only in ("/batch", "/import"):
-
-        @router.api_route(
-            post_only,
-            methods=["GET", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            name=f"contacts:{post_only[1:]}_other_methods",
-            include_in_schema=False,
-        )
-        async def post_only_methods() -> Response:
-            return method_not_allowed("POST")
 
     @router.get(
         "/{contact_id}",

@@ -38,7 +38,6 @@ from contacts_kit.users.errors import (
 from contacts_kit.users.schemas import AuthenticatedUser, AvatarUpload, PasswordConfirm, UserRead
 from contacts_kit.users.service import UserService
 
-MULTIPART_OVERHEAD = 16 * 1024
 MEDIA_ROUTE = "contacts_kit:media"
 """The name of the kit's route that serves the local-disk storage's files."""
 
@@ -223,8 +222,6 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
             *BODY_ERRORS,
         ),
         # The avatar's own limit, with room for the multipart framing around the image.
-        route_class_override=deps.route_class_for(
-            deps.settings.avatar_max_bytes + MULTIPART_OVERHEAD
-        ),
+        route_class_override=deps.upload_route_class(deps.settings.avatar_max_bytes),
     )
     return router
