@@ -20,6 +20,8 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contacts_kit.auth.current_user import SCHEME_NAME, CurrentUser
+from contacts_kit.auth.linking import IdentityService
+from contacts_kit.auth.providers import Providers
 from contacts_kit.auth.service import Authenticator, AuthService, Client
 from contacts_kit.auth.tokens import TokenCodec
 from contacts_kit.auth.totp import SecretBox
@@ -51,6 +53,7 @@ class Collaborators:
     sessions: async_sessionmaker[AsyncSession]
     read_sessions: async_sessionmaker[AsyncSession]
     tokens: TokenCodec
+    providers: Providers
     secret_box: SecretBox
     passwords: PasswordHasher
     user_cache: UserCache
@@ -137,6 +140,19 @@ class KitDependencies:
                 clock=parts.clock,
             )
 
+        async def identity_service(
+            session: SessionDep, auth: Annotated[AuthService, Depends(auth_service)]
+        ) -> IdentityService:
+            """Provider sign-ins and linked identities, in the request's transaction."""
+            return IdentityService(
+                session,
+                auth=auth,
+                providers=parts.providers,
+                tokens=parts.tokens,
+                settings=parts.settings,
+                clock=parts.clock,
+            )
+
         async def user_service(session: SessionDep) -> UserService:
             """The current user's account, in the request's transaction."""
             return UserService(
@@ -154,6 +170,7 @@ class KitDependencies:
             parts.limits.calendar, "calendar", parts.settings.trusted_proxies
         )
         self.auth_service = auth_service
+        self.identity_service = identity_service
         self.user_service = user_service
 
     async def count_operations(

@@ -27,6 +27,14 @@ class ErrorCode(StrEnum):
     TOTP_ALREADY_ENABLED = "TOTP_ALREADY_ENABLED"
     TOTP_NOT_STARTED = "TOTP_NOT_STARTED"
     TOTP_NOT_ENABLED = "TOTP_NOT_ENABLED"
+    OAUTH_PROVIDER_NOT_FOUND = "OAUTH_PROVIDER_NOT_FOUND"
+    OAUTH_REDIRECT_NOT_ALLOWED = "OAUTH_REDIRECT_NOT_ALLOWED"
+    OAUTH_FLOW_INVALID = "OAUTH_FLOW_INVALID"
+    INVALID_OAUTH_CODE = "INVALID_OAUTH_CODE"
+    IDENTITY_NOT_FOUND = "IDENTITY_NOT_FOUND"
+    LAST_LOGIN_METHOD = "LAST_LOGIN_METHOD"
+    PROVIDER_ALREADY_LINKED = "PROVIDER_ALREADY_LINKED"
+    OAUTH_PROVIDER_UNAVAILABLE = "OAUTH_PROVIDER_UNAVAILABLE"
     CONTACT_NOT_FOUND = "CONTACT_NOT_FOUND"
     CONTACT_EMAIL_EXISTS = "CONTACT_EMAIL_EXISTS"
     PRECONDITION_FAILED = "PRECONDITION_FAILED"
@@ -74,6 +82,21 @@ ERROR_CODE_MEANINGS: dict[ErrorCode, str] = {
     ErrorCode.TOTP_NOT_STARTED: "No enrolment to confirm: start one with "
     "`POST /users/me/2fa/totp`.",
     ErrorCode.TOTP_NOT_ENABLED: "Two-factor authentication is not on for this account.",
+    ErrorCode.OAUTH_PROVIDER_NOT_FOUND: "No identity provider of this name in "
+    "`CONTACTS_KIT_OAUTH_PROVIDERS`.",
+    ErrorCode.OAUTH_REDIRECT_NOT_ALLOWED: "`redirect_to` is not under a URL of "
+    "`CONTACTS_KIT_OAUTH_REDIRECT_ALLOWLIST` (same scheme, host and port, a path under it).",
+    ErrorCode.OAUTH_FLOW_INVALID: "The provider's callback came without the cookie of a "
+    "sign-in started in this browser, or after `CONTACTS_KIT_OAUTH_FLOW_TTL`: start again.",
+    ErrorCode.INVALID_OAUTH_CODE: "The `code` of `POST /auth/oauth/exchange` is unknown, older "
+    "than `CONTACTS_KIT_OAUTH_CODE_TTL` or spent: sign in with the provider again.",
+    ErrorCode.IDENTITY_NOT_FOUND: "No linked provider account with this id among yours.",
+    ErrorCode.LAST_LOGIN_METHOD: "The identity is the only way into the account: set a "
+    "password (the reset email) or link another provider before unlinking it.",
+    ErrorCode.PROVIDER_ALREADY_LINKED: "An account of this provider is linked to yours "
+    "already; unlink it before linking another.",
+    ErrorCode.OAUTH_PROVIDER_UNAVAILABLE: "The identity provider did not answer (its discovery "
+    "document, for one); nothing was changed. Try again later.",
     ErrorCode.CONTACT_NOT_FOUND: "No contact with this id in your book (another user's "
     "contacts are not found either).",
     ErrorCode.CONTACT_EMAIL_EXISTS: "Another contact of yours has this email (in any letter case).",

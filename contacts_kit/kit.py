@@ -17,6 +17,8 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contacts_kit.auth.oauth_router import get_identities_router, get_oauth_router
+from contacts_kit.auth.providers import Providers
 from contacts_kit.auth.router import get_auth_router
 from contacts_kit.auth.tokens import TokenCodec
 from contacts_kit.auth.totp import SecretBox
@@ -131,6 +133,7 @@ class ContactsKit:
                 sessions=make_session_factory(transactional(self.engine)),
                 read_sessions=make_session_factory(self.engine),
                 tokens=self.tokens,
+                providers=Providers(settings, self.cache),
                 secret_box=SecretBox(secret),
                 passwords=self.passwords,
                 user_cache=UserCache(self.cache, settings.user_cache_ttl),
@@ -164,6 +167,9 @@ class ContactsKit:
         router.include_router(get_tags_router(self.deps), prefix="/tags", tags=["tags"])
         router.include_router(get_auth_router(self.deps), prefix="/auth", tags=["auth"])
         router.include_router(get_users_router(self.deps), prefix="/users", tags=["users"])
+        if self.settings.oauth_providers:
+            router.include_router(get_oauth_router(self.deps), prefix="/auth", tags=["auth"])
+            router.include_router(get_identities_router(self.deps), prefix="/users", tags=["users"])
         router.include_router(get_calendar_router(self.deps), tags=["calendar"])
         if isinstance(self.storage, LocalStorage):
             self.settings.media_dir.mkdir(parents=True, exist_ok=True)

@@ -12,9 +12,19 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, EmailStr, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    EmailStr,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_FILE = "contacts_kit.db"
@@ -81,6 +91,56 @@ def normalize_database_url(url: str) -> str:
         if url.startswith(prefix):
             return driver + url[len(prefix) :]
     return url
+
+
+GITHUB_AUTHORIZE_URL = "https://github.com/login/oauth/authorize"
+GITHUB_TOKEN_URL = "https://github.com/login/oauth/access_token"
+GITHUB_API_URL = "https://api.github.com"
+
+
+class OAuthProvider(BaseModel):
+    """One identity provider users can sign in with: an OpenID Connect provider found by its
+    discovery document, or GitHub (whose OAuth 2 has no ID token)."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{0,39}$",
+        description="Lower-case name in the routes (`/auth/oauth/{name}/authorize`).",
+    )
+    kind: Literal["oidc", "github"] = "oidc"
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    server_metadata_url: str | None = Field(
+        None, description="OIDC: the discovery document (`.../.well-known/openid-configuration`)."
+    )
+    scope: str | None = Field(
+        None,
+        description="Scopes asked for; `openid email profile` (OIDC) or `read:user user:email` "
+        "(GitHub) by default.",
+    )
+    authorize_url: str = Field(GITHUB_AUTHORIZE_URL, description="GitHub: authorize endpoint.")
+    token_url: str = Field(GITHUB_TOKEN_URL, description="GitHub: token endpoint.")
+    api_url: str = Field(GITHUB_API_URL, description="GitHub: the REST API (`/user`, ...).")
+
+    @model_validator(mode="after")
+    def _complete(self) -> OAuthProvider:
+        if self.kind == "oidc":
+            if not self.server_metadata_url:
+                raise ValueError(
+                    f"provider {self.name!r}: an OpenID Connect provider needs "
+                    "`server_metadata_url` (its .well-known/openid-configuration)"
+                )
+            if "openid" not in (self.scope or "openid").split():
+                raise ValueError(f"provider {self.name!r}: the scope must include `openid`")
+        return self
+
+    @property
+    def scopes(self) -> str:
+        """The scopes asked for."""
+        if self.scope:
+            return self.scope
+        return "openid email profile" if self.kind == "oidc" else "read:user user:email"
 
 
 class Settings(BaseSettings):
@@ -228,6 +288,26 @@ class Settings(BaseSettings):
         max_length=100,
         description="The name authenticator apps show next to the account (`issuer`).",
     )
+    oauth_providers: list[OAuthProvider] = Field(
+        default_factory=list,
+        description="Identity providers to sign in with, as a JSON list of objects: `name`, "
+        "`client_id`, `client_secret`, and `server_metadata_url` (OpenID Connect discovery) or "
+        '`"kind": "github"`; optional `scope`. None by default.',
+    )
+    oauth_redirect_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Where a provider sign-in may send the browser back to (`redirect_to`): "
+        "absolute URLs (JSON list or comma-separated); a `redirect_to` must have the same "
+        "scheme, host and port and a path under one of them.",
+    )
+    oauth_flow_ttl: Duration = Field(
+        timedelta(minutes=10),
+        description="How long a provider sign-in may take, from the redirect to the callback.",
+    )
+    oauth_code_ttl: Duration = Field(
+        timedelta(seconds=60),
+        description="Lifetime of the one-time code a provider sign-in hands to `redirect_to`.",
+    )
     reset_token_ttl: Duration = Field(
         timedelta(hours=1),
         description="Lifetime of a password reset link (seconds or ISO 8601 such as PT1H).",
@@ -366,7 +446,12 @@ class Settings(BaseSettings):
         return normalize_database_url(value)
 
     @field_validator(
-        "trusted_proxies", "cors_origins", "cors_allow_methods", "cors_allow_headers", mode="before"
+        "trusted_proxies",
+        "cors_origins",
+        "cors_allow_methods",
+        "cors_allow_headers",
+        "oauth_redirect_allowlist",
+        mode="before",
     )
     @classmethod
     def _list_from_text(cls, value: object) -> object:
@@ -397,6 +482,23 @@ class Settings(BaseSettings):
     @classmethod
     def _readable_rate(cls, value: str) -> str:
         parse_rates(value)
+        return value
+
+    @field_validator("oauth_redirect_allowlist")
+    @classmethod
+    def _absolute_urls(cls, value: list[str]) -> list[str]:
+        for item in value:
+            parts = urlsplit(item)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"{item!r} is not an absolute http(s) URL")
+        return value
+
+    @field_validator("oauth_providers")
+    @classmethod
+    def _unique_providers(cls, value: list[OAuthProvider]) -> list[OAuthProvider]:
+        names = [p.name for p in value]
+        if len(set(names)) != len(names):
+            raise ValueError("two providers have the same name")
         return value
 
     @field_validator("timezone")

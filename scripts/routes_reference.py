@@ -17,9 +17,25 @@ METHODS = ("get", "post", "put", "patch", "delete")
 REF = "#/components/schemas/"
 
 
+EXAMPLE_PROVIDER = {
+    "name": "example",
+    "client_id": "docs",
+    "client_secret": "docs",
+    "server_metadata_url": "https://id.example/.well-known/openid-configuration",
+}
+"""An identity provider, so that the reference lists the sign-in routes (mounted only when
+providers are configured); nothing is fetched from it."""
+
+
 def served_openapi() -> dict[str, Any]:
-    """The OpenAPI document of `create_app()` on the defaults (nothing read from `.env`)."""
-    settings = Settings(_env_file=None, load_entry_points=False, jwt_secret="docs-" + "x" * 40)
+    """The OpenAPI document of `create_app()` on the defaults (nothing read from `.env`) and
+    one identity provider."""
+    settings = Settings(
+        _env_file=None,
+        load_entry_points=False,
+        jwt_secret="docs-" + "x" * 40,
+        oauth_providers=[EXAMPLE_PROVIDER],
+    )
     document: dict[str, Any] = create_app(settings).openapi()
     return document
 

@@ -108,6 +108,11 @@ GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
         ),
     ),
     (
+        "Sign-in with identity providers",
+        "OpenID Connect providers and GitHub (none by default); see the security guide.",
+        ("oauth_",),
+    ),
+    (
         "Email, verification and reset",
         "Where mail goes (the log until `MAIL_SERVER` is set) and the links it carries.",
         (

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from contacts_kit import create_app
+from scripts import routes_reference
 from tests.conftest import Harness, auth_headers, make_settings
 from tests.users.images import png_bytes
 
@@ -18,7 +19,13 @@ from tests.users.images import png_bytes
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("spec")
-    app = create_app(make_settings(f"sqlite+aiosqlite:///{folder / 'spec.db'}", folder))
+    app = create_app(
+        make_settings(
+            f"sqlite+aiosqlite:///{folder / 'spec.db'}",
+            folder,
+            oauth_providers=[routes_reference.EXAMPLE_PROVIDER],
+        )
+    )
     document: dict[str, Any] = app.openapi()
     return document
 

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from scripts import routes_reference
 from tests.conftest import PASSWORD
 from tests.server import clean_env, serving
 from tests.services import services_required
@@ -39,6 +40,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         CONTACTS_KIT_REQUIRE_VERIFIED_EMAIL="false",
         CONTACTS_KIT_RATE_LIMIT_CONTACT_CREATE="3/minute",
         CONTACTS_KIT_ACCESS_TOKEN_TTL="3600",
+        # The sign-in routes too (nothing is fetched from the provider here).
+        CONTACTS_KIT_OAUTH_PROVIDERS=json.dumps([routes_reference.EXAMPLE_PROVIDER]),
     )
     with serving(folder, env=env) as base:
         yield base, httpx.get(f"{base}/openapi.json").json()

@@ -84,3 +84,65 @@ class TotpNotEnabled(ContactsKitError):
 
     code = ErrorCode.TOTP_NOT_ENABLED
     message = "Two-factor authentication is not on."
+
+
+class ProviderNotFound(ContactsKitError):
+    """No identity provider of this name is configured."""
+
+    code = ErrorCode.OAUTH_PROVIDER_NOT_FOUND
+    message = "No identity provider of this name is configured."
+
+
+class RedirectNotAllowed(ContactsKitError):
+    """A `redirect_to` outside `CONTACTS_KIT_OAUTH_REDIRECT_ALLOWLIST`."""
+
+    code = ErrorCode.OAUTH_REDIRECT_NOT_ALLOWED
+    message = "`redirect_to` is not on the allow-list of this service."
+
+
+class OAuthFlowInvalid(ContactsKitError):
+    """A callback without the cookie of a sign-in started in this browser, or too late."""
+
+    code = ErrorCode.OAUTH_FLOW_INVALID
+    message = (
+        "This sign-in did not start in this browser, or took too long: start it again from "
+        "the application."
+    )
+
+
+class InvalidOAuthCode(ContactsKitError):
+    """A sign-in code that is unknown, expired or spent."""
+
+    code = ErrorCode.INVALID_OAUTH_CODE
+    message = "This sign-in code is invalid, expired or already used: sign in again."
+
+
+class IdentityNotFound(ContactsKitError):
+    """No linked identity with this id belongs to the caller."""
+
+    code = ErrorCode.IDENTITY_NOT_FOUND
+    message = "No linked identity with this id."
+
+
+class LastLoginMethod(ContactsKitError):
+    """Unlinking the only way the user can sign in."""
+
+    code = ErrorCode.LAST_LOGIN_METHOD
+    message = (
+        "This is the only way you can sign in: set a password (through the password reset "
+        "email) or link another provider first."
+    )
+
+
+class ProviderAlreadyLinked(ContactsKitError):
+    """Linking a provider the user has an identity of already."""
+
+    code = ErrorCode.PROVIDER_ALREADY_LINKED
+    message = "An account of this provider is linked already: unlink it first."
+
+
+class ProviderUnavailable(ContactsKitError):
+    """The identity provider did not answer (its discovery document, say)."""
+
+    code = ErrorCode.OAUTH_PROVIDER_UNAVAILABLE
+    message = "The identity provider cannot be reached; try again later."

@@ -1,11 +1,11 @@
-"""The tables of refresh tokens and of two-factor authentication."""
+"""The tables of refresh tokens, two-factor authentication and identity-provider logins."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, Uuid
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contacts_kit.db.base import Base, UTCDateTime, utcnow
@@ -56,4 +56,40 @@ class RecoveryCode(Base):
         ForeignKey("contacts_kit_users.id", ondelete="CASCADE"), primary_key=True
     )
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class Identity(Base):
+    """A provider account linked to a user: signing in with it signs in as the user. One per
+    provider and user; a provider account (`provider`, `subject`) belongs to one user."""
+
+    __tablename__ = "contacts_kit_identities"
+    __table_args__ = (
+        UniqueConstraint("provider", "subject"),
+        UniqueConstraint("user_id", "provider"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contacts_kit_users.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(40))
+    # The provider's stable id of the account (OIDC `sub`, GitHub's numeric user id).
+    subject: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class OAuthCode(Base):
+    """The one-time code a provider sign-in hands to the front end, kept only as a hash;
+    `POST /auth/oauth/exchange` spends it once for the tokens."""
+
+    __tablename__ = "contacts_kit_oauth_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contacts_kit_users.id", ondelete="CASCADE"), index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -1,5 +1,5 @@
-"""SQL of refresh tokens and of two-factor authentication. No HTTP here: only rows in, rows
-out."""
+"""SQL of refresh tokens, two-factor authentication and provider identities. No HTTP here:
+only rows in, rows out."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from contacts_kit.auth.models import RecoveryCode, RefreshToken, TotpFactor
+from contacts_kit.auth.models import Identity, OAuthCode, RecoveryCode, RefreshToken, TotpFactor
 
 
 @dataclass(frozen=True)
@@ -217,3 +218,89 @@ class TotpRepository:
         """Turn two-factor authentication off: the factor and the recovery codes go."""
         await self.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
         await self.session.execute(delete(TotpFactor).where(TotpFactor.user_id == user_id))
+
+
+class IdentityRepository:
+    """Reads and writes `contacts_kit_identities` and `contacts_kit_oauth_codes`."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def find(self, provider: str, subject: str) -> Identity | None:
+        """The identity of this provider account, whoever it belongs to."""
+        return await self.session.scalar(
+            select(Identity).where(Identity.provider == provider, Identity.subject == subject)
+        )
+
+    async def of_user(self, user_id: uuid.UUID, *, lock: bool = False) -> list[Identity]:
+        """The user's identities, oldest first; locked until the transaction ends."""
+        statement = (
+            select(Identity)
+            .where(Identity.user_id == user_id)
+            .order_by(Identity.created_at, Identity.id)
+        )
+        result = await self.session.scalars(statement.with_for_update() if lock else statement)
+        return list(result)
+
+    async def add(
+        self, user_id: uuid.UUID, provider: str, subject: str, email: str | None, now: datetime
+    ) -> Identity | None:
+        """Link a provider account to the user; None when the provider account is linked
+        already, or the user has an identity of this provider (the unique keys decide)."""
+        identity = Identity(
+            user_id=user_id,
+            provider=provider,
+            subject=subject,
+            email=email,
+            created_at=now,
+            last_login_at=now,
+        )
+        try:
+            async with self.session.begin_nested():
+                self.session.add(identity)
+        except IntegrityError:
+            return None
+        return identity
+
+    async def touch(self, identity_id: uuid.UUID, email: str | None, now: datetime) -> None:
+        """Record a sign-in with the identity, and the email the provider gave this time."""
+        await self.session.execute(
+            update(Identity)
+            .where(Identity.id == identity_id)
+            .values(last_login_at=now, email=email)
+        )
+
+    async def remove(self, user_id: uuid.UUID, identity_id: uuid.UUID) -> bool:
+        """Unlink one of the user's identities; False when the user has none with this id."""
+        result = await self.session.execute(
+            delete(Identity)
+            .where(Identity.id == identity_id, Identity.user_id == user_id)
+            .returning(Identity.id)
+        )
+        return result.first() is not None
+
+    async def add_code(self, code_hash: str, user_id: uuid.UUID, expires_at: datetime) -> None:
+        """Record a one-time sign-in code."""
+        self.session.add(OAuthCode(code_hash=code_hash, user_id=user_id, expires_at=expires_at))
+        await self.session.flush()
+
+    async def spend_code(self, code_hash: str, now: datetime) -> uuid.UUID | None:
+        """Use up a live one-time code (one statement, so twice at once still wins once);
+        the user it signs in, or None."""
+        result = await self.session.execute(
+            update(OAuthCode)
+            .where(
+                OAuthCode.code_hash == code_hash,
+                OAuthCode.used_at.is_(None),
+                OAuthCode.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(OAuthCode.user_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def forget_codes(self, user_id: uuid.UUID, before: datetime) -> None:
+        """Delete the user's codes that expired or were spent before `before`."""
+        await self.session.execute(
+            delete(OAuthCode).where(OAuthCode.user_id == user_id, OAuthCode.expires_at < before)
+        )

@@ -179,3 +179,38 @@ class TwoFactorStatus(BaseModel):
 
     totp_enabled: bool
     recovery_codes_left: int
+
+
+class IdentityRead(BaseModel):
+    """A provider account linked to yours: signing in with it signs you in."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID = Field(description="Unlinks it: `DELETE /users/me/identities/{id}`.")
+    provider: str = Field(description="The provider's name in this service's settings.")
+    email: str | None = Field(description="The email the provider gave at the last sign-in.")
+    created_at: datetime = Field(description="When it was linked.")
+    last_login_at: datetime | None = Field(description="The last sign-in with it.")
+
+
+class OAuthCodeExchange(BaseModel):
+    """The one-time code a provider sign-in appended to `redirect_to`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=200)
+
+
+class LinkRequest(BaseModel):
+    """Where the browser comes back to once the provider account is linked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    redirect_to: str = Field(min_length=1, max_length=2000)
+
+
+class LinkStart(BaseModel):
+    """Open this URL in the browser (a top-level navigation): it signs in with the provider
+    and links the account, then returns to `redirect_to`."""
+
+    authorize_url: str

@@ -56,9 +56,10 @@ from contacts_kit.users.repository import UserRepository
 from contacts_kit.users.schemas import AuthenticatedUser
 
 
-def _fingerprint(hashed_password: str) -> str:
-    """A digest of the password hash, so a reset token can be bound to it without carrying it."""
-    return hashlib.sha256(hashed_password.encode()).hexdigest()[:32]
+def _fingerprint(hashed_password: str | None) -> str:
+    """A digest of the password hash, so a reset token can be bound to it without carrying it
+    (an account without a password has one too: setting a password voids the token)."""
+    return hashlib.sha256((hashed_password or "").encode()).hexdigest()[:32]
 
 
 def _with_token(page: str, token: str) -> str:
@@ -143,6 +144,13 @@ class AuthService:
         # Checked after the password, so only the owner learns the account is unverified.
         if self.settings.require_verified_email and not user.is_verified:
             raise EmailNotVerified()
+        return await self.open_session(user, client)
+
+    async def open_session(
+        self, user: User, client: Client = NO_CLIENT
+    ) -> TokenPair | MfaChallenge:
+        """After a first factor (a password, a provider): a new session's token pair, or the
+        challenge of the second step when the account has two-factor authentication."""
         factor = await self.totp.get(user.id)
         if factor is not None and factor.enabled_at is not None:
             token, _ = self.tokens.encode(

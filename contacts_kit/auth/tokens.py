@@ -30,6 +30,8 @@ class TokenType(StrEnum):
     VERIFY_EMAIL = "verify_email"
     RESET_PASSWORD = "reset_password"
     MFA = "mfa"
+    OAUTH_FLOW = "oauth_flow"
+    OAUTH_LINK = "oauth_link"
 
 
 @dataclass(frozen=True, slots=True)

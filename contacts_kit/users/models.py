@@ -18,7 +18,9 @@ class User(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     email: Mapped[str] = mapped_column(String(320), unique=True)
-    hashed_password: Mapped[str] = mapped_column(String(255))
+    # None for an account made by signing in with an identity provider, until the user sets a
+    # password through the reset flow.
+    hashed_password: Mapped[str | None] = mapped_column(String(255), default=None)
     is_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     avatar_url: Mapped[str | None] = mapped_column(String(1024), default=None)
     # Where the storage keeps the avatar, so that replacing or deleting it removes the file.

@@ -20,9 +20,11 @@ class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, email: str, hashed_password: str) -> User:
+    async def add(
+        self, email: str, hashed_password: str | None, *, is_verified: bool = False
+    ) -> User:
         """Insert an account; the unique index, not a prior SELECT, decides on duplicates."""
-        user = User(email=email, hashed_password=hashed_password)
+        user = User(email=email, hashed_password=hashed_password, is_verified=is_verified)
         self.session.add(user)
         try:
             await self.session.flush()
@@ -40,7 +42,7 @@ class UserRepository:
         return result.scalar_one_or_none()
 
     async def replace_password(
-        self, user_id: uuid.UUID, old_hash: str, new_hash: str, *, end_sessions: bool
+        self, user_id: uuid.UUID, old_hash: str | None, new_hash: str, *, end_sessions: bool
     ) -> bool:
         """Swap the password hash if it is still `old_hash` (one statement, so a reset link
         cannot be used twice, even concurrently). `end_sessions` also bumps the token version,
@@ -50,7 +52,12 @@ class UserRepository:
             values |= {"token_version": User.token_version + 1, "is_verified": True}
         result = await self.session.execute(
             update(User)
-            .where(User.id == user_id, User.hashed_password == old_hash)
+            .where(
+                User.id == user_id,
+                User.hashed_password.is_(None)
+                if old_hash is None
+                else User.hashed_password == old_hash,
+            )
             .values(**values)
             .returning(User.id)
         )
