@@ -121,6 +121,11 @@ class ContactsKit:
         self.engine = watch_statements(engine) if engine is not None else make_engine(settings)
         secret = _resolve_jwt_secret(settings)
         _check_storage(settings, self.storage)
+        if settings.oauth_providers and not settings.oauth_redirect_allowlist:
+            raise ConfigurationError(
+                "CONTACTS_KIT_OAUTH_PROVIDERS is set but CONTACTS_KIT_OAUTH_REDIRECT_ALLOWLIST "
+                "is empty: list the front-end pages a provider sign-in may return to"
+            )
         self.tokens = TokenCodec(secret, lambda: self.now())
         self.passwords = PasswordHasher(settings)
         self.events = Events(

@@ -25,6 +25,7 @@ EXAMPLE_PROVIDER = {
 }
 """An identity provider, so that the reference lists the sign-in routes (mounted only when
 providers are configured); nothing is fetched from it."""
+EXAMPLE_REDIRECT = "https://app.example/signed-in"
 
 
 def served_openapi() -> dict[str, Any]:
@@ -35,6 +36,7 @@ def served_openapi() -> dict[str, Any]:
         load_entry_points=False,
         jwt_secret="docs-" + "x" * 40,
         oauth_providers=[EXAMPLE_PROVIDER],
+        oauth_redirect_allowlist=[EXAMPLE_REDIRECT],
     )
     document: dict[str, Any] = create_app(settings).openapi()
     return document

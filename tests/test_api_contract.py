@@ -24,6 +24,7 @@ def spec(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             f"sqlite+aiosqlite:///{folder / 'spec.db'}",
             folder,
             oauth_providers=[routes_reference.EXAMPLE_PROVIDER],
+            oauth_redirect_allowlist=[routes_reference.EXAMPLE_REDIRECT],
         )
     )
     document: dict[str, Any] = app.openapi()

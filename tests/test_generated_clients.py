@@ -42,6 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         CONTACTS_KIT_ACCESS_TOKEN_TTL="3600",
         # The sign-in routes too (nothing is fetched from the provider here).
         CONTACTS_KIT_OAUTH_PROVIDERS=json.dumps([routes_reference.EXAMPLE_PROVIDER]),
+        CONTACTS_KIT_OAUTH_REDIRECT_ALLOWLIST=routes_reference.EXAMPLE_REDIRECT,
     )
     with serving(folder, env=env) as base:
         yield base, httpx.get(f"{base}/openapi.json").json()

@@ -133,6 +133,9 @@ class IdentityService:
             claims = self.tokens.decode(link_token, TokenType.OAUTH_LINK)
             if claims.extra.get("provider") != provider:
                 raise InvalidToken("This link token is for another provider.")
+            # Good once: a link token seen in a log or a history cannot link another account.
+            if not await self.providers.store.first_use(f"link:{claims.jti}"):
+                raise InvalidToken("This link token was used already; start the link again.")
             link_user = claims.sub
         try:
             url, session = await self.providers.authorize_url(provider, request, callback)

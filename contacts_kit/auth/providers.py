@@ -61,6 +61,13 @@ class StateStore:
     async def delete(self, key: str) -> None:
         await self.cache.delete(f"contacts_kit:oauth:{key}")
 
+    async def first_use(self, key: str) -> bool:
+        """True the first time `key` is presented within the flow lifetime, False after."""
+        if await self.get(key) is not None:
+            return False
+        await self.set(key, "1")
+        return True
+
 
 def _with_session(request: Request, session: dict[str, Any]) -> Request:
     """The request as authlib reads it, with `session` as its session."""
@@ -72,7 +79,8 @@ class Providers:
 
     def __init__(self, settings: Settings, cache: Cache) -> None:
         self.configs = {p.name: p for p in settings.oauth_providers}
-        self.oauth = OAuth(cache=StateStore(cache, int(settings.oauth_flow_ttl.total_seconds())))
+        self.store = StateStore(cache, int(settings.oauth_flow_ttl.total_seconds()))
+        self.oauth = OAuth(cache=self.store)
         for config in settings.oauth_providers:
             self._register(config)
 

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from contacts_kit import ContactsKit, Settings
 from contacts_kit.auth.linking import allowed_redirect
 from contacts_kit.auth.models import Identity
+from contacts_kit.errors import ConfigurationError
 from contacts_kit.users.models import User
 from tests.conftest import PASSWORD, Harness, RunningApp, make_settings, signup
 from tests.oidc_server import IdentityProvider, Person
@@ -611,3 +612,47 @@ def test_bad_provider_settings_are_refused_with_the_reason(
 ) -> None:
     with pytest.raises(ValidationError, match=message):
         Settings(_env_file=None, **values)
+
+
+async def test_a_link_token_is_good_once(app: Harness, idp: IdentityProvider) -> None:
+    client = app.client
+    headers = {"Authorization": f"Bearer {await _password_user(client, 'lee@example.com')}"}
+    started = await client.post(
+        "/api/users/me/identities/idp", json={"redirect_to": REDIRECT}, headers=headers
+    )
+    authorize_url = started.json()["authorize_url"]
+    assert (await client.get(authorize_url)).status_code == 302
+    # The same URL again (from a history, a log): refused, nothing started.
+    again = await client.get(authorize_url)
+    assert again.status_code == 401
+    assert "used already" in again.json()["detail"]
+    # A link token is for its provider only.
+    token = parse_qs(urlsplit(authorize_url).query)["link_token"][0]
+    other = await client.get(
+        "/api/auth/oauth/github/authorize", params={"redirect_to": REDIRECT, "link_token": token}
+    )
+    assert other.status_code == 401
+
+
+def test_providers_without_an_allow_list_stop_the_start(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        oauth_providers=[{"name": "gh", "kind": "github", "client_id": "a", "client_secret": "b"}],
+    )
+    with pytest.raises(ConfigurationError, match="OAUTH_REDIRECT_ALLOWLIST"):
+        ContactsKit(settings)
+
+
+async def test_the_callback_may_reach_another_instance_sharing_redis(
+    database_url: str, tmp_path: Path, idp: IdentityProvider, redis_url: str
+) -> None:
+    settings = make_settings(database_url, tmp_path, **oauth_settings(idp), redis_url=redis_url)
+    async with RunningApp(settings) as one, RunningApp(settings, clean=False) as two:
+        authorize = await start(one.client)
+        callback = await at_provider(authorize)
+        # The browser's cookie goes along; the state is in the shared cache.
+        two.client.cookies = one.client.cookies
+        params = await back(two.client, callback)
+        assert "code" in params
+        assert (await exchange(one.client, params["code"])).status_code == 200
