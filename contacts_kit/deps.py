@@ -29,6 +29,7 @@ from contacts_kit.backends.protocols import Storage
 from contacts_kit.contact.errors import CalendarNotFound
 from contacts_kit.contact.repository import ContactRepository
 from contacts_kit.contact.service import ContactService, calendar_reader
+from contacts_kit.db.replicas import Replicas
 from contacts_kit.db.session import transaction
 from contacts_kit.events import Events
 from contacts_kit.http import failed_attempt, kit_route_class
@@ -50,6 +51,7 @@ class Collaborators:
 
     settings: Settings
     engine: AsyncEngine
+    replicas: Replicas
     sessions: async_sessionmaker[AsyncSession]
     read_sessions: async_sessionmaker[AsyncSession]
     tokens: TokenCodec
@@ -111,11 +113,12 @@ class KitDependencies:
 
         async def contact_reads(user: UserDep) -> ContactService:
             """The current user's address book for reads: one pooled connection per
-            statement, no transaction."""
-            return contacts_of(parts.engine, user.id)
+            statement, no transaction; on a replica when one may serve this user."""
+            return contacts_of(await parts.replicas.reader(user.id), user.id)
 
         async def contact_writes(session: SessionDep, user: UserDep) -> ContactService:
             """The current user's address book in the request's transaction."""
+            await parts.replicas.note_write(user.id)
             return contacts_of(session, user.id)
 
         async def calendar_reads(
@@ -125,7 +128,7 @@ class KitDependencies:
             owner = await calendar_reader(parts.engine, token)
             if owner is None:
                 raise CalendarNotFound()
-            return contacts_of(parts.engine, owner)
+            return contacts_of(await parts.replicas.reader(), owner)
 
         async def auth_service(session: SessionDep) -> AuthService:
             """Signing up and in, in the request's transaction."""

@@ -9,12 +9,13 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import Select, column, select, table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contacts_kit.backends.protocols import Cache
 from contacts_kit.db.engine import missing_schema
+from contacts_kit.db.replicas import Replicas
 from contacts_kit.http import operation_id
 from contacts_kit.migrate import VERSION_TABLE, revisions
 
@@ -33,6 +34,16 @@ class Liveness(BaseModel):
 DatabaseState = Literal["ok", "down", "not_migrated"]
 
 
+class ReplicaStatus(BaseModel):
+    """A read replica as the last check found it. One that is down or lagging serves no
+    reads (the primary does); it does not make the service unready."""
+
+    name: str = Field(description="Host, port and database.")
+    state: Literal["unknown", "ok", "lagging", "down"]
+    lag: float | None = Field(description="Seconds since it was last seen caught up.")
+    reason: str | None = None
+
+
 class Readiness(BaseModel):
     """Whether the service can serve: `ok` when the database answers with the tables of this
     version (`not_migrated`: run `contacts-kit migrate`) and the cache answers."""
@@ -40,12 +51,14 @@ class Readiness(BaseModel):
     status: Literal["ok", "unavailable"]
     database: DatabaseState
     cache: Literal["ok", "down"]
+    replicas: list[ReplicaStatus] = Field(default_factory=list)
 
 
 def get_health_router(
     engine: AsyncEngine,
     cache: Cache,
     route_class: type[APIRoute] = APIRoute,
+    replicas: Replicas | None = None,
     *,
     cache_timeout: float = PROBE_TIMEOUT,
 ) -> APIRouter:
@@ -82,6 +95,10 @@ def get_health_router(
             status="ok" if database == "ok" and cached else "unavailable",
             database=database,
             cache="ok" if cached else "down",
+            replicas=[
+                ReplicaStatus(name=n.name, state=n.state, lag=n.lag, reason=n.reason)
+                for n in (replicas.nodes if replicas is not None else [])
+            ],
         )
         return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
 

@@ -3,6 +3,8 @@ plugins, and hands each router the dependencies it uses; nothing imports it back
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -38,6 +40,7 @@ from contacts_kit.db.engine import (
     transactional,
     watch_statements,
 )
+from contacts_kit.db.replicas import Replicas
 from contacts_kit.deps import Collaborators, KitDependencies
 from contacts_kit.errors import ConfigurationError
 from contacts_kit.events import Events, HookContext
@@ -119,6 +122,12 @@ class ContactsKit:
         )
         self._owns_engine = engine is None
         self.engine = watch_statements(engine) if engine is not None else make_engine(settings)
+        if settings.database_replica_urls and self.engine.dialect.name != "postgresql":
+            raise ConfigurationError(
+                "CONTACTS_KIT_DATABASE_REPLICA_URLS needs a PostgreSQL CONTACTS_KIT_DATABASE_URL"
+            )
+        self.replicas = Replicas(settings, self.engine, self.cache)
+        """The read replicas and their states (none unless `database_replica_urls`)."""
         secret = _resolve_jwt_secret(settings)
         _check_storage(settings, self.storage)
         if settings.oauth_providers and not settings.oauth_redirect_allowlist:
@@ -135,6 +144,7 @@ class ContactsKit:
             Collaborators(
                 settings=settings,
                 engine=self.engine,
+                replicas=self.replicas,
                 sessions=make_session_factory(transactional(self.engine)),
                 read_sessions=make_session_factory(self.engine),
                 tokens=self.tokens,
@@ -160,6 +170,7 @@ class ContactsKit:
             self.engine,
             self.cache,
             self.deps.route_class,
+            self.replicas,
             # The Redis client gives up after two attempts of `redis_timeout` each.
             cache_timeout=max(PROBE_TIMEOUT, 2 * settings.redis_timeout + 1),
         )
@@ -188,11 +199,17 @@ class ContactsKit:
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI | None = None) -> AsyncIterator[None]:
-        """Open nothing eagerly; on the way out close the cache, the Redis client and the
-        engine's pool."""
+        """Open nothing eagerly but the replica checks (when there are replicas); on the way
+        out close the cache, the Redis client and the engines' pools."""
+        checks = asyncio.create_task(self.replicas.run()) if self.replicas.enabled else None
         try:
             yield
         finally:
+            if checks is not None:
+                checks.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await checks
+            await self.replicas.close()
             await self.cache.close()
             if self.redis is not None:
                 await self.redis.aclose()

@@ -196,6 +196,21 @@ class Settings(BaseSettings):
         "sent (set `statement_timeout` on the database role instead; the client-side timeout "
         "still holds).",
     )
+    database_replica_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="PostgreSQL only: streaming replicas of `DATABASE_URL` (JSON list or "
+        "comma-separated) that serve contact reads. A user who wrote recently reads from the "
+        "primary; a replica that is down or behind by more than `REPLICA_MAX_LAG` is skipped.",
+    )
+    replica_max_lag: Duration = Field(
+        timedelta(seconds=2),
+        description="How far behind the primary a replica may be and still serve reads: the "
+        "time since it was last seen fully caught up.",
+    )
+    replica_check_interval: Duration = Field(
+        timedelta(milliseconds=500),
+        description="How often each replica's replay position is compared with the primary's.",
+    )
     redis_url: str | None = Field(
         None, description="Redis URL (`redis://host:6379/0`); unset keeps the in-memory cache."
     )
@@ -445,12 +460,22 @@ class Settings(BaseSettings):
     def _async_driver(cls, value: str) -> str:
         return normalize_database_url(value)
 
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _replica_drivers(cls, value: list[str]) -> list[str]:
+        urls = [normalize_database_url(url) for url in value]
+        for url in urls:
+            if not url.startswith("postgresql+asyncpg://"):
+                raise ValueError(f"a replica is a PostgreSQL URL, not {url.split(':')[0]!r}")
+        return urls
+
     @field_validator(
         "trusted_proxies",
         "cors_origins",
         "cors_allow_methods",
         "cors_allow_headers",
         "oauth_redirect_allowlist",
+        "database_replica_urls",
         mode="before",
     )
     @classmethod

@@ -94,7 +94,11 @@ GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
             "load_entry_points",
         ),
     ),
-    ("Database", "The SQL database and the pool of each worker.", ("database_",)),
+    (
+        "Database",
+        "The SQL database, its read replicas and the pool of each worker.",
+        ("database_", "replica_"),
+    ),
     (
         "Tokens and passwords",
         "JWT signing, token lifetimes, Argon2 cost, two-factor authentication.",
