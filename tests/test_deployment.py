@@ -157,3 +157,31 @@ def test_the_dockerfile_is_multi_stage_unprivileged_and_serves_with_workers() ->
     assert re.search(r"contacts-kit serve .*--workers", dockerfile)
     assert "pip install" in dockerfile
     assert ".whl" in dockerfile
+
+
+def test_the_scale_topology_is_sound(env_names: set[str]) -> None:
+    """docker-compose.scale.yml: every variable in .env.example, every app variable a setting,
+    every dependency waited for by a condition its service can meet, every mounted file here."""
+    text = (ROOT / "docker-compose.scale.yml").read_text()
+    compose = yaml.safe_load(text)
+    services: dict[str, Any] = compose["services"]
+    assert {"postgres", "replica", "pgbouncer", "pgbouncer-replica", "redis"} <= set(services)
+    assert {"migrate", "app1", "app2"} <= set(services)
+    assert set(VARIABLE.findall(text)) <= env_names
+    settings = {env_name(name) for name in Settings.model_fields}
+    for name in ("migrate", "app1", "app2"):
+        for variable in services[name].get("environment") or {}:
+            assert variable in settings or variable in APP_VARIABLES_NOT_SETTINGS, variable
+    app = services["app1"]["environment"]
+    assert app["CONTACTS_KIT_DATABASE_PGBOUNCER"] == "true"
+    assert "pgbouncer-replica" in app["CONTACTS_KIT_DATABASE_REPLICA_URLS"]
+    for name, service in services.items():
+        for dependency, condition in (service.get("depends_on") or {}).items():
+            assert dependency in services, (name, dependency)
+            if condition["condition"] == "service_healthy":
+                assert "healthcheck" in services[dependency], (name, dependency)
+        for volume in service.get("volumes") or []:
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).is_file(), (name, source)
+    assert services["app2"]["depends_on"] == services["app1"]["depends_on"]
