@@ -51,7 +51,9 @@ class Readiness(BaseModel):
     status: Literal["ok", "unavailable"]
     database: DatabaseState
     cache: Literal["ok", "down"]
-    replicas: list[ReplicaStatus] = Field(default_factory=list)
+    replicas: list[ReplicaStatus] = Field(
+        default_factory=list, description="Each read replica, when there are any."
+    )
 
 
 def get_health_router(
@@ -100,7 +102,9 @@ def get_health_router(
                 for n in (replicas.nodes if replicas is not None else [])
             ],
         )
-        return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
+        # Without replicas the body stays as it always was.
+        shown = body.model_dump(exclude=None if body.replicas else {"replicas"})
+        return JSONResponse(shown, status_code=200 if body.status == "ok" else 503)
 
     return router
 
