@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from contacts_kit.backends.protocols import Cache, Mailer, RateLimitStore, Storage
+    from contacts_kit.backends.redis_client import RedisClient
     from contacts_kit.contact.schemas import ContactRead
     from contacts_kit.events import HookContext
     from contacts_kit.settings import Settings
@@ -26,7 +25,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec(firstresult=True)
-def provide_cache(settings: Settings, redis: Redis | None) -> Cache | None:
+def provide_cache(settings: Settings, redis: RedisClient | None) -> Cache | None:
     """Return the cache backend, or None to let another plugin decide. `redis` is the kit's
     Redis client when `REDIS_URL` is set."""
 
@@ -42,7 +41,9 @@ def provide_storage(settings: Settings) -> Storage | None:
 
 
 @hookspec(firstresult=True)
-def provide_rate_limit_store(settings: Settings, redis: Redis | None) -> RateLimitStore | None:
+def provide_rate_limit_store(
+    settings: Settings, redis: RedisClient | None
+) -> RateLimitStore | None:
     """Return where the rate limits count, or None to let another plugin decide. `redis` is
     the kit's Redis client when `REDIS_URL` is set."""
 

@@ -212,7 +212,10 @@ class Settings(BaseSettings):
         description="How often each replica's replay position is compared with the primary's.",
     )
     redis_url: str | None = Field(
-        None, description="Redis URL (`redis://host:6379/0`); unset keeps the in-memory cache."
+        None,
+        description="Redis URL (`redis://host:6379/0`), or any node of a Redis Cluster "
+        "(`redis+cluster://host:6379`, `rediss+cluster://` with TLS); unset keeps the "
+        "in-memory cache.",
     )
     jwt_secret: SecretStr | None = Field(
         None,

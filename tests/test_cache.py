@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from contacts_kit import ContactsKit
+from contacts_kit import ContactsKit, Settings
 from contacts_kit.auth.tokens import TokenType
 from contacts_kit.backends.breaker import CircuitBreaker
 from contacts_kit.backends.cache_memory import MemoryCache
@@ -170,3 +170,18 @@ async def test_the_memory_cache_expires_and_stays_bounded() -> None:
     assert await cache.get("b") is None
     now[0] += 11
     assert await cache.get("a") is None
+
+
+def test_a_cluster_url_makes_a_cluster_client(tmp_path: Path) -> None:
+    from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
+
+    from contacts_kit.backends.redis_client import redis_client
+
+    base = {"database_url": f"sqlite:///{tmp_path}/c.db", "jwt_secret": "x" * 40}
+    cluster = redis_client(
+        Settings(_env_file=None, redis_url="redis+cluster://10.0.0.7:7001", **base)
+    )
+    assert isinstance(cluster, RedisCluster)
+    single = redis_client(Settings(_env_file=None, redis_url="redis://10.0.0.7:6379/2", **base))
+    assert isinstance(single, Redis)

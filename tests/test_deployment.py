@@ -165,7 +165,10 @@ def test_the_scale_topology_is_sound(env_names: set[str]) -> None:
     text = (ROOT / "docker-compose.scale.yml").read_text()
     compose = yaml.safe_load(text)
     services: dict[str, Any] = compose["services"]
-    assert {"postgres", "replica", "pgbouncer", "pgbouncer-replica", "redis"} <= set(services)
+    assert {"postgres", "replica", "pgbouncer", "pgbouncer-replica", "redis-cluster"} <= set(
+        services
+    )
+    assert sum(1 for name in services if name.startswith("redis-") and name[-1].isdigit()) == 6
     assert {"migrate", "app1", "app2"} <= set(services)
     assert set(VARIABLE.findall(text)) <= env_names
     settings = {env_name(name) for name in Settings.model_fields}
@@ -175,6 +178,7 @@ def test_the_scale_topology_is_sound(env_names: set[str]) -> None:
     app = services["app1"]["environment"]
     assert app["CONTACTS_KIT_DATABASE_PGBOUNCER"] == "true"
     assert "pgbouncer-replica" in app["CONTACTS_KIT_DATABASE_REPLICA_URLS"]
+    assert app["CONTACTS_KIT_REDIS_URL"].startswith("redis+cluster://")
     for name, service in services.items():
         for dependency, condition in (service.get("depends_on") or {}).items():
             assert dependency in services, (name, dependency)

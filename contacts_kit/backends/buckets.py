@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from pyrate_limiter import (
     AbstractBucket,
@@ -25,6 +25,8 @@ from pyrate_limiter import (
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from contacts_kit.backends.redis_client import RedisClient
+
 try:
     from redis.exceptions import NoScriptError
 except ImportError:  # pragma: no cover - the redis extra is not installed: no Redis buckets
@@ -34,6 +36,15 @@ except ImportError:  # pragma: no cover - the redis extra is not installed: no R
 
 
 T = TypeVar("T")
+
+
+def _for_pyrate(redis: RedisClient) -> Redis:
+    """pyrate-limiter's RedisBucket names `redis.asyncio.Redis`; what it runs (SCRIPT LOAD,
+    EVALSHA on one key, sorted-set reads of one key) a RedisCluster runs as well (routed by
+    the key's slot): tests/test_redis_cluster.py proves it on a three-master cluster."""
+    return cast("Redis", redis)
+
+
 KEY_PREFIX = "contacts_kit:ratelimit:"
 
 
@@ -48,8 +59,10 @@ class _ExpiringRedisBucket(RedisBucket):
     """A RedisBucket whose key drops entries older than its longest window and expires, so
     Redis holds nothing for idle callers."""
 
-    def __init__(self, rates: list[Rate], redis: Redis, bucket_key: str, script_hash: str) -> None:
-        super().__init__(rates, redis, bucket_key, script_hash)
+    def __init__(
+        self, rates: list[Rate], redis: RedisClient, bucket_key: str, script_hash: str
+    ) -> None:
+        super().__init__(rates, _for_pyrate(redis), bucket_key, script_hash)
         self.async_redis = redis
 
     async def put(self, item: RateItem) -> bool:
@@ -58,7 +71,7 @@ class _ExpiringRedisBucket(RedisBucket):
         except NoScriptError:
             # Redis restarted (or failed over) and forgot the script: load it again, once.
             reloaded = await resolve(
-                RedisBucket.init(self.rates, self.async_redis, self.bucket_key)
+                RedisBucket.init(self.rates, _for_pyrate(self.async_redis), self.bucket_key)
             )
             self.script_hash = reloaded.script_hash
             admitted = await resolve(super().put(item))
@@ -73,7 +86,7 @@ class _ExpiringRedisBucket(RedisBucket):
 class KeyedBucketFactory(BucketFactory):
     """One bucket per item name, created on first use; nothing leaks in the background."""
 
-    def __init__(self, rates: list[Rate], redis: Redis | None, max_keys: int) -> None:
+    def __init__(self, rates: list[Rate], redis: RedisClient | None, max_keys: int) -> None:
         self.rates = rates
         self.redis = redis
         self.max_keys = max_keys
@@ -125,7 +138,9 @@ class KeyedBucketFactory(BucketFactory):
         if self.redis is None:
             return InMemoryBucket(self.rates)
         if self._script_hash is None:
-            template = await resolve(RedisBucket.init(self.rates, self.redis, KEY_PREFIX + name))
+            template = await resolve(
+                RedisBucket.init(self.rates, _for_pyrate(self.redis), KEY_PREFIX + name)
+            )
             self._script_hash = template.script_hash
         return _ExpiringRedisBucket(self.rates, self.redis, KEY_PREFIX + name, self._script_hash)
 

@@ -8,14 +8,14 @@ from contacts_kit.hookspecs import hookimpl
 from contacts_kit.settings import Settings
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from contacts_kit.backends.redis_client import RedisClient
 
 
 class RedisCache:
     """Values are strings (JSON, never pickle) under keys that expire. The client belongs to
     whoever made it (the kit closes its own)."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self.client = client
 
     async def get(self, key: str) -> str | None:
@@ -43,7 +43,7 @@ class RedisCache:
 
 
 @hookimpl(trylast=True)
-def provide_cache(settings: Settings, redis: Redis | None) -> RedisCache | None:
+def provide_cache(settings: Settings, redis: RedisClient | None) -> RedisCache | None:
     """Redis when the kit has a Redis client; otherwise let the in-memory cache answer."""
     if redis is None:
         return None

@@ -12,13 +12,13 @@ from contacts_kit.hookspecs import hookimpl
 from contacts_kit.settings import Settings
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from contacts_kit.backends.redis_client import RedisClient
 
 
 class RedisRateLimitStore:
     """Buckets as sorted sets in Redis."""
 
-    def __init__(self, redis: Redis, max_keys: int) -> None:
+    def __init__(self, redis: RedisClient, max_keys: int) -> None:
         self.redis = redis
         self.max_keys = max_keys
 
@@ -28,7 +28,9 @@ class RedisRateLimitStore:
 
 
 @hookimpl(trylast=True)
-def provide_rate_limit_store(settings: Settings, redis: Redis | None) -> RedisRateLimitStore | None:
+def provide_rate_limit_store(
+    settings: Settings, redis: RedisClient | None
+) -> RedisRateLimitStore | None:
     """Redis when the kit has a Redis client; otherwise let the in-memory store answer."""
     if redis is None:
         return None
