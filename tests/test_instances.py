@@ -1,12 +1,18 @@
 """Two app instances of two workers each (`contacts-kit serve --workers 2`, as operators run
 it) sharing PostgreSQL and Redis: a rate limit holds exactly across them, a logout on one ends
-the session on the other at once, and an avatar saved through one is served by the other."""
+the session on the other at once, and an avatar saved through one is served by the other.
+
+Each test runs twice: on two instances it starts over the suite's PostgreSQL and Redis, and
+(marker `scale`) on the two instances of the scale lab, which go through PgBouncer to the
+primary and its streaming replica and use the Redis Cluster."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -22,8 +28,24 @@ from tests.users.images import png_bytes
 CREATES_PER_MINUTE = 6
 
 
-@pytest.fixture
-def instances(
+@pytest.fixture(params=["started here", pytest.param("scale lab", marks=pytest.mark.scale)])
+def instances(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    if request.param == "scale lab":
+        urls = os.environ.get("CONTACTS_KIT_TEST_LAB_APPS", "").split()
+        if len(urls) != 2:
+            if os.environ.get("CONTACTS_KIT_REQUIRE_SCALE") == "1":
+                pytest.fail("CONTACTS_KIT_REQUIRE_SCALE=1 but no CONTACTS_KIT_TEST_LAB_APPS")
+            pytest.skip("no lab: run `scripts/scale-lab up` and source its env")
+        yield urls[0], urls[1]
+        return
+    yield from _started_here(
+        request.getfixturevalue("postgres_database_url"),
+        request.getfixturevalue("redis_url"),
+        tmp_path,
+    )
+
+
+def _started_here(
     postgres_database_url: str, redis_url: str, tmp_path: Path
 ) -> Iterator[tuple[str, str]]:
     database = make_url(postgres_database_url).render_as_string(hide_password=False)
@@ -51,7 +73,8 @@ def instances(
 
 
 async def _login(client: httpx.AsyncClient, base: str, email: str) -> dict[str, str]:
-    account = {"email": email, "password": PASSWORD}
+    # The lab's database outlives a run: an address of its own each time.
+    account = {"email": email.replace("@", f"-{uuid.uuid4().hex[:8]}@"), "password": PASSWORD}
     assert (await client.post(f"{base}/api/auth/signup", json=account)).status_code == 201
     response = await client.post(f"{base}/api/auth/login", json=account)
     assert response.status_code == 200

@@ -209,3 +209,42 @@ async def test_a_stopped_replica_fails_no_request(
         before = counter.snapshot()
         assert (await client.get(URL, headers=headers)).status_code == 200
         assert counter.counts["replica"] == before["replica"] + 1
+
+
+async def test_replicas_behind_pgbouncer_in_transaction_mode(
+    postgres_database_url: str, replica_url: str, tmp_path: Path
+) -> None:
+    """The lab's PgBouncers in front of both nodes: no prepared-statement error either way."""
+    database = make_url(postgres_database_url).database
+    through = {
+        name: make_url(normalize_database_url(os.environ[variable]))
+        .set(database=database)
+        .render_as_string(hide_password=False)
+        for name, variable in (
+            ("primary", "CONTACTS_KIT_TEST_PGBOUNCER_URL"),
+            ("replica", "CONTACTS_KIT_TEST_PGBOUNCER_REPLICA_URL"),
+        )
+    }
+    settings = make_settings(
+        through["primary"],
+        tmp_path,
+        database_replica_urls=[through["replica"]],
+        database_pgbouncer=True,
+        replica_max_lag=1,
+        replica_check_interval=0.1,
+    )
+    async with RunningApp(settings) as app:
+        counter = Counter()
+        counter.watch("replica", app.kit.replicas.nodes[0].engine)
+        await until(lambda: app.kit.replicas.nodes[0].state == "ok")
+        users = [await auth_headers(app.client, f"b{n}@example.com") for n in range(8)]
+        for n, headers in enumerate(users):
+            body = contact_body(first_name=f"B{n}", email=f"b{n}@example.com")
+            assert (await app.client.post(URL, json=body, headers=headers)).status_code == 201
+        await asyncio.sleep(forget_writes(app.kit.replicas))
+        for _ in range(4):
+            answers = await asyncio.gather(
+                *(app.client.get(URL, headers=headers) for headers in users)
+            )
+            assert [len(answer.json()) for answer in answers] == [1] * len(users)
+        assert counter.counts["replica"] >= 32
