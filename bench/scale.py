@@ -82,11 +82,11 @@ def _mean(results: list[wrk.Result]) -> wrk.Result:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scale")
-    parser.add_argument("--primary", default="postgresql://postgres@127.0.0.1:55432/postgres")
-    parser.add_argument("--replica", default="postgresql://postgres@127.0.0.1:55433/postgres")
-    parser.add_argument("--bouncer", default="postgresql://postgres@127.0.0.1:56432/postgres")
+    parser.add_argument("--primary", default="postgresql://postgres@127.0.0.1:25432/postgres")
+    parser.add_argument("--replica", default="postgresql://postgres@127.0.0.1:25433/postgres")
+    parser.add_argument("--bouncer", default="postgresql://postgres@127.0.0.1:26432/postgres")
     parser.add_argument(
-        "--bouncer-replica", default="postgresql://postgres@127.0.0.1:56433/postgres"
+        "--bouncer-replica", default="postgresql://postgres@127.0.0.1:26433/postgres"
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--workers", type=int, default=2)
