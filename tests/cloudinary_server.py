@@ -13,18 +13,17 @@ same way; the reply is `{"result": "ok"}`, or `{"result": "not found"}` for an u
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests.server import ThreadedServer
 from tests.smtp import free_port
 
 UNSIGNED = {"file", "cloud_name", "resource_type", "api_key", "signature"}
@@ -110,16 +109,8 @@ class CloudinaryServer:
                 Route("/v1_1/{cloud}/image/destroy", self._destroy, methods=["POST"]),
             ]
         )
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the Cloudinary contract server did not start")
-            time.sleep(0.02)
+        self._server = ThreadedServer(app, self.port, "Cloudinary contract server")
+        self._server.start()
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._server.stop()

@@ -15,9 +15,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -206,3 +208,26 @@ def redis_server(tmp: Path) -> Iterator[tuple[int, Callable[[], None], Callable[
         yield port, stop, start
     finally:
         stop()
+
+
+class ThreadedServer:
+    """An ASGI app served by uvicorn on a thread of the test process (the local stand-ins of
+    services that cannot run here: Cloudinary, identity providers)."""
+
+    def __init__(self, app: Any, port: int, name: str) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.name = name
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the {self.name} did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

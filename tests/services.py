@@ -84,3 +84,15 @@ def redis_server() -> Iterator[str | None]:
         host = container.get_container_host_ip()
         port = container.get_exposed_port(6379)
         yield f"redis://{host}:{port}/0"
+
+
+def lab(variable: str) -> str:
+    """A value the scale lab (`scripts/scale-lab up`) exports for the `scale` tests. Without
+    the lab those tests skip; with `CONTACTS_KIT_REQUIRE_SCALE=1` (the lab's step of CI) a
+    missing value is an error."""
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        if os.environ.get("CONTACTS_KIT_REQUIRE_SCALE") == "1":
+            pytest.fail(f"CONTACTS_KIT_REQUIRE_SCALE=1 but {variable} is not set")
+        pytest.skip("no scale lab: run `scripts/scale-lab up` and source its env")
+    return value

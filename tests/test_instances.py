@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import JWT_SECRET, PASSWORD
 from tests.server import clean_env, serving_command
+from tests.services import lab
 from tests.users.images import png_bytes
 
 CREATES_PER_MINUTE = 6
@@ -31,12 +31,8 @@ CREATES_PER_MINUTE = 6
 @pytest.fixture(params=["started here", pytest.param("scale lab", marks=pytest.mark.scale)])
 def instances(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     if request.param == "scale lab":
-        urls = os.environ.get("CONTACTS_KIT_TEST_LAB_APPS", "").split()
-        if len(urls) != 2:
-            if os.environ.get("CONTACTS_KIT_REQUIRE_SCALE") == "1":
-                pytest.fail("CONTACTS_KIT_REQUIRE_SCALE=1 but no CONTACTS_KIT_TEST_LAB_APPS")
-            pytest.skip("no lab: run `scripts/scale-lab up` and source its env")
-        yield urls[0], urls[1]
+        one, two = lab("CONTACTS_KIT_TEST_LAB_APPS").split()
+        yield one, two
         return
     yield from _started_here(
         request.getfixturevalue("postgres_database_url"),

@@ -19,18 +19,14 @@ from redis.asyncio.cluster import RedisCluster
 from contacts_kit.backends.buckets import KEY_PREFIX
 from tests.conftest import RunningApp, auth_headers, make_settings
 from tests.contact.test_router import URL
+from tests.services import lab
 
 pytestmark = pytest.mark.scale
 
 
 @pytest.fixture(scope="module")
 def cluster_url() -> str:
-    url = os.environ.get("CONTACTS_KIT_TEST_REDIS_CLUSTER_URL")
-    if not url:
-        if os.environ.get("CONTACTS_KIT_REQUIRE_SCALE") == "1":
-            pytest.fail("CONTACTS_KIT_REQUIRE_SCALE=1 but no CONTACTS_KIT_TEST_REDIS_CLUSTER_URL")
-        pytest.skip("no Redis Cluster: run `scripts/scale-lab up` and source its env")
-    return url
+    return lab("CONTACTS_KIT_TEST_REDIS_CLUSTER_URL")
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ to an account (`/users/me/identities`). Mounted only when providers are configur
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
 # aliases local to the factory.
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, BackgroundTasks, Cookie, Depends, Query, Request, Response, status
@@ -59,6 +59,15 @@ def get_oauth_router(deps: KitDependencies) -> APIRouter:
     def public(request: Request, name: str, **params: str) -> str:
         return settings.public_url + request.url_for(name, **params).path
 
+    def cookie_scope(request: Request, provider: str) -> dict[str, Any]:
+        """Where the flow cookie lives: only the callback of its provider gets it back."""
+        return {
+            "path": request.url_for("auth:oauth_callback", provider=provider).path,
+            "secure": settings.public_url.startswith("https://"),
+            "httponly": True,
+            "samesite": "lax",
+        }
+
     @router.get(
         "/oauth/{provider}/authorize",
         name="auth:oauth_authorize",
@@ -110,10 +119,7 @@ def get_oauth_router(deps: KitDependencies) -> APIRouter:
             FLOW_COOKIE,
             cookie,
             max_age=int(settings.oauth_flow_ttl.total_seconds()),
-            path=request.url_for("auth:oauth_callback", provider=provider).path,
-            secure=settings.public_url.startswith("https://"),
-            httponly=True,
-            samesite="lax",
+            **cookie_scope(request, provider),
         )
         return response
 
@@ -153,13 +159,7 @@ def get_oauth_router(deps: KitDependencies) -> APIRouter:
             status_code=status.HTTP_303_SEE_OTHER,
             headers=NO_STORE,
         )
-        response.delete_cookie(
-            FLOW_COOKIE,
-            path=request.url_for("auth:oauth_callback", provider=provider).path,
-            secure=settings.public_url.startswith("https://"),
-            httponly=True,
-            samesite="lax",
-        )
+        response.delete_cookie(FLOW_COOKIE, **cookie_scope(request, provider))
         return response
 
     @router.post(

@@ -23,18 +23,14 @@ from contacts_kit.db.replicas import Replicas
 from contacts_kit.settings import normalize_database_url
 from tests.conftest import Harness, RunningApp, auth_headers, make_settings
 from tests.contact.test_router import URL, contact_body
+from tests.services import lab
 
 pytestmark = pytest.mark.scale
 
 
 @pytest.fixture(scope="module")
 def replica_server() -> str:
-    url = os.environ.get("CONTACTS_KIT_TEST_REPLICA_URL")
-    if not url:
-        if os.environ.get("CONTACTS_KIT_REQUIRE_SCALE") == "1":
-            pytest.fail("CONTACTS_KIT_REQUIRE_SCALE=1 but no CONTACTS_KIT_TEST_REPLICA_URL")
-        pytest.skip("no replica: run `scripts/scale-lab up` and source its env")
-    return url
+    return lab("CONTACTS_KIT_TEST_REPLICA_URL")
 
 
 def replica_ctl(action: str) -> None:
