@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.engine import make_url
 
+from contacts_kit.settings import normalize_database_url
 from tests.conftest import RunningApp, auth_headers, make_settings
 from tests.server import free_port
-from tests.services import unavailable
+from tests.services import lab, unavailable
 
 CLIENTS = 64
 
@@ -132,3 +134,38 @@ async def test_64_clients_behind_pgbouncer_in_transaction_mode(
     assert "does not exist" not in log
     # The traffic went through PgBouncer: its log shows the logins to the database.
     assert f"login attempt: db={make_url(postgres_database_url).database}" in log
+
+
+@pytest.mark.scale
+async def test_64_clients_through_the_labs_pgbouncers_with_a_replica(
+    postgres_database_url: str, tmp_path: Path, caplog: Any
+) -> None:
+    """The same load through the scale lab's PgBouncers, the primary's for writes and the
+    replica's for reads: no prepared-statement error on either."""
+    database = make_url(postgres_database_url).database
+    primary, replica = (
+        make_url(normalize_database_url(lab(variable)))
+        .set(database=database)
+        .render_as_string(hide_password=False)
+        for variable in (
+            "CONTACTS_KIT_TEST_PGBOUNCER_URL",
+            "CONTACTS_KIT_TEST_PGBOUNCER_REPLICA_URL",
+        )
+    )
+    settings = make_settings(
+        primary,
+        tmp_path,
+        database_pgbouncer=True,
+        database_replica_urls=[replica],
+        database_pool_size=20,
+        database_max_overflow=50,
+    )
+    async with RunningApp(settings) as running:
+        headers = await auth_headers(running.client, "lab-bounced@example.com")
+        results = await asyncio.gather(
+            *(_client_work(running.client, headers, i) for i in range(CLIENTS))
+        )
+        statuses = [status for result in results for status in result]
+        assert set(statuses) <= {200, 201}, sorted(set(statuses))
+        assert len(statuses) == CLIENTS * 11
+    assert "prepared statement" not in caplog.text
