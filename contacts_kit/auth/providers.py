@@ -19,7 +19,8 @@ from joserfc.errors import JoseError
 from starlette.requests import Request
 
 from contacts_kit.backends.protocols import Cache
-from contacts_kit.settings import OAuthProvider, Settings
+from contacts_kit.oauth_config import OAuthProvider
+from contacts_kit.settings import Settings
 
 PROVIDER_TIMEOUT = 10.0
 """Seconds the kit waits for a provider's endpoints (token, keys, user info)."""

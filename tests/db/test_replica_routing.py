@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy.engine import URL as DatabaseURL
 from sqlalchemy.engine import make_url
 
 from contacts_kit import ContactsKit, Settings
@@ -49,10 +50,15 @@ async def test_a_replica_serves_reads_once_the_writers_window_has_passed(
         assert [node["state"] for node in ready["replicas"]] == ["ok"]
 
 
+def _unreachable(database_url: str) -> DatabaseURL:
+    """The database's URL on a port nothing listens on: a replica that never answers."""
+    return make_url(database_url).set(port=free_port())
+
+
 async def test_a_replica_that_never_answers_fails_no_request(
     postgres_database_url: str, tmp_path: Path
 ) -> None:
-    gone = make_url(postgres_database_url).set(port=free_port())
+    gone = _unreachable(postgres_database_url)
     settings = make_settings(
         postgres_database_url,
         tmp_path,
@@ -75,7 +81,7 @@ async def test_the_pool_of_a_replica_falls_back_to_the_primary(
     postgres_database_url: str, tmp_path: Path
 ) -> None:
     """Between two checks a replica may stop: a connection it refuses is made to the primary."""
-    gone = make_url(postgres_database_url).set(port=free_port())
+    gone = _unreachable(postgres_database_url)
     settings = make_settings(
         postgres_database_url,
         tmp_path,
