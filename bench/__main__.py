@@ -191,10 +191,14 @@ def run(args: argparse.Namespace) -> tuple[str, str]:
     codec = TokenCodec(secret.encode(), lambda: datetime.now(UTC))
     items = scenarios(seeded, codec)
     env = server_env(database_url, args.redis_url, secret)
+    flags = " --quick" if args.quick else ""
+    if args.read_cache_bytes is not None:
+        env["CONTACTS_KIT_READ_CACHE_BYTES"] = str(args.read_cache_bytes)
+        flags += f" --read-cache-bytes {args.read_cache_bytes}"
     header = (
         f"Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() or 'this machine'}: "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"`python -m bench run{' --quick' if args.quick else ''}` "
+        f"`python -m bench run{flags}` "
         f"({args.connections} connections, {args.warmup} s warm-up, {args.seconds} s measured)."
     )
     lines = [
@@ -289,6 +293,12 @@ def main(argv: list[str] | None = None) -> int:
     runner.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     runner.add_argument("--memory-requests", type=int, default=100_000)
     runner.add_argument("--quick", action="store_true", help="tiny data, 1-second runs")
+    runner.add_argument(
+        "--read-cache-bytes",
+        type=int,
+        default=None,
+        help="the project's CONTACTS_KIT_READ_CACHE_BYTES (0: no read answers kept)",
+    )
     runner.add_argument(
         "--write-docs",
         action="store_true",

@@ -27,10 +27,11 @@ from contacts_kit.auth.tokens import TokenCodec
 from contacts_kit.auth.totp import SecretBox
 from contacts_kit.backends.protocols import Storage
 from contacts_kit.contact.errors import CalendarNotFound
-from contacts_kit.contact.repository import ContactRepository
+from contacts_kit.contact.pages import OwnerPages, PageCache
+from contacts_kit.contact.repository import ContactRepository, changed_owners
 from contacts_kit.contact.service import ContactService, calendar_reader
 from contacts_kit.db.replicas import Replicas
-from contacts_kit.db.session import transaction
+from contacts_kit.db.session import after_commit, transaction
 from contacts_kit.events import Events
 from contacts_kit.http import failed_attempt, kit_route_class
 from contacts_kit.mail import MailComposer
@@ -59,6 +60,7 @@ class Collaborators:
     secret_box: SecretBox
     passwords: PasswordHasher
     user_cache: UserCache
+    pages: PageCache | None
     mail: MailComposer
     storage: Storage
     limits: RateLimits
@@ -103,22 +105,40 @@ class KitDependencies:
         SessionDep = Annotated[AsyncSession, Depends(self.session, scope="function")]
         UserDep = Annotated[AuthenticatedUser, Depends(self.current_user)]
 
-        def contacts_of(source: AsyncSession | AsyncEngine, owner_id: uuid.UUID) -> ContactService:
+        def contacts_of(
+            source: AsyncSession | AsyncEngine, owner_id: uuid.UUID, pages: OwnerPages | None = None
+        ) -> ContactService:
             return ContactService(
                 ContactRepository(source, owner_id),
                 phone_region=parts.settings.phone_default_region,
                 timezone=timezone,
                 clock=parts.clock,
+                pages=pages,
             )
 
-        async def contact_reads(user: UserDep) -> ContactService:
-            """The current user's address book for reads: one pooled connection per
-            statement, no transaction; on a replica when one may serve this user."""
-            return contacts_of(await parts.replicas.reader(user.id), user.id)
+        # The reads count against the contact requests' limit through their own
+        # dependency: a route taking `contact_reads` is limited without a second one.
+        CountedUser = Annotated[AuthenticatedUser, Depends(self.limit_contacts)]
+
+        async def contact_reads(user: CountedUser) -> ContactService:
+            """The current user's address book for reads, the request counted against the
+            user's contact requests limit: one pooled connection per statement, no
+            transaction; on a replica when one may serve this user. Answers kept under the
+            user's cache generation are served without SQL."""
+            pages = OwnerPages(parts.pages, user.id, user.cache_generation)
+            return contacts_of(await parts.replicas.reader(user.id), user.id, pages)
 
         async def contact_writes(session: SessionDep, user: UserDep) -> ContactService:
-            """The current user's address book in the request's transaction."""
+            """The current user's address book in the request's transaction. Once a change
+            to it commits, the user's generation ends, and with it the read answers kept
+            under it (`contacts_kit.contact.pages`)."""
             await parts.replicas.note_write(user.id)
+
+            async def forget_if_changed() -> None:
+                for owner in changed_owners(session):
+                    await parts.user_cache.forget_generation(owner)
+
+            after_commit(session, forget_if_changed)
             return contacts_of(session, user.id)
 
         async def calendar_reads(

@@ -25,10 +25,12 @@ from contacts_kit.auth.router import get_auth_router
 from contacts_kit.auth.tokens import TokenCodec
 from contacts_kit.auth.totp import SecretBox
 from contacts_kit.backends.breaker import CircuitBreaker
+from contacts_kit.backends.cache_memory import MemoryCache
 from contacts_kit.backends.protocols import Cache, Mailer, RateLimitStore, Storage
 from contacts_kit.backends.redis_client import redis_client
 from contacts_kit.backends.resilient import ResilientCache
 from contacts_kit.backends.storage_local import LocalStorage
+from contacts_kit.contact.pages import PageCache
 from contacts_kit.contact.router import (
     get_calendar_router,
     get_contacts_router,
@@ -103,12 +105,13 @@ class ContactsKit:
         # One Redis client, shared by the cache and the rate limits, and one breaker for it.
         self.redis = redis_client(settings)
         self.breaker = CircuitBreaker("the cache and rate-limit store", settings.cache_retry_after)
-        self.cache: Cache = ResilientCache(
-            _checked(
-                "provide_cache", Cache, hook.provide_cache(settings=settings, redis=self.redis)
-            ),
-            self.breaker,
+        cache = _checked(
+            "provide_cache", Cache, hook.provide_cache(settings=settings, redis=self.redis)
         )
+        # The in-memory cache is each process's own; Redis and plugins' caches are shared.
+        self._cache_shared = not isinstance(cache, MemoryCache)
+        resilient = ResilientCache(cache, self.breaker)
+        self.cache: Cache = resilient
         self.mailer: Mailer = _checked(
             "provide_mailer", Mailer, hook.provide_mailer(settings=settings)
         )
@@ -140,6 +143,7 @@ class ContactsKit:
         self.events = Events(
             self.plugin_manager, HookContext(settings, self.cache, self.mailer, self.storage)
         )
+        pages = self._page_cache(settings)
         self.deps = KitDependencies(
             Collaborators(
                 settings=settings,
@@ -151,7 +155,10 @@ class ContactsKit:
                 providers=Providers(settings, self.cache),
                 secret_box=SecretBox(secret),
                 passwords=self.passwords,
-                user_cache=UserCache(self.cache, settings.user_cache_ttl),
+                user_cache=UserCache(
+                    resilient, settings.user_cache_ttl, generations=pages is not None
+                ),
+                pages=pages,
                 mail=MailComposer(settings),
                 storage=self.storage,
                 limits=RateLimits(settings, rate_limit_store, self.breaker),
@@ -175,6 +182,14 @@ class ContactsKit:
             cache_timeout=max(PROBE_TIMEOUT, 2 * settings.redis_timeout + 1),
         )
         """`/healthz` and `/readyz`, without a prefix: mount them where your probes look."""
+
+    def _page_cache(self, settings: Settings) -> PageCache | None:
+        """The read answers this process keeps, when it may: the user cache must be one that
+        every process shares (Redis, or a plugin's), or a write in one process would leave
+        another serving what it kept (the in-memory cache is each process's own)."""
+        if settings.read_cache_bytes and settings.user_cache_ttl and self._cache_shared:
+            return PageCache(settings.read_cache_bytes)
+        return None
 
     def _api_router(self) -> APIRouter:
         router = APIRouter(prefix=self.settings.api_prefix)

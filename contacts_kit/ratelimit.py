@@ -167,12 +167,14 @@ def user_key(user_id: uuid.UUID) -> str:
 
 def per_user(limit: RateLimit, current_user: CurrentUserDependency) -> Callable[..., Any]:
     """A dependency counting the request against the current user (whoever
-    `current_user`, or its override, says that is)."""
+    `current_user`, or its override, says that is), and giving that user to whatever
+    depends on it."""
 
     async def limit_per_user(
         request: Request, user: Annotated[AuthenticatedUser, Depends(current_user)]
-    ) -> None:
+    ) -> AuthenticatedUser:
         await limit.hit(request, user_key(user.id))
+        return user
 
     return limit_per_user
 

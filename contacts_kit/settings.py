@@ -225,6 +225,16 @@ class Settings(BaseSettings):
     memory_cache_max_entries: int = Field(
         10_000, ge=1, description="Upper bound of entries kept by the in-memory cache."
     )
+    read_cache_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=0,
+        description="Bytes of answers to the busiest contact reads (list and search pages, "
+        "birthdays, one contact) each worker keeps, per user, until that user's next change "
+        "to their contacts; `0` turns it off. An answer is served only while the user's "
+        "generation in the cache (it lasts `USER_CACHE_TTL`) is the one it was built under, and "
+        "every write ends it, so it needs a cache all processes share: with the in-memory one "
+        "(no `REDIS_URL`, no cache plugin) nothing is kept.",
+    )
     media_dir: Path = Field(
         Path("media"), description="Folder where the local-disk storage keeps uploaded files."
     )

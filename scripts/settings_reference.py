@@ -130,7 +130,13 @@ GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
     (
         "Cache and Redis",
         "The current-user cache; with `REDIS_URL`, shared by workers with the rate limits.",
-        ("redis_", "cache_retry_after", "user_cache_ttl", "memory_cache_max_entries"),
+        (
+            "redis_",
+            "cache_retry_after",
+            "user_cache_ttl",
+            "memory_cache_max_entries",
+            "read_cache_bytes",
+        ),
     ),
     ("Rate limits", "Limits per user and per client address.", ("rate_limit_", "trusted_proxies")),
     ("CORS", "Off until origins are listed.", ("cors_",)),

@@ -33,6 +33,17 @@ class Cache(Protocol):
         ...
 
 
+@runtime_checkable
+class ManyGets(Protocol):
+    """What a cache may add to `Cache`: several keys read in one round trip. The kit reads a
+    user and that user's generation together (`contacts_kit.users.cache`); a cache without
+    it is asked once per key."""
+
+    async def get_many(self, keys: list[str]) -> list[str | None]:
+        """The value under each key, in order (None for a missing one)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class MailMessage:
     """One email: a recipient, a subject, a plain-text part and an optional HTML part."""

@@ -294,12 +294,20 @@ def _upsert(session: AsyncSession, table: type[Base]) -> Any:
 
 
 _HELD_CHANGES = "contacts_kit.held_changes"
+_CHANGED_OWNERS = "contacts_kit.changed_owners"
+
+
+def changed_owners(session: AsyncSession) -> set[uuid.UUID]:
+    """The owners whose books this session changed (took a change number for)."""
+    owners: set[uuid.UUID] = session.info.get(_CHANGED_OWNERS, set())
+    return owners
 
 
 async def next_change(session: AsyncSession, owner_id: uuid.UUID) -> int:
     """The owner's next change number, or the one this transaction holds (`hold_change`).
     The counter row stays locked until the transaction ends, so the owner's writes commit
     in number order (see `ChangeLog`)."""
+    session.info.setdefault(_CHANGED_OWNERS, set()).add(owner_id)
     held: dict[tuple[uuid.UUID, object], int] = session.info.get(_HELD_CHANGES, {})
     key = (owner_id, session.sync_session.get_transaction())
     if key in held:

@@ -39,6 +39,7 @@ from contacts_kit.contact.errors import (
     TooManyTags,
 )
 from contacts_kit.contact.imports import decode, read, sniff
+from contacts_kit.contact.pages import Page
 from contacts_kit.contact.repository import ContactFilters
 from contacts_kit.contact.schemas import (
     BIRTHDAYS_JSON,
@@ -145,10 +146,16 @@ def _not_modified(tag: str) -> Response:
     return Response(status_code=http_status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
 
 
+def _answer(page: Page, if_none_match: str | None) -> Response:
+    """A read's answer with its `ETag`, or its 304."""
+    if none_match(if_none_match, page.etag):
+        return _not_modified(page.etag)
+    return _json(page.body, {"ETag": page.etag})
+
+
 def _listing(body: bytes, if_none_match: str | None) -> Response:
     """A list's answer, tagged with a digest of its bytes, or its 304."""
-    tag = listing_etag(body)
-    return _not_modified(tag) if none_match(if_none_match, tag) else _json(body, {"ETag": tag})
+    return _answer(Page(body, listing_etag(body)), if_none_match)
 
 
 _IMPORT_BODY = {
@@ -233,7 +240,6 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         "",
         name="contacts:list",
         summary="List contacts",
-        dependencies=limited,
         response_model=list[ContactRead],
         responses=error_responses(*_READ_ERRORS) | _CONDITIONAL,
     )
@@ -279,14 +285,40 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
             favorite=favorite,
             tags=tuple(dict.fromkeys(tag_key(name) for name in tag)),
         )
-        found = await contacts.search(filters, limit, offset)
-        return _listing(CONTACTS_JSON.dump_json(found), if_none_match)
+        key = ("list", filters, limit, offset)
+        page = contacts.pages.get(key)
+        if page is None:
+            body = CONTACTS_JSON.dump_json(await contacts.search(filters, limit, offset))
+            page = contacts.pages.put(key, body, listing_etag(body))
+        return _answer(page, if_none_match)
+
+    async def get_contact(
+        contact_id: ContactId, contacts: Reads, if_none_match: IfNoneMatch = None
+    ) -> Response:
+        """One contact, with its `ETag`; a 304 when `If-None-Match` names the current one."""
+        key = ("get", contact_id)
+        page = contacts.pages.get(key)
+        if page is None:
+            record = await contacts.get(contact_id)
+            page = contacts.pages.put(key, CONTACT_JSON.dump_json(record), etag(record))
+        return _answer(page, if_none_match)
+
+    # An id in digits (Starlette's own `int` convertor) cannot be one of the fixed paths
+    # (`/birthdays`, ...), so the read by id is tried second, not after all of them.
+    router.add_api_route(
+        "/{contact_id:int}",
+        get_contact,
+        methods=["GET"],
+        name="contacts:get",
+        summary="Get a contact",
+        response_model=ContactRead,
+        responses=error_responses(*_READ_ERRORS, ContactNotFound) | _CONDITIONAL,
+    )
 
     @router.get(
         "/birthdays",
         name="contacts:birthdays",
         summary="Upcoming birthdays",
-        dependencies=limited,
         response_model=list[ContactBirthday],
         responses=error_responses(*_READ_ERRORS) | _CONDITIONAL,
     )
@@ -301,14 +333,19 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
     ) -> Response:
         """Contacts whose next birthday falls from today through today + `days`, soonest
         first. 29 February is celebrated on 28 February in non-leap years."""
-        found = await contacts.upcoming_birthdays(days, limit, offset)
-        return _listing(BIRTHDAYS_JSON.dump_json(found), if_none_match)
+        # Keyed by the day too: the window moves at midnight.
+        key = ("birthdays", contacts.today(), days, limit, offset)
+        page = contacts.pages.get(key)
+        if page is None:
+            found = await contacts.upcoming_birthdays(days, limit, offset)
+            body = BIRTHDAYS_JSON.dump_json(found)
+            page = contacts.pages.put(key, body, listing_etag(body))
+        return _answer(page, if_none_match)
 
     @router.get(
         "/trash",
         name="contacts:trash",
         summary="List the trash",
-        dependencies=limited,
         response_model=list[TrashedContact],
         responses=error_responses(*_READ_ERRORS) | _CONDITIONAL,
     )
@@ -356,7 +393,6 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         "/export",
         name="contacts:export",
         summary="Export your contacts",
-        dependencies=limited,
         response_class=StreamingResponse,
         responses=error_responses(*_AUTH_ERRORS)
         | {
@@ -452,22 +488,15 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
             include_in_schema=False,
         )
 
-    @router.get(
+    # Any other id (`abc`, `-1`) reaches the same endpoint here, for its 422.
+    router.add_api_route(
         "/{contact_id}",
-        name="contacts:get",
-        summary="Get a contact",
-        dependencies=limited,
+        get_contact,
+        methods=["GET"],
+        name="contacts:get_malformed",
         response_model=ContactRead,
-        responses=error_responses(*_READ_ERRORS, ContactNotFound) | _CONDITIONAL,
+        include_in_schema=False,
     )
-    async def get_contact(
-        contact_id: ContactId, contacts: Reads, if_none_match: IfNoneMatch = None
-    ) -> Response:
-        """One contact, with its `ETag`; a 304 when `If-None-Match` names the current one."""
-        record = await contacts.get(contact_id)
-        # The tag comes from the record: a 304 is decided before any serialization.
-        tag = etag(record)
-        return _not_modified(tag) if none_match(if_none_match, tag) else _contact(record)
 
     @router.post(
         "",

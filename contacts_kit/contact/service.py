@@ -32,6 +32,7 @@ from contacts_kit.contact.errors import (
     TooManyTags,
 )
 from contacts_kit.contact.imports import ParsedRecord
+from contacts_kit.contact.pages import OwnerPages
 from contacts_kit.contact.phones import InvalidPhoneNumber, normalize_phone
 from contacts_kit.contact.repository import (
     ContactFilters,
@@ -235,11 +236,14 @@ class ContactService:
         phone_region: str,
         timezone: ZoneInfo,
         clock: Callable[[], datetime],
+        pages: OwnerPages | None = None,
     ) -> None:
         self.contacts = contacts
         self.phone_region = phone_region
         self.timezone = timezone
         self.now = clock
+        self.pages = pages or OwnerPages(None, contacts.owner_id, None)
+        """Read answers kept for this owner (none for writes)."""
 
     def today(self) -> date:
         """Today in the configured time zone."""

@@ -38,6 +38,10 @@ class AuthenticatedUser(UserRead):
     the current user returns one of these."""
 
     token_version: int
+    cache_generation: str | None = Field(default=None, exclude=True, repr=False)
+    """The user's generation as the cache holds it (`contacts_kit.users.cache`), under which
+    the contact reads keep their answers; None when there is none yet, when nothing is kept,
+    or for a user of a dependency override: nothing is kept or served then."""
 
 
 class PasswordConfirm(BaseModel):

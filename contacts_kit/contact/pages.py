@@ -1,0 +1,95 @@
+"""Answers to the busiest contact reads, kept by this process until their owner's next change.
+
+A read answer (the JSON bytes and their ETag) is kept under its owner, the read's own key (the
+route and its parameters) and the owner's *generation*: a random mark in the shared cache
+(`contacts_kit.users.cache.generation_key`), read in the same round trip as the cached user
+that every request reads to authenticate. Every committed change to an owner's contacts
+deletes the mark (`contact_writes`); the next request that finds none writes a new one and
+keeps nothing itself. So:
+
+- an answer is built from rows read *after* its generation was read from the cache;
+- a write commits, then deletes the mark; any mark in the cache after that was written
+  after the write committed, so every answer built under it saw the write.
+
+Hence a client that wrote and then reads sees its write, on any worker and any instance that
+share the cache. The one gap is the cache's own: a delete that fails (the cache unreachable
+just then) leaves the mark, and the answers under it, until `USER_CACHE_TTL` ends it; the
+kit logs that failure, as it does for a logout.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+ENTRY_OVERHEAD = 200
+"""Bytes counted for an answer beyond its body: the key, the tag, the bookkeeping."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One read's answer: the JSON body and its `ETag`."""
+
+    body: bytes
+    etag: str
+
+
+class PageCache:
+    """Read answers of this process, least recently used out first, within `max_bytes`."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._pages: OrderedDict[tuple[uuid.UUID, Hashable], tuple[str, Page]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def get(self, owner: uuid.UUID, generation: str, key: Hashable) -> Page | None:
+        """The answer kept for `key` under this generation of the owner's entry, if any."""
+        found = self._pages.get((owner, key))
+        if found is None or found[0] != generation:
+            return None
+        self._pages.move_to_end((owner, key))
+        return found[1]
+
+    def put(self, owner: uuid.UUID, generation: str, key: Hashable, page: Page) -> Page:
+        """Keep `page` (unless it alone is larger than the whole budget) and return it."""
+        cost = len(page.body) + ENTRY_OVERHEAD
+        if cost > self.max_bytes:
+            return page
+        old = self._pages.pop((owner, key), None)
+        if old is not None:
+            self.size -= len(old[1].body) + ENTRY_OVERHEAD
+        self._pages[(owner, key)] = (generation, page)
+        self.size += cost
+        while self.size > self.max_bytes:
+            _, (_, evicted) = self._pages.popitem(last=False)
+            self.size -= len(evicted.body) + ENTRY_OVERHEAD
+        return page
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerPages:
+    """One request's view of the page cache: its owner and the generation it authenticated
+    under. Without a generation (the user came from the database, or from a dependency
+    override) nothing is kept or served."""
+
+    cache: PageCache | None
+    owner: uuid.UUID
+    generation: str | None
+
+    def get(self, key: Hashable) -> Page | None:
+        """The kept answer for `key`, if any."""
+        if self.cache is None or self.generation is None:
+            return None
+        return self.cache.get(self.owner, self.generation, key)
+
+    def put(self, key: Hashable, body: bytes, etag: str) -> Page:
+        """The answer `body` with `etag`, kept for the next reads of this generation."""
+        page = Page(body, etag)
+        if self.cache is None or self.generation is None:
+            return page
+        return self.cache.put(self.owner, self.generation, key, page)
