@@ -8,8 +8,10 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from contacts_kit import ContactsKit, create_app
+from contacts_kit.contact.router import get_contacts_router
 from contacts_kit.users.schemas import AuthenticatedUser
 from tests.conftest import make_settings
 
@@ -55,3 +57,16 @@ async def test_dependency_overrides_reach_the_routes(
     assert listed.status_code == 200  # no token sent: the override answered
     assert listed.json() == []
     assert own.json()["email"] == "override@example.com"
+
+
+def test_the_busy_reads_are_the_contacts_routes_tried_first(
+    sqlite_database_url: str, tmp_path: Path
+) -> None:
+    # FastAPI tries a router's routes in order (matching twice in the router that answers):
+    # the list and the read by id come before every other contacts route.
+    kit = ContactsKit(make_settings(sqlite_database_url, tmp_path))
+    routes = get_contacts_router(kit.deps).routes
+    names = [route.name for route in routes if isinstance(route, APIRoute)]
+    assert names[:2] == ["contacts:list", "contacts:get"]
+    by_id = next(r for r in routes if isinstance(r, APIRoute) and r.name == "contacts:get")
+    assert by_id.path == "/{contact_id:int}"

@@ -5,7 +5,7 @@ cache, answers exactly what an instance keeping nothing answers."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,16 @@ def _soon(days: int) -> str:
     return day.replace(year=day.year - 30).isoformat() if (day.month, day.day) != (2, 29) else ""
 
 
+@pytest.fixture
+async def kept_app(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[Harness, dict[str, str]]]:
+    """An app keeping read answers (Redis is the shared cache) and a user signed in to it."""
+    settings = make_settings(database_url, tmp_path, redis_url=redis_url)
+    async with RunningApp(settings) as running:
+        yield running, await auth_headers(running.client, "kept@example.com")
+
+
 async def _ada(client: httpx.AsyncClient, headers: dict[str, str], prefix: str = "") -> Any:
     created = await client.post(
         f"{prefix}{URL}", json=ADA | {"birthday": _soon(3) or _soon(4)}, headers=headers
@@ -55,47 +65,43 @@ async def _ada(client: httpx.AsyncClient, headers: dict[str, str], prefix: str =
 
 @pytest.mark.parametrize("read", READS, ids=READ_IDS)
 async def test_a_repeated_read_is_served_without_sql(
-    database_url: str, redis_url: str, tmp_path: Path, read: str
+    kept_app: tuple[Harness, dict[str, str]], read: str
 ) -> None:
-    settings = make_settings(database_url, tmp_path, redis_url=redis_url)
-    async with RunningApp(settings) as running:
-        headers = await auth_headers(running.client, "kept@example.com")
-        contact = await _ada(running.client, headers)
-        url = read.format(contact=f"{URL}/{contact['id']}")
-        # After the write the user comes from the database (nothing kept), then from the
-        # cache: the second read keeps its answer, the third is served from it.
-        first = await running.client.get(url, headers=headers)
-        second = await running.client.get(url, headers=headers)
-        with statements(running.kit) as seen:
-            third = await running.client.get(url, headers=headers)
-            current = await running.client.get(
-                url, headers=headers | {"If-None-Match": third.headers["etag"]}
-            )
-        assert seen == []
-        assert first.status_code == second.status_code == third.status_code == 200
-        assert first.content == second.content == third.content
-        assert first.json(), "the read found the contact"
-        assert first.headers["etag"] == third.headers["etag"]
-        assert current.status_code == 304
-        assert current.content == b""
+    running, headers = kept_app
+    contact = await _ada(running.client, headers)
+    url = read.format(contact=f"{URL}/{contact['id']}")
+    # The write ended the user's generation: the first read writes a new one (keeping
+    # nothing), the second keeps its answer, the third is served from it.
+    first = await running.client.get(url, headers=headers)
+    second = await running.client.get(url, headers=headers)
+    with statements(running.kit) as seen:
+        third = await running.client.get(url, headers=headers)
+        current = await running.client.get(
+            url, headers=headers | {"If-None-Match": third.headers["etag"]}
+        )
+    assert seen == []
+    assert first.status_code == second.status_code == third.status_code == 200
+    assert first.content == second.content == third.content
+    assert first.json(), "the read found the contact"
+    assert first.headers["etag"] == third.headers["etag"]
+    assert current.status_code == 304
+    assert current.content == b""
 
 
 async def test_a_write_costs_the_next_read_no_reload_of_the_user(
-    database_url: str, redis_url: str, tmp_path: Path
+    kept_app: tuple[Harness, dict[str, str]],
 ) -> None:
-    settings = make_settings(database_url, tmp_path, redis_url=redis_url)
-    async with RunningApp(settings) as running:
-        headers = await auth_headers(running.client, "cheap@example.com")
-        contact = await _ada(running.client, headers)
-        url = f"{URL}/{contact['id']}"
-        for _ in range(3):
-            await running.client.get(url, headers=headers)
-        changed = await running.client.patch(url, json={"notes": "x"}, headers=headers)
-        assert changed.status_code == 200
-        with statements(running.kit) as seen:
-            read = await running.client.get(url, headers=headers)
-        assert read.json()["notes"] == "x"
-        assert len(seen) == 1, seen  # the read; the user still comes from the cache
+    running, headers = kept_app
+    contact = await _ada(running.client, headers)
+    url = f"{URL}/{contact['id']}"
+    for _ in range(3):
+        await running.client.get(url, headers=headers)
+    changed = await running.client.patch(url, json={"notes": "x"}, headers=headers)
+    assert changed.status_code == 200
+    with statements(running.kit) as seen:
+        read = await running.client.get(url, headers=headers)
+    assert read.json()["notes"] == "x"
+    assert len(seen) == 1, seen  # the read; the user still comes from the cache
 
 
 class _PlainCache:
@@ -179,19 +185,17 @@ async def test_nothing_is_kept_with_a_cache_of_this_process_only(
 
 
 async def test_nothing_is_kept_for_an_overridden_current_user(
-    database_url: str, redis_url: str, tmp_path: Path
+    kept_app: tuple[Harness, dict[str, str]],
 ) -> None:
     # A host's test suite that overrides the current user sees every read reach the database.
-    settings = make_settings(database_url, tmp_path, redis_url=redis_url)
-    async with RunningApp(settings) as running:
-        headers = await auth_headers(running.client, "real@example.com")
-        await _ada(running.client, headers)
-        me = (await running.client.get("/api/users/me", headers=headers)).json()
-        fake = AuthenticatedUser(**me, token_version=0)
-        running.app.dependency_overrides[running.kit.current_user] = lambda: fake
-        assert await _statements_of_a_third_read(running, URL, {}) == 1
-        listed = await running.client.get(URL)
-        assert [c["email"] for c in listed.json()] == ["ada@example.com"]
+    running, headers = kept_app
+    await _ada(running.client, headers)
+    me = (await running.client.get("/api/users/me", headers=headers)).json()
+    fake = AuthenticatedUser(**me, token_version=0)
+    running.app.dependency_overrides[running.kit.current_user] = lambda: fake
+    assert await _statements_of_a_third_read(running, URL, {}) == 1
+    listed = await running.client.get(URL)
+    assert [c["email"] for c in listed.json()] == ["ada@example.com"]
 
 
 Write = Callable[[httpx.AsyncClient, dict[str, str], dict[str, Any]], Awaitable[httpx.Response]]
@@ -315,26 +319,24 @@ async def _reset(running: Harness, headers: dict[str, str], contact: dict[str, A
 
 
 async def test_the_birthday_window_moves_at_midnight(
-    database_url: str, redis_url: str, tmp_path: Path
+    kept_app: tuple[Harness, dict[str, str]],
 ) -> None:
-    settings = make_settings(database_url, tmp_path, redis_url=redis_url)
-    async with RunningApp(settings) as running:
-        headers = await auth_headers(running.client, "midnight@example.com")
-        soon = _soon(8)
-        if not soon:
-            pytest.skip("today + 8 is 29 February")
-        body = {"first_name": "Eight", "email": "eight@example.com", "birthday": soon}
-        assert (await running.client.post(URL, json=body, headers=headers)).is_success
-        read = f"{URL}/birthdays?days=7"
-        for _ in range(2):
-            assert (await running.client.get(read, headers=headers)).json() == []
-        tomorrow = datetime.now(UTC) + timedelta(days=1)
-        running.kit.now = lambda: tomorrow
-        tokens = await login(running.client, "midnight@example.com")  # the old one expired
-        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-        for _ in range(2):  # the user from the database, then from the cache
-            found = (await running.client.get(read, headers=headers)).json()
-        assert [c["first_name"] for c in found] == ["Eight"]
+    running, headers = kept_app
+    soon = _soon(8)
+    if not soon:
+        pytest.skip("today + 8 is 29 February")
+    body = {"first_name": "Eight", "email": "eight@example.com", "birthday": soon}
+    assert (await running.client.post(URL, json=body, headers=headers)).is_success
+    read = f"{URL}/birthdays?days=7"
+    for _ in range(2):
+        assert (await running.client.get(read, headers=headers)).json() == []
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    running.kit.now = lambda: tomorrow
+    tokens = await login(running.client, "kept@example.com")  # the old one expired
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    for _ in range(2):  # the user from the database, then from the cache
+        found = (await running.client.get(read, headers=headers)).json()
+    assert [c["first_name"] for c in found] == ["Eight"]
 
 
 async def test_embedded_under_a_prefix_a_write_is_seen_at_once(
