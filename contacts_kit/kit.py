@@ -32,8 +32,8 @@ from contacts_kit.backends.resilient import ResilientCache
 from contacts_kit.backends.storage_local import LocalStorage
 from contacts_kit.contact.pages import PageCache
 from contacts_kit.contact.router import (
+    add_contacts_routes,
     get_calendar_router,
-    get_contacts_router,
     get_tags_router,
 )
 from contacts_kit.db.engine import (
@@ -47,6 +47,7 @@ from contacts_kit.deps import Collaborators, KitDependencies
 from contacts_kit.errors import ConfigurationError
 from contacts_kit.events import Events, HookContext
 from contacts_kit.health import PROBE_TIMEOUT, get_health_router
+from contacts_kit.http import operation_id
 from contacts_kit.mail import MailComposer
 from contacts_kit.plugins import make_plugin_manager
 from contacts_kit.ratelimit import RateLimits
@@ -192,9 +193,14 @@ class ContactsKit:
         return None
 
     def _api_router(self) -> APIRouter:
-        router = APIRouter(prefix=self.settings.api_prefix)
-        # Contacts first: FastAPI tries the routes in order, and they are the busy ones.
-        router.include_router(get_contacts_router(self.deps), prefix="/contacts", tags=["contacts"])
+        router = APIRouter(
+            prefix=self.settings.api_prefix,
+            route_class=self.deps.route_class,
+            generate_unique_id_function=operation_id,
+        )
+        # Contacts first: FastAPI tries the routes in order, and they are the busy ones. They
+        # are the kit router's own routes, the other domains' routers are included.
+        add_contacts_routes(router, self.deps)
         router.include_router(get_tags_router(self.deps), prefix="/tags", tags=["tags"])
         router.include_router(get_auth_router(self.deps), prefix="/auth", tags=["auth"])
         router.include_router(get_users_router(self.deps), prefix="/users", tags=["users"])

@@ -11,7 +11,6 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from contacts_kit import ContactsKit, create_app
-from contacts_kit.contact.router import get_contacts_router
 from contacts_kit.users.schemas import AuthenticatedUser
 from tests.conftest import make_settings
 
@@ -59,14 +58,15 @@ async def test_dependency_overrides_reach_the_routes(
     assert own.json()["email"] == "override@example.com"
 
 
-def test_the_busy_reads_are_the_contacts_routes_tried_first(
+def test_the_busy_reads_are_the_kit_routes_tried_first(
     sqlite_database_url: str, tmp_path: Path
 ) -> None:
-    # FastAPI tries a router's routes in order (matching twice in the router that answers):
-    # the list and the read by id come before every other contacts route.
-    kit = ContactsKit(make_settings(sqlite_database_url, tmp_path))
-    routes = get_contacts_router(kit.deps).routes
-    names = [route.name for route in routes if isinstance(route, APIRoute)]
-    assert names[:2] == ["contacts:list", "contacts:get"]
-    by_id = next(r for r in routes if isinstance(r, APIRoute) and r.name == "contacts:get")
-    assert by_id.path == "/{contact_id:int}"
+    # FastAPI tries a router's routes in order, and matches every level of included routers
+    # again: the list and the read by id are the kit router's own first routes, not routes of
+    # a router it includes.
+    settings = make_settings(sqlite_database_url, tmp_path)
+    kit = ContactsKit(settings)
+    routes = kit.router.routes
+    first = [route for route in routes[:2] if isinstance(route, APIRoute)]
+    assert [route.name for route in first] == ["contacts:list", "contacts:get"]
+    assert first[1].path == f"{settings.api_prefix}/contacts/{{contact_id:int}}"

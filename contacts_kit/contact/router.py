@@ -4,6 +4,7 @@
 # aliases local to the factory.
 import json
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import (
@@ -222,13 +223,15 @@ _CONDITIONAL = success_headers(200, "ETag") | {
 _READ_ERRORS = (*_AUTH_ERRORS, MalformedEntityTags)
 
 
-def get_contacts_router(deps: KitDependencies) -> APIRouter:
-    """CRUD, search and upcoming birthdays of the current user's contacts."""
-    router = APIRouter(
-        route_class=deps.route_class,
-        generate_unique_id_function=operation_id,
-        responses=error_responses(DatabaseUnavailable),
-    )
+def add_contacts_routes(router: APIRouter, deps: KitDependencies) -> None:
+    """CRUD, search and upcoming birthdays of the current user's contacts, declared on
+    `router` (the kit's own) under `/contacts`. Declared there rather than on a router of
+    their own that the kit includes: FastAPI matches each level of included routers again on
+    every request, and these are the busy routes (docs/benchmarks-log.md). `router` gives
+    them its route class."""
+    base = "/contacts"
+    tags: list[str | Enum] = ["contacts"]
+    unavailable = error_responses(DatabaseUnavailable)
     events = deps.events
     Reads = Annotated[ContactService, Depends(deps.contact_reads)]
     Writes = Annotated[ContactService, Depends(deps.contact_writes)]
@@ -237,11 +240,12 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
 
     # The reads are declared first: FastAPI tries the routes in order, and they are the busy ones.
     @router.get(
-        "",
+        base,
+        tags=tags,
         name="contacts:list",
         summary="List contacts",
         response_model=list[ContactRead],
-        responses=error_responses(*_READ_ERRORS) | _CONDITIONAL,
+        responses=unavailable | error_responses(*_READ_ERRORS) | _CONDITIONAL,
     )
     async def list_contacts(
         contacts: Reads,
@@ -306,21 +310,23 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
     # An id in digits (Starlette's own `int` convertor) cannot be one of the fixed paths
     # (`/birthdays`, ...), so the read by id is tried second, not after all of them.
     router.add_api_route(
-        "/{contact_id:int}",
+        base + "/{contact_id:int}",
         get_contact,
+        tags=tags,
         methods=["GET"],
         name="contacts:get",
         summary="Get a contact",
         response_model=ContactRead,
-        responses=error_responses(*_READ_ERRORS, ContactNotFound) | _CONDITIONAL,
+        responses=unavailable | error_responses(*_READ_ERRORS, ContactNotFound) | _CONDITIONAL,
     )
 
     @router.get(
-        "/birthdays",
+        base + "/birthdays",
+        tags=tags,
         name="contacts:birthdays",
         summary="Upcoming birthdays",
         response_model=list[ContactBirthday],
-        responses=error_responses(*_READ_ERRORS) | _CONDITIONAL,
+        responses=unavailable | error_responses(*_READ_ERRORS) | _CONDITIONAL,
     )
     async def upcoming_birthdays(
         contacts: Reads,
@@ -343,11 +349,12 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         return _answer(page, if_none_match)
 
     @router.get(
-        "/trash",
+        base + "/trash",
+        tags=tags,
         name="contacts:trash",
         summary="List the trash",
         response_model=list[TrashedContact],
-        responses=error_responses(*_READ_ERRORS) | _CONDITIONAL,
+        responses=unavailable | error_responses(*_READ_ERRORS) | _CONDITIONAL,
     )
     async def list_trash(
         contacts: Reads,
@@ -361,12 +368,13 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         return _listing(TRASH_JSON.dump_json(found), if_none_match)
 
     @router.get(
-        "/changes",
+        base + "/changes",
+        tags=tags,
         name="contacts:changes",
         summary="What changed since a sync token",
         dependencies=limited,
         response_model=Changes,
-        responses=error_responses(*_AUTH_ERRORS, InvalidSyncToken, SyncTokenExpired),
+        responses=unavailable | error_responses(*_AUTH_ERRORS, InvalidSyncToken, SyncTokenExpired),
     )
     async def changes(
         contacts: Writes,
@@ -390,11 +398,13 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         return _json(CHANGES_JSON.dump_json(page))
 
     @router.get(
-        "/export",
+        base + "/export",
+        tags=tags,
         name="contacts:export",
         summary="Export your contacts",
         response_class=StreamingResponse,
-        responses=error_responses(*_AUTH_ERRORS)
+        responses=unavailable
+        | error_responses(*_AUTH_ERRORS)
         | {
             200: {
                 "description": "Every contact (the trash aside), by id: vCards, or CSV with "
@@ -464,14 +474,16 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         return await contacts.import_book(records, on_conflict=on_conflict, dry_run=dry_run)
 
     router.add_api_route(
-        "/import",
+        base + "/import",
         import_contacts,
+        tags=tags,
         methods=["POST"],
         name="contacts:import",
         summary="Import contacts",
         dependencies=[Depends(deps.limit_import)],
         response_model=ImportReport,
-        responses=error_responses(*_AUTH_ERRORS, ImportUnreadable, ImportTooLarge, *BODY_ERRORS),
+        responses=unavailable
+        | error_responses(*_AUTH_ERRORS, ImportUnreadable, ImportTooLarge, *BODY_ERRORS),
         openapi_extra={"requestBody": _IMPORT_BODY},
         # The import's own size limit, with room for the multipart framing around the file.
         route_class_override=deps.upload_route_class(import_limit),
@@ -481,8 +493,9 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
     # id, 422); Starlette's URL convertors, the other way out, are global to the host's app.
     for fixed, allowed in _FIXED_PATHS.items():
         router.add_api_route(
-            fixed,
+            base + fixed,
             _answer_405(allowed),
+            tags=tags,
             methods=[method for method in _METHODS if method != allowed],
             name=f"contacts:{fixed[1:]}_other_methods",
             include_in_schema=False,
@@ -490,8 +503,9 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
 
     # Any other id (`abc`, `-1`) reaches the same endpoint here, for its 422.
     router.add_api_route(
-        "/{contact_id}",
+        base + "/{contact_id}",
         get_contact,
+        tags=tags,
         methods=["GET"],
         name="contacts:get_malformed",
         response_model=ContactRead,
@@ -499,13 +513,15 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
     )
 
     @router.post(
-        "",
+        base,
+        tags=tags,
         name="contacts:create",
         summary="Create a contact",
         dependencies=[Depends(deps.limit_contact_create)],
         status_code=http_status.HTTP_201_CREATED,
         response_model=ContactRead,
-        responses=error_responses(*_AUTH_ERRORS, ContactEmailExists, *BODY_ERRORS)
+        responses=unavailable
+        | error_responses(*_AUTH_ERRORS, ContactEmailExists, *BODY_ERRORS)
         | success_headers(201, "ETag", "Location"),
     )
     async def create_contact(
@@ -524,12 +540,14 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         return response
 
     @router.put(
-        "/{contact_id}",
+        base + "/{contact_id}",
+        tags=tags,
         name="contacts:replace",
         summary="Replace a contact",
         dependencies=limited,
         response_model=ContactRead,
-        responses=error_responses(
+        responses=unavailable
+        | error_responses(
             *_AUTH_ERRORS,
             ContactNotFound,
             ContactEmailExists,
@@ -553,12 +571,14 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         return _contact(record)
 
     @router.patch(
-        "/{contact_id}",
+        base + "/{contact_id}",
+        tags=tags,
         name="contacts:update",
         summary="Update a contact",
         dependencies=limited,
         response_model=ContactRead,
-        responses=error_responses(
+        responses=unavailable
+        | error_responses(
             *_AUTH_ERRORS,
             ContactNotFound,
             ContactEmailExists,
@@ -582,14 +602,14 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         return _contact(record)
 
     @router.delete(
-        "/{contact_id}",
+        base + "/{contact_id}",
+        tags=tags,
         name="contacts:delete",
         summary="Delete a contact",
         dependencies=limited,
         status_code=http_status.HTTP_204_NO_CONTENT,
-        responses=error_responses(
-            *_AUTH_ERRORS, ContactNotFound, PreconditionFailed, MalformedEntityTags
-        ),
+        responses=unavailable
+        | error_responses(*_AUTH_ERRORS, ContactNotFound, PreconditionFailed, MalformedEntityTags),
     )
     async def delete_contact(
         contact_id: ContactId,
@@ -612,12 +632,14 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         return Response(status_code=http_status.HTTP_204_NO_CONTENT)
 
     @router.post(
-        "/{contact_id}/restore",
+        base + "/{contact_id}/restore",
+        tags=tags,
         name="contacts:restore",
         summary="Restore a contact from the trash",
         dependencies=limited,
         response_model=ContactRead,
-        responses=error_responses(
+        responses=unavailable
+        | error_responses(
             *_AUTH_ERRORS,
             ContactNotFound,
             ContactEmailExists,
@@ -640,11 +662,12 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
         return _contact(record)
 
     @router.post(
-        "/batch",
+        base + "/batch",
+        tags=tags,
         name="contacts:batch",
         summary="Apply up to 100 operations",
         response_model=BatchResults,
-        responses=error_responses(*_AUTH_ERRORS, *BODY_ERRORS) | _ATOMIC_FAILURES,
+        responses=unavailable | error_responses(*_AUTH_ERRORS, *BODY_ERRORS) | _ATOMIC_FAILURES,
     )
     async def batch(
         body: BatchRequest,
@@ -703,8 +726,6 @@ def get_contacts_router(deps: KitDependencies) -> APIRouter:
                 BatchResult(status=201 if created else 200, contact=contact, etag=etag(done.record))
             )
         return _json(BatchResults(results=results).model_dump_json().encode())
-
-    return router
 
 
 def _operation_error(
