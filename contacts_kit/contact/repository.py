@@ -461,7 +461,14 @@ class ContactRepository:
         self, contact_id: int, *, where: Where = "live"
     ) -> ContactRecord | None:
         """The owner's contact (live, in the trash, or either), locked until the transaction
-        ends (PostgreSQL; SQLite has one writer at a time anyway)."""
+        ends (PostgreSQL; SQLite has one writer at a time anyway).
+
+        The owner's change number is held first: every write of the book takes the
+        counter's row lock before any contact's, so a single write and a batch touching the
+        same contact wait for each other instead of deadlocking. A caller inside a savepoint
+        holds it before the savepoint (a batch, an import), or its rollback would let the
+        number go while this transaction keeps using it."""
+        await hold_change(self._session, self.owner_id)
         statement = {"live": _BY_ID, "trash": _TRASHED_BY_ID, "any": _ANY_BY_ID}[where]
         params = {"contact_id": contact_id, "owner_id": self.owner_id}
         return await self._row(statement.with_for_update(), params)
@@ -619,6 +626,14 @@ class ContactRepository:
         )
         return {key: StoredTag(tag_id, name) for key, tag_id, name in result}
 
+    async def _count_tags_alone(self) -> None:
+        """Before counting the owner's tags to add some: take the owner's change counter, a
+        row write locked until this transaction ends (on SQLite, the database's write lock),
+        so that two transactions adding tags count one after the other and cannot both pass
+        the limit. The counter is taken, not held: a contact written afterwards in this
+        transaction takes the number after it, in the same lock."""
+        await next_change(self._session, self.owner_id)
+
     async def _tag_count(self) -> int:
         count = await self._session.scalar(
             select(func.count()).select_from(Tag).where(Tag.owner_id == self.owner_id)
@@ -639,6 +654,7 @@ class ContactRepository:
         found = await self._tags_by_key(wanted)
         missing = [key for key in wanted if key not in found]
         if missing:
+            await self._count_tags_alone()
             if await self._tag_count() + len(missing) > limit:
                 raise TooManyTags()
             rows = [
@@ -688,6 +704,7 @@ class ContactRepository:
 
     async def add_tag(self, name: str, limit: int, now: datetime) -> StoredTag:
         """A new tag; `TagExists` when one has its key, `TooManyTags` past `limit`."""
+        await self._count_tags_alone()
         if await self._tag_count() >= limit:
             raise TooManyTags()
         try:

@@ -206,6 +206,26 @@ async def test_an_address_book_holds_at_most_200_tags(
     assert kept["tags"] == ["tag-0-0"]
 
 
+async def test_concurrent_new_tags_never_pass_the_limit(
+    client: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    for batch in range(4):
+        names = [f"tag-{batch}-{i}" for i in range(50 if batch < 3 else 48)]
+        await create(client, alice, email=f"c{batch}@example.com", tags=names)
+
+    # Room for two more tags; six requests each make one, at once.
+    async def new_tag(number: int) -> httpx.Response:
+        if number % 2:
+            return await client.post(TAGS, json={"name": f"new-{number}"}, headers=alice)
+        body = {"first_name": "N", "email": f"n{number}@example.com", "tags": [f"new-{number}"]}
+        return await client.post(URL, json=body, headers=alice)
+
+    answers = await asyncio.gather(*(new_tag(n) for n in range(6)))
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [201, 201, 409, 409, 409, 409], [a.text for a in answers]
+    assert len(await _tags(client, alice)) == 200
+
+
 async def test_concurrent_writes_naming_one_new_tag_share_it(
     client: httpx.AsyncClient, alice: dict[str, str]
 ) -> None:
