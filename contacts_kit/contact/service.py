@@ -517,7 +517,12 @@ class ContactService:
                 email = contact.email if contact is not None else None
                 first = first_of.get(email) if email else None
                 if first is not None and first != index:
-                    outcomes[index] = _outcome(record, "skipped", ids.get(first))
+                    made = ids.get(first)
+                    if made is not None and contact is not None and on_conflict == "update":
+                        # Met earlier in the file: it updates what that record created.
+                        outcomes[index] = await self._import_update(record, contact, made)
+                    else:
+                        outcomes[index] = _outcome(record, "skipped", made)
                 elif record.errors:
                     outcomes[index] = _outcome(record, "invalid")
                 else:

@@ -159,6 +159,21 @@ async def test_conflicts_by_email_are_skipped_or_update(
     twice = "First Name,E-mail Address\r\nOne,same@example.com\r\nTwo,SAME@example.com\r\n"
     answer = await client.post(IMPORT, content=twice, headers=alice | {"content-type": "text/csv"})
     assert [r["outcome"] for r in answer.json()["records"]] == ["created", "skipped"]
+    # With on_conflict=update the later record updates what the earlier one created.
+    thrice = (
+        twice.replace("same@", "again@").replace("SAME@", "Again@") + "Three,again@example.com\r\n"
+    )
+    answer = await client.post(
+        IMPORT,
+        content=thrice,
+        params={"on_conflict": "update"},
+        headers=alice | {"content-type": "text/csv"},
+    )
+    records = answer.json()["records"]
+    assert [r["outcome"] for r in records] == ["created", "updated", "updated"]
+    assert len({r["id"] for r in records}) == 1
+    found = await client.get(URL, params={"email": "again@"}, headers=alice)
+    assert [c["first_name"] for c in found.json()] == ["Three"]
 
 
 @pytest.mark.parametrize(
