@@ -200,7 +200,7 @@ class ContactsKit:
         )
         # Contacts first: FastAPI tries the routes in order, and they are the busy ones. They
         # are the kit router's own routes, the other domains' routers are included.
-        add_contacts_routes(router, self.deps)
+        add_contacts_routes(router, self.deps, prefix="/contacts", tags=["contacts"])
         router.include_router(get_tags_router(self.deps), prefix="/tags", tags=["tags"])
         router.include_router(get_auth_router(self.deps), prefix="/auth", tags=["auth"])
         router.include_router(get_users_router(self.deps), prefix="/users", tags=["users"])

@@ -223,14 +223,14 @@ _CONDITIONAL = success_headers(200, "ETag") | {
 _READ_ERRORS = (*_AUTH_ERRORS, MalformedEntityTags)
 
 
-def add_contacts_routes(router: APIRouter, deps: KitDependencies) -> None:
+def add_contacts_routes(
+    router: APIRouter, deps: KitDependencies, *, prefix: str, tags: list[str | Enum]
+) -> None:
     """CRUD, search and upcoming birthdays of the current user's contacts, declared on
-    `router` (the kit's own) under `/contacts`. Declared there rather than on a router of
-    their own that the kit includes: FastAPI matches each level of included routers again on
-    every request, and these are the busy routes (docs/benchmarks-log.md). `router` gives
-    them its route class."""
-    base = "/contacts"
-    tags: list[str | Enum] = ["contacts"]
+    `router` under `prefix` with `tags` (the caller picks both, as it would when including a
+    router). Declared on the caller's router rather than on one of their own that it
+    includes: FastAPI matches each level of included routers again on every request, and
+    these are the busy routes (docs/benchmarks-log.md). `router` gives them its route class."""
     unavailable = error_responses(DatabaseUnavailable)
     events = deps.events
     Reads = Annotated[ContactService, Depends(deps.contact_reads)]
@@ -240,7 +240,7 @@ def add_contacts_routes(router: APIRouter, deps: KitDependencies) -> None:
 
     # The reads are declared first: FastAPI tries the routes in order, and they are the busy ones.
     @router.get(
-        base,
+        prefix,
         tags=tags,
         name="contacts:list",
         summary="List contacts",
@@ -310,7 +310,7 @@ def add_contacts_routes(router: APIRouter, deps: KitDependencies) -> None:
     # An id in digits (Starlette's own `int` convertor) cannot be one of the fixed paths
     # (`/birthdays`, ...), so the read by id is tried second, not after all of them.
     router.add_api_route(
-        base + "/{contact_id:int}",
+        prefix + "/{contact_id:int}",
         get_contact,
         tags=tags,
         methods=["GET"],
@@ -321,7 +321,7 @@ def add_contacts_routes(router: APIRouter, deps: KitDependencies) -> None:
     )
 
     @router.get(
-        base + "/birthdays",
+        prefix + "/birthdays",
         tags=tags,
         name="contacts:birthdays",
         summary="Upcoming birthdays",
@@ -349,7 +349,7 @@ def add_contacts_routes(router: APIRouter, deps: KitDependencies) -> None:
         return _answer(page, if_none_match)
 
     @router.get(
-        base + "/trash",
+        prefix + "/trash",
         tags=tags,
         name="contacts:trash",
         summary="List the trash",
@@ -368,7 +368,7 @@ def add_contacts_routes(router: APIRouter, deps: KitDependencies) -> None:
         return _listing(TRASH_JSON.dump_json(found), if_none_match)
 
     @router.get(
-        base + "/changes",
+        prefix + "/changes",
         tags=tags,
         name="contacts:changes",
         summary="What changed since a sync token",
@@ -398,7 +398,7 @@ def add_contacts_routes(router: APIRouter, deps: KitDependencies) -> None:
         return _json(CHANGES_JSON.dump_json(page))
 
     @router.get(
-        base + "/export",
+        prefix + "/export",
         tags=tags,
         name="contacts:export",
         summary="Export your contacts",
@@ -474,7 +474,7 @@ def add_contacts_routes(router: APIRouter, deps: KitDependencies) -> None:
         return await contacts.import_book(records, on_conflict=on_conflict, dry_run=dry_run)
 
     router.add_api_route(
-        base + "/import",
+        prefix + "/import",
         import_contacts,
         tags=tags,
         methods=["POST"],
@@ -493,7 +493,7 @@ def add_contacts_routes(router: APIRouter, deps: KitDependencies) -> None:
     # id, 422); Starlette's URL convertors, the other way out, are global to the host's app.
     for fixed, allowed in _FIXED_PATHS.items():
         router.add_api_route(
-            base + fixed,
+            prefix + fixed,
             _answer_405(allowed),
             tags=tags,
             methods=[method for method in _METHODS if method != allowed],
@@ -503,7 +503,7 @@ def add_contacts_routes(router: APIRouter, deps: KitDependencies) -> None:
 
     # Any other id (`abc`, `-1`) reaches the same endpoint here, for its 422.
     router.add_api_route(
-        base + "/{contact_id}",
+        prefix + "/{contact_id}",
         get_contact,
         tags=tags,
         methods=["GET"],
@@ -513,7 +513,7 @@ def add_contacts_routes(router: APIRouter, deps: KitDependencies) -> None:
     )
 
     @router.post(
-        base,
+        prefix,
         tags=tags,
         name="contacts:create",
         summary="Create a contact",
@@ -540,7 +540,7 @@ def add_contacts_routes(router: APIRouter, deps: KitDependencies) -> None:
         return response
 
     @router.put(
-        base + "/{contact_id}",
+        prefix + "/{contact_id}",
         tags=tags,
         name="contacts:replace",
         summary="Replace a contact",
@@ -571,7 +571,7 @@ def add_contacts_routes(router: APIRouter, deps: KitDependencies) -> None:
         return _contact(record)
 
     @router.patch(
-        base + "/{contact_id}",
+        prefix + "/{contact_id}",
         tags=tags,
         name="contacts:update",
         summary="Update a contact",
@@ -602,7 +602,7 @@ def add_contacts_routes(router: APIRouter, deps: KitDependencies) -> None:
         return _contact(record)
 
     @router.delete(
-        base + "/{contact_id}",
+        prefix + "/{contact_id}",
         tags=tags,
         name="contacts:delete",
         summary="Delete a contact",
@@ -632,7 +632,7 @@ def add_contacts_routes(router: APIRouter, deps: KitDependencies) -> None:
         return Response(status_code=http_status.HTTP_204_NO_CONTENT)
 
     @router.post(
-        base + "/{contact_id}/restore",
+        prefix + "/{contact_id}/restore",
         tags=tags,
         name="contacts:restore",
         summary="Restore a contact from the trash",
@@ -662,7 +662,7 @@ def add_contacts_routes(router: APIRouter, deps: KitDependencies) -> None:
         return _contact(record)
 
     @router.post(
-        base + "/batch",
+        prefix + "/batch",
         tags=tags,
         name="contacts:batch",
         summary="Apply up to 100 operations",
