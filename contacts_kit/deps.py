@@ -94,7 +94,7 @@ class KitDependencies:
         self.bearer_token = OAuth2PasswordBearer(
             tokenUrl=parts.token_url, scheme_name=SCHEME_NAME, auto_error=False
         )
-        self.limit_contacts = per_user(parts.limits.contacts, self.current_user)
+        self.limit_contacts = limit_contacts = per_user(parts.limits.contacts, self.current_user)
         self.limit_contact_create = per_user(parts.limits.contact_create, self.current_user)
         self.limit_password = per_user(parts.limits.password, self.current_user)
         self.limit_avatar = per_user(parts.limits.avatar, self.current_user)
@@ -116,17 +116,15 @@ class KitDependencies:
                 pages=pages,
             )
 
-        reads_limit = parts.limits.contacts
-
         async def contact_reads(request: Request, user: UserDep) -> ContactService:
             """The current user's address book for reads, the request counted against the
             user's contact requests limit: one pooled connection per statement, no
             transaction; on a replica when one may serve this user. Answers kept under the
             user's cache generation are served without SQL."""
-            # Counted here rather than through `limit_contacts`: one dependency less to solve
-            # on the busiest routes, and still counted for whoever `current_user` (or its
-            # override) says the user is.
-            await reads_limit.hit(request, user_key(user.id))
+            # `limit_contacts` called here rather than depended on: one dependency less to
+            # solve on the busiest routes, and still counted for whoever `current_user` (or
+            # its override) says the user is.
+            await limit_contacts(request, user)
             pages = OwnerPages(parts.pages, user.id, user.cache_generation)
             return contacts_of(await parts.replicas.reader(user.id), user.id, pages)
 

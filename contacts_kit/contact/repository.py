@@ -626,14 +626,6 @@ class ContactRepository:
         )
         return {key: StoredTag(tag_id, name) for key, tag_id, name in result}
 
-    async def _count_tags_alone(self) -> None:
-        """Before counting the owner's tags to add some: take the owner's change counter, a
-        row write locked until this transaction ends (on SQLite, the database's write lock),
-        so that two transactions adding tags count one after the other and cannot both pass
-        the limit. The counter is taken, not held: a contact written afterwards in this
-        transaction takes the number after it, in the same lock."""
-        await next_change(self._session, self.owner_id)
-
     async def _tag_count(self) -> int:
         count = await self._session.scalar(
             select(func.count()).select_from(Tag).where(Tag.owner_id == self.owner_id)
@@ -654,7 +646,9 @@ class ContactRepository:
         found = await self._tags_by_key(wanted)
         missing = [key for key in wanted if key not in found]
         if missing:
-            await self._count_tags_alone()
+            # Counted under the owner's change number, held until the commit (a row lock on
+            # PostgreSQL, the write lock on SQLite): concurrent additions count in turn.
+            await self.hold_change()
             if await self._tag_count() + len(missing) > limit:
                 raise TooManyTags()
             rows = [
@@ -703,8 +697,9 @@ class ContactRepository:
         ]
 
     async def add_tag(self, name: str, limit: int, now: datetime) -> StoredTag:
-        """A new tag; `TagExists` when one has its key, `TooManyTags` past `limit`."""
-        await self._count_tags_alone()
+        """A new tag; `TagExists` when one has its key, `TooManyTags` past `limit` (counted
+        under the owner's change number, as `resolve_tags` does)."""
+        await self.hold_change()
         if await self._tag_count() >= limit:
             raise TooManyTags()
         try:

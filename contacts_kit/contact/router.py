@@ -231,7 +231,6 @@ def add_contacts_routes(
     router). Declared on the caller's router rather than on one of their own that it
     includes: FastAPI matches each level of included routers again on every request, and
     these are the busy routes (docs/benchmarks-log.md). `router` gives them its route class."""
-    unavailable = error_responses(DatabaseUnavailable)
     events = deps.events
     Reads = Annotated[ContactService, Depends(deps.contact_reads)]
     Writes = Annotated[ContactService, Depends(deps.contact_writes)]
@@ -245,7 +244,7 @@ def add_contacts_routes(
         name="contacts:list",
         summary="List contacts",
         response_model=list[ContactRead],
-        responses=unavailable | error_responses(*_READ_ERRORS) | _CONDITIONAL,
+        responses=error_responses(DatabaseUnavailable, *_READ_ERRORS) | _CONDITIONAL,
     )
     async def list_contacts(
         contacts: Reads,
@@ -317,7 +316,8 @@ def add_contacts_routes(
         name="contacts:get",
         summary="Get a contact",
         response_model=ContactRead,
-        responses=unavailable | error_responses(*_READ_ERRORS, ContactNotFound) | _CONDITIONAL,
+        responses=error_responses(DatabaseUnavailable, *_READ_ERRORS, ContactNotFound)
+        | _CONDITIONAL,
     )
 
     @router.get(
@@ -326,7 +326,7 @@ def add_contacts_routes(
         name="contacts:birthdays",
         summary="Upcoming birthdays",
         response_model=list[ContactBirthday],
-        responses=unavailable | error_responses(*_READ_ERRORS) | _CONDITIONAL,
+        responses=error_responses(DatabaseUnavailable, *_READ_ERRORS) | _CONDITIONAL,
     )
     async def upcoming_birthdays(
         contacts: Reads,
@@ -354,7 +354,7 @@ def add_contacts_routes(
         name="contacts:trash",
         summary="List the trash",
         response_model=list[TrashedContact],
-        responses=unavailable | error_responses(*_READ_ERRORS) | _CONDITIONAL,
+        responses=error_responses(DatabaseUnavailable, *_READ_ERRORS) | _CONDITIONAL,
     )
     async def list_trash(
         contacts: Reads,
@@ -374,7 +374,9 @@ def add_contacts_routes(
         summary="What changed since a sync token",
         dependencies=limited,
         response_model=Changes,
-        responses=unavailable | error_responses(*_AUTH_ERRORS, InvalidSyncToken, SyncTokenExpired),
+        responses=error_responses(
+            DatabaseUnavailable, *_AUTH_ERRORS, InvalidSyncToken, SyncTokenExpired
+        ),
     )
     async def changes(
         contacts: Writes,
@@ -403,8 +405,7 @@ def add_contacts_routes(
         name="contacts:export",
         summary="Export your contacts",
         response_class=StreamingResponse,
-        responses=unavailable
-        | error_responses(*_AUTH_ERRORS)
+        responses=error_responses(DatabaseUnavailable, *_AUTH_ERRORS)
         | {
             200: {
                 "description": "Every contact (the trash aside), by id: vCards, or CSV with "
@@ -482,8 +483,9 @@ def add_contacts_routes(
         summary="Import contacts",
         dependencies=[Depends(deps.limit_import)],
         response_model=ImportReport,
-        responses=unavailable
-        | error_responses(*_AUTH_ERRORS, ImportUnreadable, ImportTooLarge, *BODY_ERRORS),
+        responses=error_responses(
+            DatabaseUnavailable, *_AUTH_ERRORS, ImportUnreadable, ImportTooLarge, *BODY_ERRORS
+        ),
         openapi_extra={"requestBody": _IMPORT_BODY},
         # The import's own size limit, with room for the multipart framing around the file.
         route_class_override=deps.upload_route_class(import_limit),
@@ -520,8 +522,9 @@ def add_contacts_routes(
         dependencies=[Depends(deps.limit_contact_create)],
         status_code=http_status.HTTP_201_CREATED,
         response_model=ContactRead,
-        responses=unavailable
-        | error_responses(*_AUTH_ERRORS, ContactEmailExists, *BODY_ERRORS)
+        responses=error_responses(
+            DatabaseUnavailable, *_AUTH_ERRORS, ContactEmailExists, *BODY_ERRORS
+        )
         | success_headers(201, "ETag", "Location"),
     )
     async def create_contact(
@@ -546,8 +549,8 @@ def add_contacts_routes(
         summary="Replace a contact",
         dependencies=limited,
         response_model=ContactRead,
-        responses=unavailable
-        | error_responses(
+        responses=error_responses(
+            DatabaseUnavailable,
             *_AUTH_ERRORS,
             ContactNotFound,
             ContactEmailExists,
@@ -577,8 +580,8 @@ def add_contacts_routes(
         summary="Update a contact",
         dependencies=limited,
         response_model=ContactRead,
-        responses=unavailable
-        | error_responses(
+        responses=error_responses(
+            DatabaseUnavailable,
             *_AUTH_ERRORS,
             ContactNotFound,
             ContactEmailExists,
@@ -608,8 +611,13 @@ def add_contacts_routes(
         summary="Delete a contact",
         dependencies=limited,
         status_code=http_status.HTTP_204_NO_CONTENT,
-        responses=unavailable
-        | error_responses(*_AUTH_ERRORS, ContactNotFound, PreconditionFailed, MalformedEntityTags),
+        responses=error_responses(
+            DatabaseUnavailable,
+            *_AUTH_ERRORS,
+            ContactNotFound,
+            PreconditionFailed,
+            MalformedEntityTags,
+        ),
     )
     async def delete_contact(
         contact_id: ContactId,
@@ -638,8 +646,8 @@ def add_contacts_routes(
         summary="Restore a contact from the trash",
         dependencies=limited,
         response_model=ContactRead,
-        responses=unavailable
-        | error_responses(
+        responses=error_responses(
+            DatabaseUnavailable,
             *_AUTH_ERRORS,
             ContactNotFound,
             ContactEmailExists,
@@ -667,7 +675,8 @@ def add_contacts_routes(
         name="contacts:batch",
         summary="Apply up to 100 operations",
         response_model=BatchResults,
-        responses=unavailable | error_responses(*_AUTH_ERRORS, *BODY_ERRORS) | _ATOMIC_FAILURES,
+        responses=error_responses(DatabaseUnavailable, *_AUTH_ERRORS, *BODY_ERRORS)
+        | _ATOMIC_FAILURES,
     )
     async def batch(
         body: BatchRequest,
