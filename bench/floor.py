@@ -114,16 +114,16 @@ def build() -> Starlette:
     # The project's connection budget: its pool and the overflow it may open in a burst.
     reader = _Reader(settings.database_pool_size + settings.database_max_overflow)
 
-    async def user_id(request: Request) -> uuid.UUID | None:
+    async def user_id(request: Request) -> str | None:
         header = request.headers.get("authorization", "")
         try:
             claims = codec.decode(header.removeprefix("Bearer "), TokenType.ACCESS)
         except InvalidToken:
             return None
-        cached = await state["redis"].get(user_cache_key(claims.sub))
+        cached = await state["redis"].get(f"{settings.key_prefix}:{user_cache_key(claims.sub)}")
         if cached is None or json.loads(cached)["user"]["token_version"] != claims.extra.get("ver"):
             return None  # the project would read the database here; the bench keeps it warm
-        return uuid.UUID(claims.sub)
+        return uuid.UUID(claims.sub).hex
 
     async def contacts(request: Request) -> Response:
         owner = await user_id(request)

@@ -64,7 +64,7 @@ CONTACTS = text(
     INSERT INTO contacts_kit_contacts
         (owner_id, first_name, last_name, email, phone, birthday, birthday_key, notes,
          version, created_at, updated_at)
-    SELECT u.id,
+    SELECT replace(u.id::text, '-', ''),
            (CAST(:first AS text[]))[1 + (n * 7 + u.k) % 16],
            (CAST(:last AS text[]))[1 + (n * 13 + u.k) % 16] || (n % 100)::text,
            'p' || n::text || '.' || u.k::text || '@example' || (n % 37)::text || '.org',
@@ -211,7 +211,7 @@ async def seed(
                         "SELECT id FROM contacts_kit_contacts WHERE owner_id = :o ORDER BY id "
                         "OFFSET :off LIMIT 1"
                     ),
-                    {"o": big_user, "off": big // 2},
+                    {"o": big_user.hex, "off": big // 2},
                 )
             ).scalar_one()
             total = (
@@ -223,12 +223,12 @@ async def seed(
                         "SELECT change_seq, id FROM contacts_kit_contacts WHERE owner_id = :o "
                         "ORDER BY change_seq DESC, id DESC OFFSET :n LIMIT 1"
                     ),
-                    {"o": big_user, "n": min(CHANGES_BEHIND, big - 1)},
+                    {"o": big_user.hex, "n": min(CHANGES_BEHIND, big - 1)},
                 )
             ).one()
     finally:
         await engine.dispose()
-    token = sync_token(big_user, behind[0], behind[1])
+    token = sync_token(big_user.hex, behind[0], behind[1])
     return Seeded(big_user, small_user, login_user, sample, users + 2, int(total), token)
 
 
@@ -238,7 +238,8 @@ async def _tag(connection: AsyncConnection, now: datetime) -> None:
         await connection.execute(
             text(
                 "INSERT INTO contacts_kit_tags (owner_id, name, name_key, created_at) "
-                "SELECT id, :name, :key, :now FROM contacts_kit_users WHERE email LIKE 'big%' "
+                "SELECT replace(id::text, '-', ''), :name, :key, :now FROM contacts_kit_users "
+                "WHERE email LIKE 'big%' "
                 "RETURNING id"
             ),
             {"name": TAG, "key": tag_key(TAG), "now": now},

@@ -1,4 +1,4 @@
-"""The `contacts-kit` command: `serve`, `migrate` and `purge`."""
+"""The `contacts-kit` command: `serve`, `migrate`, `purge` and `erase-owner`."""
 
 from __future__ import annotations
 
@@ -70,10 +70,27 @@ def _public_url(settings: Settings, host: str, port: int) -> str | None:
     return f"http://{shown}:{port}"
 
 
+def _check_workers(settings: Settings, workers: int) -> None:
+    """Build the app once in this process, so a configuration error stops the command with
+    its message (rather than each worker failing and restarting); refuse several workers on
+    a cache each of them would have to itself."""
+    from contacts_kit.kit import ContactsKit
+
+    kit = ContactsKit(settings)
+    if workers > 1 and not kit.cache_shared:
+        raise ConfigurationError(
+            f"--workers {workers} needs a cache every worker shares: with one of its own, a "
+            "logout or a password change in one worker would not reach the others. Set "
+            "CONTACTS_KIT_REDIS_URL (or install a cache plugin whose cache is shared), or run "
+            "one worker"
+        )
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = Settings()
+    _check_workers(settings, args.workers)
     if settings.is_sqlite or args.migrate:
         # The embedded default migrates itself, so a newcomer's first command just works.
         upgrade(settings.database_url)
@@ -127,6 +144,31 @@ def _purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _nobody() -> str:
+    raise RuntimeError("the command line serves no request")
+
+
+async def _erase(settings: Settings, owner: str) -> dict[str, int]:
+    from contacts_kit.kit import ContactsKit
+
+    # A kit without accounts (the owner is the argument, no request comes): it erases in
+    # one transaction and ends the owner's generation, so no worker serves what it kept.
+    kit = ContactsKit(settings, owner=_nobody)
+    async with kit.lifespan():
+        return (await kit.erase_owner(owner)).rows
+
+
+def _erase_owner(args: argparse.Namespace) -> int:
+    rows = asyncio.run(_erase(Settings(), args.owner))
+    for table, count in rows.items():
+        print(f"{table}: {count} row(s) deleted")
+    total = sum(rows.values())
+    print(f"erased owner {args.owner!r}: {total} row(s) in all")
+    if total == 0:
+        print("(nothing found: a UUID owner is stored as its 32 hex digits, without hyphens)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `contacts-kit` command."""
     parser = argparse.ArgumentParser(prog="contacts-kit", description=__doc__)
@@ -150,6 +192,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(run it daily from cron or a scheduled job)",
     )
     purge.set_defaults(handler=_purge)
+
+    erase_owner = commands.add_parser(
+        "erase-owner",
+        help="delete an owner's whole address book (contacts, trash, tags, changes feed, "
+        "calendar secret) and say what went",
+    )
+    erase_owner.add_argument(
+        "owner", help="the owner key as stored: an id in decimal, a UUID as 32 hex digits, a string"
+    )
+    erase_owner.set_defaults(handler=_erase_owner)
     return parser
 
 

@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 class ErrorCode(StrEnum):
     """Machine-readable `code` of every error body contacts-kit returns."""
 
+    __qualname__ = "ContactsKitErrorCode"  # its OpenAPI name: never a host's
+
     EMAIL_ALREADY_REGISTERED = "EMAIL_ALREADY_REGISTERED"
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     INVALID_TOKEN = "INVALID_TOKEN"

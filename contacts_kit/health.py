@@ -28,6 +28,8 @@ VERSION_QUERY: Select[tuple[Any]] = select(column("version_num")).select_from(ta
 class Liveness(BaseModel):
     """The process answers."""
 
+    __qualname__ = "ContactsKitLiveness"  # its OpenAPI name: never a host's
+
     status: Literal["ok"]
 
 
@@ -38,6 +40,8 @@ class ReplicaStatus(BaseModel):
     """A read replica as the last check found it. One that is down or lagging serves no
     reads (the primary does); it does not make the service unready."""
 
+    __qualname__ = "ContactsKitReplicaStatus"  # its OpenAPI name: never a host's
+
     name: str = Field(description="Host, port and database.")
     state: Literal["unknown", "ok", "lagging", "down"]
     lag: float | None = Field(description="Seconds since it was last seen caught up.")
@@ -47,6 +51,8 @@ class ReplicaStatus(BaseModel):
 class Readiness(BaseModel):
     """Whether the service can serve: `ok` when the database answers with the tables of this
     version (`not_migrated`: run `contacts-kit migrate`) and the cache answers."""
+
+    __qualname__ = "ContactsKitReadiness"  # its OpenAPI name: never a host's
 
     status: Literal["ok", "unavailable"]
     database: DatabaseState

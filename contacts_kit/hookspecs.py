@@ -5,7 +5,6 @@ Every hook is called with keyword arguments; an implementation may take any subs
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -13,6 +12,7 @@ import pluggy
 if TYPE_CHECKING:
     from contacts_kit.backends.protocols import Cache, Mailer, RateLimitStore, Storage
     from contacts_kit.backends.redis_client import RedisClient
+    from contacts_kit.contact.owner import OwnerId
     from contacts_kit.contact.schemas import ContactRead
     from contacts_kit.events import HookContext
     from contacts_kit.settings import Settings
@@ -70,18 +70,20 @@ def on_user_deleted(user: UserRead, context: HookContext) -> Any:
 
 
 @hookspec
-def on_contact_created(contact: ContactRead, owner_id: uuid.UUID, context: HookContext) -> Any:
-    """A new contact was committed; may return an awaitable."""
+def on_contact_created(contact: ContactRead, owner_id: OwnerId, context: HookContext) -> Any:
+    """A new contact was committed; may return an awaitable. `owner_id` is the owner's id as
+    the owner dependency gave it: the account's UUID with the kit's accounts, the host's own
+    id (an int, a str or a UUID) when the host supplies the owner."""
 
 
 @hookspec
-def on_contact_updated(contact: ContactRead, owner_id: uuid.UUID, context: HookContext) -> Any:
+def on_contact_updated(contact: ContactRead, owner_id: OwnerId, context: HookContext) -> Any:
     """A contact was changed (`PUT` or `PATCH`); may return an awaitable."""
 
 
 @hookspec
 def on_contact_deleted(
-    contact_id: int, owner_id: uuid.UUID, permanent: bool, context: HookContext
+    contact_id: int, owner_id: OwnerId, permanent: bool, context: HookContext
 ) -> Any:
     """A contact was deleted: moved to the trash (`permanent` False) or deleted for good
     (`permanent` True, from the book or from the trash); may return an awaitable. The purge
@@ -89,5 +91,5 @@ def on_contact_deleted(
 
 
 @hookspec
-def on_contact_restored(contact: ContactRead, owner_id: uuid.UUID, context: HookContext) -> Any:
+def on_contact_restored(contact: ContactRead, owner_id: OwnerId, context: HookContext) -> Any:
     """A contact came back from the trash; may return an awaitable."""

@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, NoMatchFound
+from starlette.routing import Match, NoMatchFound, compile_path
 from starlette.types import Message, Receive
 
 from contacts_kit.db.engine import (
@@ -98,6 +98,8 @@ _HINTS: dict[ErrorCode, tuple[str, str]] = {
 class ErrorBody(BaseModel):
     """The JSON body of every contacts-kit error response."""
 
+    __qualname__ = "ContactsKitErrorBody"  # its OpenAPI name: never a host's
+
     detail: str
     code: ErrorCode
 
@@ -165,6 +167,17 @@ class DatabaseNotMigrated(ContactsKitError):
 
     code = ErrorCode.DATABASE_NOT_MIGRATED
     message = "The database is not migrated: run `contacts-kit migrate`."
+
+
+class Answered(Exception):
+    """An error a route has turned into its own answer (an atomic batch's failure), raised
+    rather than returned: every dependency with `yield` around the endpoint sees a failure,
+    so the request's transaction rolls back (a host's own session dependency too), and the
+    kit's route class answers with `response`."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
 
 
 class KitHTTPException(HTTPException):
@@ -314,6 +327,9 @@ class KitRoute(APIRoute):
                     except KitHTTPException as exc:
                         _fail(request, attempt)
                         return error_response(request, exc.error)
+                    except Answered as exc:
+                        _fail(request, attempt)
+                        return exc.response
                     except RequestValidationError as exc:
                         _fail(request, attempt)
                         return validation_response(exc)
@@ -476,12 +492,32 @@ def install_app_handlers(app: FastAPI) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Links
+
+
+def mount_path(request: Request, route_path: str) -> str:
+    """Where the router of the route serving `request` is mounted, whatever prefixes the host
+    put around it: the request's path without the route's own `route_path` (as its router
+    declares it, `{parameters}` included). Two kits in one app, or one kit at two prefixes,
+    each build links to the mount that answered (route names are global to an app, so
+    `request.url_for` would name the first)."""
+    path = request.url.path
+    route = compile_path(route_path)[0]
+    for start in range(len(path), -1, -1):
+        if (start == len(path) or path[start] == "/") and route.match(path[start:]):
+            return path[:start]
+    raise ValueError(f"{path!r} is not served by a route at {route_path!r}")
+
+
+# ---------------------------------------------------------------------------------------------
 # OpenAPI
 
 
 def operation_id(route: APIRoute) -> str:
     """A route's operation id in the OpenAPI document: its name (`contacts:list` becomes
-    `contacts_list`), so a generated client reads like an SDK."""
+    `contacts_list`), so a generated client reads like an SDK. `kit.router` names its routes
+    so; a host including a router of the kit may pass it (or its own) as
+    `include_router(..., generate_unique_id_function=...)`."""
     return route.name.replace(":", "_")
 
 

@@ -8,34 +8,41 @@ import contextlib
 import logging
 import os
 import secrets
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
-from fastapi.staticfiles import StaticFiles
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from contacts_kit.auth.oauth_router import get_identities_router, get_oauth_router
+from contacts_kit.auth.current_user import CurrentUser
+from contacts_kit.auth.deps import AccountDependencies, AccountParts
+from contacts_kit.auth.errors import InvalidToken, NotAuthenticated
+from contacts_kit.auth.oauth_router import get_oauth_router
 from contacts_kit.auth.providers import Providers
 from contacts_kit.auth.router import get_auth_router
 from contacts_kit.auth.tokens import TokenCodec
 from contacts_kit.auth.totp import SecretBox
 from contacts_kit.backends.breaker import CircuitBreaker
-from contacts_kit.backends.cache_memory import MemoryCache
 from contacts_kit.backends.protocols import Cache, Mailer, RateLimitStore, Storage
 from contacts_kit.backends.redis_client import redis_client
 from contacts_kit.backends.resilient import ResilientCache
 from contacts_kit.backends.storage_local import LocalStorage
-from contacts_kit.contact.pages import PageCache
+from contacts_kit.contact.deps import ContactDependencies, OwnerDependency
+from contacts_kit.contact.events import ContactEvents
+from contacts_kit.contact.owner import OwnerId, owner_key
+from contacts_kit.contact.pages import KeptAnswers, PageCache
 from contacts_kit.contact.router import (
-    add_contacts_routes,
     get_calendar_router,
+    get_contacts_router,
     get_tags_router,
 )
+from contacts_kit.contact.service import Erasure, erase
 from contacts_kit.db.engine import (
     make_engine,
     make_session_factory,
@@ -43,9 +50,9 @@ from contacts_kit.db.engine import (
     watch_statements,
 )
 from contacts_kit.db.replicas import Replicas
-from contacts_kit.deps import Collaborators, KitDependencies
-from contacts_kit.errors import ConfigurationError
-from contacts_kit.events import Events, HookContext
+from contacts_kit.deps import Plumbing
+from contacts_kit.errors import ConfigurationError, ContactsKitError
+from contacts_kit.events import HookContext
 from contacts_kit.health import PROBE_TIMEOUT, get_health_router
 from contacts_kit.http import operation_id
 from contacts_kit.mail import MailComposer
@@ -53,8 +60,14 @@ from contacts_kit.plugins import make_plugin_manager
 from contacts_kit.ratelimit import RateLimits
 from contacts_kit.settings import Settings
 from contacts_kit.users.cache import UserCache
+from contacts_kit.users.events import AccountEvents
 from contacts_kit.users.passwords import PasswordHasher
-from contacts_kit.users.router import MEDIA_ROUTE, get_users_router
+from contacts_kit.users.router import (
+    get_avatar_router,
+    get_sessions_router,
+    get_two_factor_router,
+    get_users_router,
+)
 
 logger = logging.getLogger("contacts_kit")
 
@@ -66,21 +79,32 @@ B = TypeVar("B")
 class ContactsKit:
     """One contacts service: settings, plugins, database, backends and the routers to mount.
 
-    A host app builds one per process, includes `kit.router` (every API route, under
-    `settings.api_prefix`) and, if it wants the probes, `kit.health_router`, and runs
-    `kit.lifespan` inside its own lifespan. The kit adds nothing else to the host's app: no
-    exception handler, no middleware, no CORS.
+    A host app builds one per process, includes the routers it wants and runs `kit.lifespan`
+    inside its own lifespan. `kit.router` carries every API route under
+    `settings.api_prefix` (the standalone server's layout); `get_contacts_router()`,
+    `get_tags_router()`, `get_calendar_router()` and the accounts' factories give one concern
+    each, without a prefix. The kit adds nothing else to the host's app: no exception
+    handler, no middleware, no CORS.
 
     Args:
         settings: the configuration; nothing is read from the environment here.
         plugins: plugin objects or modules, registered after the built-ins and the installed
             ones (so their providers win).
+        owner: a host's own dependency saying whose address book a request is about (an
+            int, a str of up to 255 characters or a UUID: its user's id, or a team's). With
+            it the kit's accounts are off: no account route, no JWT secret, no avatar
+            storage. Without it, the kit's accounts supply the current user's id.
+        owner_errors: the kit errors `owner` may answer with, for the OpenAPI document (a
+            host's own dependency raises its own errors: leave it empty).
         clock: the current time, timezone-aware (tests freeze it).
         route_class: the host's own `APIRoute` subclass, if it has one; every kit route is of
             a class that runs the host's wrapper outside the kit's error answers.
         engine: an async engine of the host's to share (one pool for the host and the kit);
             by default the kit makes its own from `settings.database_url` and disposes of it
             when its lifespan ends. A shared engine is the host's to dispose of.
+        operation_ids: how `kit.router` names its routes' operations in the OpenAPI
+            document (a host mounting two kits prefixes one); the routers of the `get_*`
+            factories take the host's `generate_unique_id_function` instead.
     """
 
     def __init__(
@@ -88,12 +112,16 @@ class ContactsKit:
         settings: Settings,
         plugins: Iterable[object] = (),
         *,
+        owner: OwnerDependency | None = None,
+        owner_errors: tuple[type[ContactsKitError], ...] = (),
         clock: Callable[[], datetime] | None = None,
         route_class: type[APIRoute] = APIRoute,
         engine: AsyncEngine | None = None,
+        operation_ids: Callable[[APIRoute], str] = operation_id,
     ) -> None:
         self.settings = settings
         self.now: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.operation_ids = operation_ids
         if "*" in settings.cors_origins and settings.cors_allow_credentials:
             raise ConfigurationError(
                 "CORS: `*` origins together with credentials would let any site act as the "
@@ -102,28 +130,7 @@ class ContactsKit:
         self.plugin_manager = make_plugin_manager(
             plugins, load_entry_points=settings.load_entry_points
         )
-        hook = self.plugin_manager.hook
-        # One Redis client, shared by the cache and the rate limits, and one breaker for it.
-        self.redis = redis_client(settings)
-        self.breaker = CircuitBreaker("the cache and rate-limit store", settings.cache_retry_after)
-        cache = _checked(
-            "provide_cache", Cache, hook.provide_cache(settings=settings, redis=self.redis)
-        )
-        # The in-memory cache is each process's own; Redis and plugins' caches are shared.
-        self._cache_shared = not isinstance(cache, MemoryCache)
-        resilient = ResilientCache(cache, self.breaker)
-        self.cache: Cache = resilient
-        self.mailer: Mailer = _checked(
-            "provide_mailer", Mailer, hook.provide_mailer(settings=settings)
-        )
-        self.storage: Storage = _checked(
-            "provide_storage", Storage, hook.provide_storage(settings=settings)
-        )
-        rate_limit_store: RateLimitStore = _checked(
-            "provide_rate_limit_store",
-            RateLimitStore,
-            hook.provide_rate_limit_store(settings=settings, redis=self.redis),
-        )
+        rate_limit_store = self._backends()
         self._owns_engine = engine is None
         self.engine = watch_statements(engine) if engine is not None else make_engine(settings)
         if settings.database_replica_urls and self.engine.dialect.name != "postgresql":
@@ -132,8 +139,77 @@ class ContactsKit:
             )
         self.replicas = Replicas(settings, self.engine, self.cache)
         """The read replicas and their states (none unless `database_replica_urls`)."""
+        self.sessions = make_session_factory(transactional(self.engine))
+        self.limits = RateLimits(settings, rate_limit_store, self.breaker)
+        self.plumbing = Plumbing(settings, self.sessions, route_class)
+        self.session = self.plumbing.session
+        """The request's transaction, a dependency of every kit route that writes. A host may
+        override it with a session of its own: every error a kit route answers reaches it as
+        an exception, so a session that commits only when the endpoint returns rolls back."""
+        context = HookContext(settings, self.cache, self.mailer, self.storage)
+        self.accounts: AccountDependencies | None = None
+        """The accounts module's dependencies, or None when the host supplies the owner."""
+        if owner is None:
+            self.accounts = self._accounts(context)
+            owner, owner_errors = self.accounts.current_owner, (NotAuthenticated, InvalidToken)
+        self.kept = self._kept_answers(settings)
+        """The read answers this process keeps (None when it keeps none)."""
+        self.contacts = ContactDependencies(
+            self.plumbing,
+            owner=owner,
+            owner_errors=owner_errors,
+            engine=self.engine,
+            replicas=self.replicas,
+            limits=self.limits,
+            kept=self.kept,
+            events=ContactEvents(self.plugin_manager, context),
+            # Through a lambda, so a clock swapped on the kit later is seen too.
+            clock=lambda: self.now(),
+        )
+        self.current_owner = self.contacts.current_owner
+        """The owner dependency of every contacts route (override it in tests)."""
+        self.health_router = get_health_router(
+            self.engine,
+            self.cache,
+            self.plumbing.route_class,
+            self.replicas,
+            # The Redis client gives up after two attempts of `redis_timeout` each.
+            cache_timeout=max(PROBE_TIMEOUT, 2 * settings.redis_timeout + 1),
+        )
+        """`/healthz` and `/readyz`, without a prefix: mount them where your probes look."""
+
+    def _backends(self) -> RateLimitStore:
+        """The backends the plugins provide, checked against their protocols: the cache (and
+        whether every process shares it), the mailer, the storage; the rate-limit store is
+        returned for the limits."""
+        settings, hook = self.settings, self.plugin_manager.hook
+        # One Redis client, shared by the cache and the rate limits, and one breaker for it.
+        self.redis = redis_client(settings)
+        self.breaker = CircuitBreaker("the cache and rate-limit store", settings.cache_retry_after)
+        cache = _checked(
+            "provide_cache", Cache, hook.provide_cache(settings=settings, redis=self.redis)
+        )
+        self.cache_shared = cache_is_shared(cache)
+        """Whether every process sees the same cache: revocations and kept answers need it."""
+        self.cache: ResilientCache = ResilientCache(cache, self.breaker, settings.key_prefix)
+        self.mailer: Mailer = _checked(
+            "provide_mailer", Mailer, hook.provide_mailer(settings=settings)
+        )
+        self.storage: Storage = _checked(
+            "provide_storage", Storage, hook.provide_storage(settings=settings)
+        )
+        store: RateLimitStore = _checked(
+            "provide_rate_limit_store",
+            RateLimitStore,
+            hook.provide_rate_limit_store(settings=settings, redis=self.redis),
+        )
+        return store
+
+    def _accounts(self, context: HookContext) -> AccountDependencies:
+        """The kit's own accounts: they need a JWT secret, and avatar storage every
+        instance sees."""
+        settings = self.settings
         secret = _resolve_jwt_secret(settings)
-        _check_storage(settings, self.storage)
         if settings.oauth_providers and not settings.oauth_redirect_allowlist:
             raise ConfigurationError(
                 "CONTACTS_KIT_OAUTH_PROVIDERS is set but CONTACTS_KIT_OAUTH_REDIRECT_ALLOWLIST "
@@ -141,82 +217,137 @@ class ContactsKit:
             )
         self.tokens = TokenCodec(secret, lambda: self.now())
         self.passwords = PasswordHasher(settings)
-        self.events = Events(
-            self.plugin_manager, HookContext(settings, self.cache, self.mailer, self.storage)
-        )
-        pages = self._page_cache(settings)
-        self.deps = KitDependencies(
-            Collaborators(
-                settings=settings,
-                engine=self.engine,
-                replicas=self.replicas,
-                sessions=make_session_factory(transactional(self.engine)),
+        return AccountDependencies(
+            self.plumbing,
+            AccountParts(
                 read_sessions=make_session_factory(self.engine),
                 tokens=self.tokens,
                 providers=Providers(settings, self.cache),
                 secret_box=SecretBox(secret),
                 passwords=self.passwords,
-                user_cache=UserCache(
-                    resilient, settings.user_cache_ttl, generations=pages is not None
-                ),
-                pages=pages,
+                user_cache=UserCache(self.cache, settings.user_cache_ttl),
                 mail=MailComposer(settings),
                 storage=self.storage,
-                limits=RateLimits(settings, rate_limit_store, self.breaker),
-                events=self.events,
-                # Through a lambda, so a clock swapped on the kit later is seen too.
+                limits=self.limits,
+                events=AccountEvents(self.plugin_manager, context),
                 clock=lambda: self.now(),
                 token_url=f"{settings.api_prefix}/auth/token",
-                host_route_class=route_class,
+                erase_owned=_erase_account_book,
+            ),
+        )
+
+    @property
+    def current_user(self) -> CurrentUser:
+        """The current-user dependency of the kit's accounts: use it on your own routes,
+        override it in tests. `ConfigurationError` when the host supplies the owner."""
+        return self._require_accounts().current_user
+
+    def _require_accounts(self) -> AccountDependencies:
+        if self.accounts is None:
+            raise ConfigurationError(
+                "this kit runs on the host's owners (ContactsKit(owner=...)): its accounts "
+                "are off, so it has no account routers and no current user"
             )
-        )
-        self.current_user = self.deps.current_user
-        """The current-user dependency: use it on your own routes, override it in tests."""
-        self.router = self._api_router()
-        """Every API route, under `settings.api_prefix`."""
-        self.health_router = get_health_router(
-            self.engine,
-            self.cache,
-            self.deps.route_class,
-            self.replicas,
-            # The Redis client gives up after two attempts of `redis_timeout` each.
-            cache_timeout=max(PROBE_TIMEOUT, 2 * settings.redis_timeout + 1),
-        )
-        """`/healthz` and `/readyz`, without a prefix: mount them where your probes look."""
+        return self.accounts
 
-    def _page_cache(self, settings: Settings) -> PageCache | None:
-        """The read answers this process keeps, when it may: the user cache must be one that
-        every process shares (Redis, or a plugin's), or a write in one process would leave
-        another serving what it kept (the in-memory cache is each process's own)."""
-        if settings.read_cache_bytes and settings.user_cache_ttl and self._cache_shared:
-            return PageCache(settings.read_cache_bytes)
-        return None
+    def _kept_answers(self, settings: Settings) -> KeptAnswers | None:
+        """The owners' generations and the read answers this process keeps, when it may: the
+        cache must be one that every process shares (Redis, or a plugin's that says so), or
+        a write in one process would leave another serving what it kept. A process keeping
+        nothing (`read_cache_bytes=0`) still ends the generations of what it writes."""
+        if not (settings.user_cache_ttl and self.cache_shared):
+            return None
+        pages = PageCache(settings.read_cache_bytes) if settings.read_cache_bytes else None
+        return KeptAnswers(self.cache, pages, settings.user_cache_ttl)
 
-    def _api_router(self) -> APIRouter:
-        router = APIRouter(
-            prefix=self.settings.api_prefix,
-            route_class=self.deps.route_class,
-            generate_unique_id_function=operation_id,
+    def get_contacts_router(self) -> APIRouter:
+        """The contacts routes (list, search, CRUD, birthdays, trash, sync, batch, import,
+        export), without a prefix: `kit.router` puts them at `/contacts`."""
+        return get_contacts_router(self.contacts)
+
+    def get_tags_router(self) -> APIRouter:
+        """The tags routes, without a prefix: `kit.router` puts them at `/tags`."""
+        return get_tags_router(self.contacts)
+
+    def get_calendar_router(self) -> APIRouter:
+        """The birthday feed (`/calendar/{token}/birthdays.ics`) and its secret address
+        (`/users/me/calendar-token`), relative to where you include it."""
+        return get_calendar_router(self.contacts)
+
+    def get_auth_router(self) -> APIRouter:
+        """Signup, login, tokens, logout, verification, password reset (kit accounts only):
+        `kit.router` puts them at `/auth`."""
+        return get_auth_router(self._require_accounts())
+
+    def get_users_router(self) -> APIRouter:
+        """`GET` and `DELETE /me` (kit accounts only): `kit.router` puts them at `/users`."""
+        return get_users_router(self._require_accounts())
+
+    def get_sessions_router(self) -> APIRouter:
+        """`/me/sessions` (kit accounts only): `kit.router` puts them at `/users`."""
+        return get_sessions_router(self._require_accounts())
+
+    def get_two_factor_router(self) -> APIRouter:
+        """`/me/2fa...` (kit accounts only): `kit.router` puts them at `/users`."""
+        return get_two_factor_router(self._require_accounts())
+
+    def get_avatar_router(self) -> APIRouter:
+        """`/users/me/avatar` and, for files on the local disk, the route serving them
+        (`CONTACTS_KIT_MEDIA_URL_PATH`), relative to where you include it (kit accounts
+        only)."""
+        # Only a kit that serves avatars needs storage every instance sees.
+        _check_storage(self.settings, self.storage)
+        local = isinstance(self.storage, LocalStorage)
+        return get_avatar_router(
+            self._require_accounts(), self.settings.media_dir if local else None
         )
-        # Contacts first: FastAPI tries the routes in order, and they are the busy ones. They
-        # are the kit router's own routes, the other domains' routers are included.
-        add_contacts_routes(router, self.deps, prefix="/contacts", tags=["contacts"])
-        router.include_router(get_tags_router(self.deps), prefix="/tags", tags=["tags"])
-        router.include_router(get_auth_router(self.deps), prefix="/auth", tags=["auth"])
-        router.include_router(get_users_router(self.deps), prefix="/users", tags=["users"])
-        if self.settings.oauth_providers:
-            router.include_router(get_oauth_router(self.deps), prefix="/auth", tags=["auth"])
-            router.include_router(get_identities_router(self.deps), prefix="/users", tags=["users"])
-        router.include_router(get_calendar_router(self.deps), tags=["calendar"])
-        if isinstance(self.storage, LocalStorage):
-            self.settings.media_dir.mkdir(parents=True, exist_ok=True)
-            # `mount` does not apply the router's prefix as route declarations do.
-            router.mount(
-                self.settings.api_prefix + self.settings.media_url_path,
-                StaticFiles(directory=self.settings.media_dir),
-                name=MEDIA_ROUTE,
+
+    def get_oauth_router(self) -> APIRouter:
+        """Provider sign-in (`/auth/oauth/...`) and linked identities
+        (`/users/me/identities`), relative to where you include it, beside the account
+        routes at `/auth` (kit accounts only)."""
+        return get_oauth_router(self._require_accounts())
+
+    @cached_property
+    def router(self) -> APIRouter:
+        """Every API route under `settings.api_prefix`, as the standalone server serves them:
+        the contacts, the tags, the calendar and, with the kit's accounts, every account
+        route (avatars included, so their storage is checked when this is first read)."""
+        router = APIRouter(prefix=self.settings.api_prefix)
+        routers: list[tuple[APIRouter, str, str]] = [
+            (self.get_contacts_router(), "/contacts", "contacts"),
+            (self.get_tags_router(), "/tags", "tags"),
+        ]
+        if self.accounts is not None:
+            routers += [
+                (self.get_auth_router(), "/auth", "auth"),
+                (self.get_users_router(), "/users", "users"),
+                (self.get_sessions_router(), "/users", "users"),
+                (self.get_two_factor_router(), "/users", "users"),
+                (self.get_avatar_router(), "", "users"),
+            ]
+            if self.settings.oauth_providers:
+                routers.append((self.get_oauth_router(), "", ""))
+        routers.append((self.get_calendar_router(), "", "calendar"))
+        for included, prefix, tag in routers:
+            router.include_router(
+                included,
+                prefix=prefix,
+                tags=[tag] if tag else None,
+                generate_unique_id_function=self.operation_ids,
             )
         return router
+
+    async def erase_owner(self, owner_id: OwnerId) -> Erasure:
+        """Remove an owner's whole address book: contacts (the trash too), tags, the changes
+        feed and the calendar secret, in one transaction; what went, per table. The owner
+        may start a new book later. `contacts-kit erase-owner` does the same."""
+        key = owner_key(owner_id)
+        async with self.sessions.begin() as session:
+            erasure = await erase(session, key)
+        if self.kept is not None:
+            await self.kept.forget(key)
+        return erasure
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI | None = None) -> AsyncIterator[None]:
@@ -236,6 +367,25 @@ class ContactsKit:
                 await self.redis.aclose()
             if self._owns_engine:
                 await self.engine.dispose()
+
+
+async def _erase_account_book(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """What goes with a deleted account besides its rows: its address book."""
+    await erase(session, owner_key(user_id))
+
+
+def cache_is_shared(cache: object) -> bool:
+    """Whether a cache backend says every process sees the same entries (its `shared`
+    attribute). One that does not say is taken as each process's own, and logged."""
+    shared = getattr(cache, "shared", None)
+    if isinstance(shared, bool):
+        return shared
+    logger.warning(
+        "the cache %s does not say whether other processes share it (a `shared` attribute): "
+        "taken as not shared, so no read answers are kept and `--workers` stays at 1",
+        type(cache).__name__,
+    )
+    return False
 
 
 def _checked(hook_name: str, protocol: type[Any], backend: B | None) -> B:

@@ -1,19 +1,19 @@
 """Rate limits as explicit FastAPI dependencies, on fastapi-limiter and pyrate-limiter.
 
-A per-user limit depends on the current-user dependency itself and keys on the user it gives,
-so a host's `dependency_overrides` of the current user changes who is counted, never whether.
-A per-IP limit keys on the route and the client address. The counts live in the
-`RateLimitStore` a plugin provides (memory, or the kit's Redis client).
+A per-user (or per-owner) limit depends on the dependency that says who the caller is and keys
+on what it gives, so a host's `dependency_overrides` of it changes who is counted, never
+whether (`contacts_kit.auth.deps`, `contacts_kit.contact.deps`). A per-IP limit keys on the
+route and the client address. The counts live in the `RateLimitStore` a plugin provides
+(memory, or the kit's Redis client).
 """
 
 import ipaddress
 import logging
 import math
-import uuid
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi_limiter.depends import RateLimiter
 from pyrate_limiter import BucketFactory, Limiter, Rate
 
@@ -22,7 +22,6 @@ from contacts_kit.backends.buckets import resolve
 from contacts_kit.backends.protocols import RateLimitStore
 from contacts_kit.errors import ContactsKitError, ErrorCode
 from contacts_kit.settings import Settings, parse_rates
-from contacts_kit.users.schemas import AuthenticatedUser
 
 logger = logging.getLogger("contacts_kit.ratelimit")
 
@@ -155,28 +154,6 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str:
         if not trusted(hop):
             return hop
     return peer
-
-
-CurrentUserDependency = Callable[..., Awaitable[AuthenticatedUser]]
-
-
-def user_key(user_id: uuid.UUID) -> str:
-    """The identity a per-user limit counts against."""
-    return f"user:{user_id}"
-
-
-def per_user(limit: RateLimit, current_user: CurrentUserDependency) -> Callable[..., Any]:
-    """A dependency counting the request against the current user (whoever
-    `current_user`, or its override, says that is), and giving that user to whatever
-    depends on it."""
-
-    async def limit_per_user(
-        request: Request, user: Annotated[AuthenticatedUser, Depends(current_user)]
-    ) -> AuthenticatedUser:
-        await limit.hit(request, user_key(user.id))
-        return user
-
-    return limit_per_user
 
 
 def per_ip(limit: RateLimit, route: str, trusted_proxies: list[str]) -> Callable[..., Any]:

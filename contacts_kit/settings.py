@@ -167,6 +167,15 @@ class Settings(BaseSettings):
         "(`redis+cluster://host:6379`, `rediss+cluster://` with TLS); unset keeps the "
         "in-memory cache.",
     )
+    key_prefix: str = Field(
+        "contacts_kit",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Prefix of every key the kit keeps in the cache and the rate-limit store "
+        "(Redis): give each kit that shares a Redis with another (tenants on separate "
+        "databases, for example) its own, so their users, limits and kept answers stay apart.",
+    )
     jwt_secret: SecretStr | None = Field(
         None,
         description="HMAC key that signs the JWTs; at least 32 bytes. Required in production. "
@@ -229,11 +238,11 @@ class Settings(BaseSettings):
         16 * 1024 * 1024,
         ge=0,
         description="Bytes of answers to the busiest contact reads (list and search pages, "
-        "birthdays, one contact) each worker keeps, per user, until that user's next change "
-        "to their contacts; `0` turns it off. An answer is served only while the user's "
+        "birthdays, one contact) each worker keeps, per owner, until that owner's next change "
+        "to their contacts; `0` turns it off. An answer is served only while the owner's "
         "generation in the cache (it lasts `USER_CACHE_TTL`) is the one it was built under, and "
         "every write ends it, so it needs a cache all processes share: with the in-memory one "
-        "(no `REDIS_URL`, no cache plugin) nothing is kept.",
+        "(no `REDIS_URL`), or a cache plugin that does not say it is shared, nothing is kept.",
     )
     media_dir: Path = Field(
         Path("media"), description="Folder where the local-disk storage keeps uploaded files."

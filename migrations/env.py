@@ -10,20 +10,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import contacts_kit.models  # noqa: F401  (registers every table on the metadata)
 from contacts_kit.db.base import Base
-from contacts_kit.migrate import VERSION_TABLE
+from contacts_kit.migrate import VERSION_TABLE, context_options
 
 config = context.config
 target_metadata = Base.metadata
 
 
 def _configure(connection: Connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=target_metadata,
-        version_table=VERSION_TABLE,
-        render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
-    )
+    context.configure(connection=connection, **context_options(connection))
     with context.begin_transaction():
         context.run_migrations()
 

@@ -132,6 +132,7 @@ GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
         "The current-user cache; with `REDIS_URL`, shared by workers with the rate limits.",
         (
             "redis_",
+            "key_prefix",
             "cache_retry_after",
             "user_cache_ttl",
             "memory_cache_max_entries",

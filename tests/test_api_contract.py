@@ -73,27 +73,30 @@ def test_every_body_is_a_named_schema(spec: dict[str, Any]) -> None:
     token = spec["paths"]["/api/auth/token"]["post"]["requestBody"]["content"]
     assert list(login) == ["application/json"]
     assert list(token) == ["application/x-www-form-urlencoded"]
-    form = _schema(spec, "TokenForm")
+    form = _schema(spec, "ContactsKitTokenForm")
     assert form["properties"]["username"]["format"] == "email"
     assert form["properties"]["password"]["minLength"] == 1
-    scheme = spec["components"]["securitySchemes"]["OAuth2PasswordBearer"]
+    scheme = spec["components"]["securitySchemes"]["ContactsKitOAuth2"]
     assert scheme["flows"]["password"]["tokenUrl"] == "/api/auth/token"
 
 
 def test_the_avatar_is_a_binary_file_part(spec: dict[str, Any]) -> None:
     body = spec["paths"]["/api/users/me/avatar"]["patch"]["requestBody"]["content"]
-    assert body["multipart/form-data"]["schema"]["$ref"] == "#/components/schemas/AvatarUpload"
-    assert _schema(spec, "AvatarUpload")["properties"]["file"]["format"] == "binary"
+    assert (
+        body["multipart/form-data"]["schema"]["$ref"]
+        == "#/components/schemas/ContactsKitAvatarUpload"
+    )
+    assert _schema(spec, "ContactsKitAvatarUpload")["properties"]["file"]["format"] == "binary"
 
 
 def test_null_is_allowed_only_where_the_server_accepts_it(spec: dict[str, Any]) -> None:
-    update = _schema(spec, "ContactUpdate")["properties"]
+    update = _schema(spec, "ContactsKitContactUpdate")["properties"]
     for name in ("first_name", "favorite"):
         assert "anyOf" not in update[name], name
         assert update[name].get("type") != "null", name
     for name in ("last_name", "email", "phone", "birthday", "notes"):
         assert {"type": "null"} in update[name]["anyOf"], name  # null clears the field
-    create = _schema(spec, "ContactCreate")
+    create = _schema(spec, "ContactsKitContactCreate")
     assert create["required"] == ["first_name"]
     for method, path, operation in _operations(spec):
         for parameter in operation.get("parameters", []):
@@ -128,13 +131,19 @@ def test_responses_declare_their_headers_bodies_and_errors(spec: dict[str, Any])
         for status, response in responses.items():
             if status.startswith(("4", "5")):
                 assert list(response["content"]) == ["application/json"], (method, path, status)
-    tokens = spec["components"]["schemas"].get("TokenPair") or _schema(spec, "TokenPair-Output")
+    tokens = spec["components"]["schemas"].get("ContactsKitTokenPair") or _schema(
+        spec, "ContactsKitTokenPair-Output"
+    )
     assert "token_type" in tokens["required"]
     ready = spec["paths"]["/readyz"]["get"]["responses"]
-    assert ready["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Readiness")
-    assert ready["503"]["content"]["application/json"]["schema"]["$ref"].endswith("/Readiness")
+    assert ready["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ContactsKitReadiness"
+    )
+    assert ready["503"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ContactsKitReadiness"
+    )
     live = spec["paths"]["/healthz"]["get"]["responses"]["200"]
-    assert live["content"]["application/json"]["schema"]["$ref"].endswith("/Liveness")
+    assert live["content"]["application/json"]["schema"]["$ref"].endswith("/ContactsKitLiveness")
 
 
 async def test_a_422_is_valid_json_and_echoes_no_huge_input(

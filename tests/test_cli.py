@@ -21,8 +21,9 @@ from tests.server import clean_env, serving, serving_command, temporary_database
 from tests.services import unavailable
 
 
-def test_serve_on_the_embedded_default_just_works(tmp_path: Path) -> None:
-    env = clean_env(CONTACTS_KIT_REQUIRE_VERIFIED_EMAIL="false")
+def test_serve_on_the_embedded_default_just_works(tmp_path: Path, redis_url: str) -> None:
+    # Two workers share a cache (Redis): each worker's own would not see the other's logouts.
+    env = clean_env(CONTACTS_KIT_REQUIRE_VERIFIED_EMAIL="false", CONTACTS_KIT_REDIS_URL=redis_url)
     with serving(tmp_path, "--workers", "2", env=env) as base:
         assert httpx.get(f"{base}/docs").status_code == 200
         account = {"email": "cli@example.com", "password": PASSWORD}
@@ -100,10 +101,12 @@ def test_migrate_creates_the_schema_on_a_new_postgres_database(
         assert len(asyncio.run(_versions())) == 1
 
 
-def test_serve_with_two_workers_logs_the_mailed_link_at_its_own_address(tmp_path: Path) -> None:
+def test_serve_with_two_workers_logs_the_mailed_link_at_its_own_address(
+    tmp_path: Path, redis_url: str
+) -> None:
     # Logging is configured in every worker, not only the parent: the console mailer's link
     # shows, and it names the address served (no public URL is set).
-    env = clean_env()
+    env = clean_env(CONTACTS_KIT_REDIS_URL=redis_url)
     command = [sys.executable, "-m", "contacts_kit", "serve", "--workers", "2"]
     with serving_command(tmp_path, command, env=env, ready="/healthz") as (base, log):
         account = {"email": "workers@example.com", "password": PASSWORD}

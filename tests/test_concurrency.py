@@ -137,9 +137,9 @@ async def test_many_clients_lose_and_duplicate_nothing(
     trashed: dict[str, set[int]] = {}
     for owner_id, contact_id, deleted_at in rows:
         if deleted_at is None:
-            stored.setdefault(str(owner_id), []).append(contact_id)
+            stored.setdefault(str(uuid.UUID(owner_id)), []).append(contact_id)
         else:
-            trashed.setdefault(str(owner_id), set()).add(contact_id)
+            trashed.setdefault(str(uuid.UUID(owner_id)), set()).add(contact_id)
     for owner, _ in users:
         expected = ledger.created.get(owner, set()) - ledger.deleted.get(owner, set())
         kept = stored.get(owner, [])

@@ -247,10 +247,10 @@ USAGE = textwrap.dedent(
     """
     import type { components, paths } from "./api";
 
-    type Contact = components["schemas"]["ContactRead"];
-    type NewContact = components["schemas"]["ContactCreate"];
-    type Change = components["schemas"]["ContactUpdate"];
-    type ErrorBody = components["schemas"]["ErrorBody"];
+    type Contact = components["schemas"]["ContactsKitContactRead"];
+    type NewContact = components["schemas"]["ContactsKitContactCreate"];
+    type Change = components["schemas"]["ContactsKitContactUpdate"];
+    type ErrorBody = components["schemas"]["ContactsKitErrorBody"];
     type Pair = paths["/api/auth/login"]["post"]["responses"]["200"]["content"]["application/json"];
     type ListQuery = NonNullable<paths["/api/contacts"]["get"]["parameters"]["query"]>;
     type Update = paths["/api/contacts/{contact_id}"]["patch"];
@@ -292,9 +292,9 @@ USAGE = textwrap.dedent(
 REFUSED = textwrap.dedent(
     """
     import type { components } from "./api";
-    const nulled: components["schemas"]["ContactUpdate"] = { first_name: null };
-    const partial: components["schemas"]["ContactCreate"] = { last_name: "Only" };
-    const unstarred: components["schemas"]["ContactUpdate"] = { favorite: null };
+    const nulled: components["schemas"]["ContactsKitContactUpdate"] = { first_name: null };
+    const partial: components["schemas"]["ContactsKitContactCreate"] = { last_name: "Only" };
+    const unstarred: components["schemas"]["ContactsKitContactUpdate"] = { favorite: null };
     export { nulled, partial, unstarred };
     """
 )

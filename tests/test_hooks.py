@@ -23,9 +23,11 @@ from contacts_kit.backends.protocols import MailMessage
 from contacts_kit.backends.ratelimit_memory import MemoryRateLimitStore
 from contacts_kit.backends.ratelimit_redis import RedisRateLimitStore
 from contacts_kit.backends.storage_local import LocalStorage
+from contacts_kit.contact.events import ContactEvents
 from contacts_kit.contact.schemas import ContactRead
 from contacts_kit.errors import ConfigurationError
-from contacts_kit.events import Events, HookContext
+from contacts_kit.events import HookContext
+from contacts_kit.users.events import AccountEvents
 from contacts_kit.users.schemas import UserRead
 from tests.conftest import PASSWORD, RunningApp, auth_headers, make_settings, signup
 
@@ -183,7 +185,7 @@ async def test_hook_provide_rate_limit_store(settings: Settings, redis_url: str)
     with_redis = ContactsKit(settings.model_copy(update={"redis_url": redis_url}))
     plugin = _Overrides()
     overridden = ContactsKit(settings, plugins=[plugin])
-    stores = [kit.deps.parts.limits.contacts.factory for kit in (default, with_redis, overridden)]
+    stores = [kit.limits.contacts.factory for kit in (default, with_redis, overridden)]
     assert [factory.redis is None for factory in stores] == [True, False, True]  # type: ignore[attr-defined]
     # The rate limits count in the kit's one Redis client, the cache's too.
     assert stores[1].redis is with_redis.redis  # type: ignore[attr-defined]
@@ -438,5 +440,6 @@ def test_every_event_hook_has_a_typed_emitter() -> None:
         if not hook.startswith("on_"):
             continue
         spec = set(inspect.signature(getattr(hookspecs, hook)).parameters) - {"context"}
-        emitter = getattr(Events, hook.removeprefix("on_"))
+        events = ContactEvents if hook.startswith("on_contact_") else AccountEvents
+        emitter = getattr(events, hook.removeprefix("on_"))
         assert set(inspect.signature(emitter).parameters) - {"self"} == spec, hook

@@ -93,7 +93,7 @@ def test_the_sql_birthday_query_matches_the_oracle(
             async with engine.begin() as connection:
                 await _insert_book(connection, owner, birthday_list)
             async with make_session_factory(engine)() as session:
-                rows = await ContactRepository(session, owner).upcoming_birthdays(
+                rows = await ContactRepository(session, owner.hex).upcoming_birthdays(
                     birthday_window(today, days_ahead), limit=1000, offset=0
                 )
                 assert all(r.birthday is not None for r in rows)  # never one without
@@ -156,7 +156,7 @@ def test_search_matches_exactly_the_substring_oracle(
             async with engine.begin() as connection:
                 await _insert_book(connection, owner, [date(1990, 1, 1)] * len(names), names)
             async with make_session_factory(engine)() as session:
-                rows = await ContactRepository(session, owner).search(
+                rows = await ContactRepository(session, owner.hex).search(
                     ContactFilters(q=needle), limit=100, offset=0
                 )
                 return {int(row.first_name.split("#")[0]) for row in rows}

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 
 from contacts_kit import ContactsKit, create_app
 from contacts_kit.users.schemas import AuthenticatedUser
@@ -56,17 +55,3 @@ async def test_dependency_overrides_reach_the_routes(
     assert listed.status_code == 200  # no token sent: the override answered
     assert listed.json() == []
     assert own.json()["email"] == "override@example.com"
-
-
-def test_the_busy_reads_are_the_kit_routes_tried_first(
-    sqlite_database_url: str, tmp_path: Path
-) -> None:
-    # FastAPI tries a router's routes in order, and matches every level of included routers
-    # again: the list and the read by id are the kit router's own first routes, not routes of
-    # a router it includes.
-    settings = make_settings(sqlite_database_url, tmp_path)
-    kit = ContactsKit(settings)
-    routes = kit.router.routes
-    first = [route for route in routes[:2] if isinstance(route, APIRoute)]
-    assert [route.name for route in first] == ["contacts:list", "contacts:get"]
-    assert first[1].path == f"{settings.api_prefix}/contacts/{{contact_id:int}}"

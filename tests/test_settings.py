@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from contacts_kit import ContactsKit, Settings
+from contacts_kit import ContactsKit, Settings, create_app
 from contacts_kit.auth.tokens import TokenType
 from contacts_kit.errors import ConfigurationError
 from tests.conftest import make_settings
@@ -119,10 +119,14 @@ def test_production_refuses_avatars_on_a_disk_other_instances_cannot_see(tmp_pat
     secret = "s" * 40
     local = make_settings("sqlite:///x.db", tmp_path, environment="production", jwt_secret=secret)
     with pytest.raises(ConfigurationError, match="CONTACTS_KIT_MEDIA_DIR_SHARED"):
-        ContactsKit(local)
+        create_app(local)
+    with pytest.raises(ConfigurationError, match="CONTACTS_KIT_MEDIA_DIR_SHARED"):
+        ContactsKit(local).get_avatar_router()
+    # A host that serves no avatar (its accounts without the avatar router) needs no storage.
+    assert ContactsKit(local).get_auth_router().routes
     # A disk every instance mounts, or storage that is not a disk: the kit starts.
     shared = local.model_copy(update={"media_dir_shared": True})
-    assert ContactsKit(shared).settings.media_dir_shared
+    assert create_app(shared).state.contacts_kit.settings.media_dir_shared
     cloud = local.model_copy(update={"cloudinary_url": SecretStr("cloudinary://key:secret@demo")})
     assert type(ContactsKit(cloud).storage).__name__ == "CloudinaryStorage"
     # Development keeps the disk without a word.

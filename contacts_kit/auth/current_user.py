@@ -10,7 +10,8 @@ from contacts_kit.auth.service import Authenticator
 from contacts_kit.http import KitHTTPException
 from contacts_kit.users.schemas import AuthenticatedUser
 
-SCHEME_NAME = "OAuth2PasswordBearer"
+SCHEME_NAME = "ContactsKitOAuth2"
+"""The name of the kit's security scheme in the OpenAPI document: its own, never a host's."""
 
 
 class CurrentUser(OAuth2PasswordBearer):

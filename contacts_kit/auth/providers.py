@@ -54,13 +54,13 @@ class StateStore:
         self.ttl = ttl
 
     async def get(self, key: str) -> str | None:
-        return await self.cache.get(f"contacts_kit:oauth:{key}")
+        return await self.cache.get(f"oauth:{key}")
 
     async def set(self, key: str, value: str, expires: int | None = None) -> None:
-        await self.cache.set(f"contacts_kit:oauth:{key}", value, min(expires or self.ttl, self.ttl))
+        await self.cache.set(f"oauth:{key}", value, min(expires or self.ttl, self.ttl))
 
     async def delete(self, key: str) -> None:
-        await self.cache.delete(f"contacts_kit:oauth:{key}")
+        await self.cache.delete(f"oauth:{key}")
 
     async def first_use(self, key: str) -> bool:
         """True the first time `key` is presented within the flow lifetime, False after."""

@@ -8,6 +8,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request, R
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from contacts_kit.auth.deps import AccountDependencies
 from contacts_kit.auth.errors import (
     EmailNotVerified,
     InvalidMfaCode,
@@ -31,9 +32,9 @@ from contacts_kit.auth.schemas import (
     UserCreate,
 )
 from contacts_kit.auth.service import AuthService, Client
-from contacts_kit.deps import KitDependencies
-from contacts_kit.http import BODY_ERRORS, DatabaseUnavailable, error_responses, operation_id
+from contacts_kit.http import BODY_ERRORS, DatabaseUnavailable, error_responses, mount_path
 from contacts_kit.ratelimit import RateLimited
+from contacts_kit.settings import Settings
 from contacts_kit.users.errors import EmailAlreadyRegistered, InvalidCredentials
 from contacts_kit.users.schemas import AuthenticatedUser, UserRead
 
@@ -43,19 +44,28 @@ _PAGES = Environment(
 )
 
 
-def get_auth_router(deps: KitDependencies) -> APIRouter:
-    """Signup, login, token refresh and logout, email verification and password resets."""
-    router = APIRouter(route_class=deps.route_class, generate_unique_id_function=operation_id)
-    settings = deps.settings
+def get_auth_router(deps: AccountDependencies) -> APIRouter:
+    """Signup, login, token refresh and logout, email verification and password resets.
+    `kit.router` includes it at `/auth`."""
+    router = APIRouter(route_class=deps.route_class)
+    _add_signup_route(router, deps)
+    _add_login_routes(router, deps)
+    _add_session_routes(router, deps)
+    _add_verify_routes(router, deps)
+    _add_password_routes(router, deps)
+    _add_password_change_route(router, deps)
+    return router
+
+
+def _link(settings: Settings, request: Request, route_path: str, target_path: str) -> str:
+    """`target_path` beside the route that serves the request (prefixes and root path
+    included), on the public host: the request's own Host header is the client's to choose."""
+    return settings.public_url + mount_path(request, route_path) + target_path
+
+
+def _add_signup_route(router: APIRouter, deps: AccountDependencies) -> None:
     events = deps.events
     Auth = Annotated[AuthService, Depends(deps.auth_service)]
-    User = Annotated[AuthenticatedUser, Depends(deps.current_user)]
-    Caller = Annotated[Client, Depends(deps.client)]
-
-    def link(request: Request, route_name: str) -> str:
-        # Where the route is mounted (prefixes and root path included), on the public host:
-        # the request's own Host header is the client's to choose.
-        return settings.public_url + request.url_for(route_name).path
 
     @router.post(
         "/signup",
@@ -74,11 +84,19 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         """Create an account. The email is case-insensitively unique."""
         row = await auth.signup(body)
         user = UserRead.model_validate(row)
-        message = auth.verification_message(row, link(request, "auth:verify"))
+        message = auth.verification_message(
+            row, _link(deps.settings, request, "/signup", "/verify")
+        )
         # Both run after the response, so after the commit; a mail failure is only logged.
         background.add_task(events.context.send_mail, message)
         background.add_task(events.user_registered, user)
         return user
+
+
+def _add_login_routes(router: APIRouter, deps: AccountDependencies) -> None:
+    events = deps.events
+    Auth = Annotated[AuthService, Depends(deps.auth_service)]
+    Caller = Annotated[Client, Depends(deps.client)]
 
     # Both ways in count against one budget per client address.
     login_limit = Depends(deps.limit_auth("login"))
@@ -149,6 +167,12 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         It has no second step: an account with two-factor authentication gets a 403."""
         return await auth.password_login(form.username, form.password, client)
 
+
+def _add_session_routes(router: APIRouter, deps: AccountDependencies) -> None:
+    Auth = Annotated[AuthService, Depends(deps.auth_service)]
+    User = Annotated[AuthenticatedUser, Depends(deps.current_user)]
+    Caller = Annotated[Client, Depends(deps.client)]
+
     @router.post(
         "/refresh",
         name="auth:refresh",
@@ -185,6 +209,12 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         await auth.logout_all(user.id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
+
+def _add_verify_routes(router: APIRouter, deps: AccountDependencies) -> None:
+    settings = deps.settings
+    events = deps.events
+    Auth = Annotated[AuthService, Depends(deps.auth_service)]
+
     @router.get(
         "/verify",
         name="auth:verify",
@@ -217,10 +247,18 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         body: EmailRequest, auth: Auth, request: Request, background: BackgroundTasks
     ) -> Accepted:
         """Send the verification email again. The reply is the same for any address."""
-        message = await auth.resend_verification(body.email, link(request, "auth:verify"))
+        message = await auth.resend_verification(
+            body.email, _link(settings, request, "/verify/resend", "/verify")
+        )
         if message is not None:
             background.add_task(events.context.send_mail, message)
         return Accepted(detail="If this address has an unverified account, an email is on its way.")
+
+
+def _add_password_routes(router: APIRouter, deps: AccountDependencies) -> None:
+    settings = deps.settings
+    events = deps.events
+    Auth = Annotated[AuthService, Depends(deps.auth_service)]
 
     @router.post(
         "/password-reset",
@@ -235,7 +273,7 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         body: EmailRequest, auth: Auth, request: Request, background: BackgroundTasks
     ) -> Accepted:
         """Email a password reset link. The reply is the same for any address."""
-        form = link(request, "auth:password_reset_form")
+        form = _link(settings, request, "/password-reset", "/password-reset/confirm")
         message = await auth.password_reset_message(body.email, form)
         if message is not None:
             background.add_task(events.context.send_mail, message)
@@ -254,7 +292,7 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         # A path, not a URL: the page posts back to the host it was loaded from, whatever
         # the request's Host header claimed.
         page = _PAGES.get_template("password_reset_form.html").render(
-            token=token, action=request.url_for("auth:password_reset_confirm").path
+            token=token, action=request.url.path
         )
         return HTMLResponse(page, headers={"Referrer-Policy": "no-referrer"})
 
@@ -272,6 +310,12 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         row = await auth.reset_password(body.token, body.new_password)
         background.add_task(events.password_changed, UserRead.model_validate(row), reset=True)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _add_password_change_route(router: APIRouter, deps: AccountDependencies) -> None:
+    events = deps.events
+    Auth = Annotated[AuthService, Depends(deps.auth_service)]
+    User = Annotated[AuthenticatedUser, Depends(deps.current_user)]
 
     @router.post(
         "/password-change",
@@ -299,5 +343,3 @@ def get_auth_router(deps: KitDependencies) -> APIRouter:
         row = await auth.change_password(user.id, body.current_password, body.new_password, token)
         background.add_task(events.password_changed, UserRead.model_validate(row), reset=False)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-    return router

@@ -17,6 +17,8 @@ Token = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 class UserCreate(BaseModel):
     """Signup body."""
 
+    __qualname__ = "ContactsKitUserCreate"  # its OpenAPI name: never a host's
+
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"email": "ada@example.com", "password": "s3cret-pass"}]}
     )
@@ -27,6 +29,8 @@ class UserCreate(BaseModel):
 
 class LoginRequest(BaseModel):
     """Login body."""
+
+    __qualname__ = "ContactsKitLoginRequest"  # its OpenAPI name: never a host's
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"email": "ada@example.com", "password": "s3cret-pass"}]}
@@ -39,6 +43,8 @@ class LoginRequest(BaseModel):
 class TokenForm(BaseModel):
     """The OAuth2 password form (RFC 6749, 4.3): the email as `username`."""
 
+    __qualname__ = "ContactsKitTokenForm"  # its OpenAPI name: never a host's
+
     grant_type: Literal["password"] | None = None
     username: NormalizedEmail = Field(description="The account's email.")
     password: CurrentPassword
@@ -47,11 +53,15 @@ class TokenForm(BaseModel):
 class RefreshRequest(BaseModel):
     """Body of refresh and logout."""
 
+    __qualname__ = "ContactsKitRefreshRequest"  # its OpenAPI name: never a host's
+
     refresh_token: Token
 
 
 class EmailRequest(BaseModel):
     """Body of verification resend and password reset requests."""
+
+    __qualname__ = "ContactsKitEmailRequest"  # its OpenAPI name: never a host's
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"email": "ada@example.com"}]})
 
@@ -61,12 +71,16 @@ class EmailRequest(BaseModel):
 class PasswordResetConfirm(BaseModel):
     """Body of the password reset confirmation."""
 
+    __qualname__ = "ContactsKitPasswordResetConfirm"  # its OpenAPI name: never a host's
+
     token: Token
     new_password: Password
 
 
 class PasswordChange(BaseModel):
     """Body of a password change by a logged-in user."""
+
+    __qualname__ = "ContactsKitPasswordChange"  # its OpenAPI name: never a host's
 
     current_password: CurrentPassword
     new_password: Password
@@ -75,11 +89,15 @@ class PasswordChange(BaseModel):
 class Accepted(BaseModel):
     """Reply of the requests that never reveal whether an account exists."""
 
+    __qualname__ = "ContactsKitAccepted"  # its OpenAPI name: never a host's
+
     detail: str
 
 
 class TokenPair(BaseModel):
     """A fresh access token and the refresh token that can renew it."""
+
+    __qualname__ = "ContactsKitTokenPair"  # its OpenAPI name: never a host's
 
     # `token_type` is always in the body: the response schema says it is required.
     model_config = ConfigDict(json_schema_serialization_defaults_required=True)
@@ -91,6 +109,8 @@ class TokenPair(BaseModel):
 
 class SessionRead(BaseModel):
     """One live login session: a login and the refreshes that followed it."""
+
+    __qualname__ = "ContactsKitSessionRead"  # its OpenAPI name: never a host's
 
     id: uuid.UUID = Field(description="Ends the session: `DELETE /users/me/sessions/{id}`.")
     created_at: datetime = Field(description="When the session logged in.")
@@ -121,6 +141,8 @@ class MfaChallenge(BaseModel):
     """The answer of a correct password when the account has two-factor authentication: send
     `mfa_token` with a code to `POST /auth/login/2fa`."""
 
+    __qualname__ = "ContactsKitMfaChallenge"  # its OpenAPI name: never a host's
+
     model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     mfa_required: Literal[True] = True
@@ -143,12 +165,16 @@ class _OneCode(BaseModel):
 class SecondFactor(_OneCode):
     """The second step of a login: the `mfa_token` and a code, or a recovery code."""
 
+    __qualname__ = "ContactsKitSecondFactor"  # its OpenAPI name: never a host's
+
     mfa_token: Token
 
 
 class TotpEnrolment(BaseModel):
     """A new authenticator to add to an app: scan `qr_svg` or type `secret`, then confirm
     with a code (`POST /users/me/2fa/totp/confirm`)."""
+
+    __qualname__ = "ContactsKitTotpEnrolment"  # its OpenAPI name: never a host's
 
     secret: str = Field(description="The shared secret, base32, for apps that cannot scan.")
     otpauth_uri: str = Field(description="The `otpauth://totp/...` URI the QR code holds.")
@@ -158,6 +184,8 @@ class TotpEnrolment(BaseModel):
 class TotpConfirm(BaseModel):
     """A first code from the authenticator, proving it works."""
 
+    __qualname__ = "ContactsKitTotpConfirm"  # its OpenAPI name: never a host's
+
     code: TotpCode
 
 
@@ -165,11 +193,15 @@ class TwoFactorEnabled(BaseModel):
     """Two-factor authentication is on. `recovery_codes` log in when the authenticator is
     lost, each once; they are shown only now: store them somewhere safe."""
 
+    __qualname__ = "ContactsKitTwoFactorEnabled"  # its OpenAPI name: never a host's
+
     recovery_codes: list[str]
 
 
 class TotpDisable(_OneCode):
     """Turning two-factor authentication off: the password and a code, or a recovery code."""
+
+    __qualname__ = "ContactsKitTotpDisable"  # its OpenAPI name: never a host's
 
     password: CurrentPassword
 
@@ -177,12 +209,16 @@ class TotpDisable(_OneCode):
 class TwoFactorStatus(BaseModel):
     """Whether two-factor authentication is on, and the recovery codes left."""
 
+    __qualname__ = "ContactsKitTwoFactorStatus"  # its OpenAPI name: never a host's
+
     totp_enabled: bool
     recovery_codes_left: int
 
 
 class IdentityRead(BaseModel):
     """A provider account linked to yours: signing in with it signs you in."""
+
+    __qualname__ = "ContactsKitIdentityRead"  # its OpenAPI name: never a host's
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -196,6 +232,8 @@ class IdentityRead(BaseModel):
 class OAuthCodeExchange(BaseModel):
     """The one-time code a provider sign-in appended to `redirect_to`."""
 
+    __qualname__ = "ContactsKitOAuthCodeExchange"  # its OpenAPI name: never a host's
+
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(min_length=1, max_length=200)
@@ -203,6 +241,8 @@ class OAuthCodeExchange(BaseModel):
 
 class LinkRequest(BaseModel):
     """Where the browser comes back to once the provider account is linked."""
+
+    __qualname__ = "ContactsKitLinkRequest"  # its OpenAPI name: never a host's
 
     model_config = ConfigDict(extra="forbid")
 
@@ -212,5 +252,7 @@ class LinkRequest(BaseModel):
 class LinkStart(BaseModel):
     """Open this URL in the browser (a top-level navigation): it signs in with the provider
     and links the account, then returns to `redirect_to`."""
+
+    __qualname__ = "ContactsKitLinkStart"  # its OpenAPI name: never a host's
 
     authorize_url: str

@@ -499,19 +499,12 @@ class Authenticator:
         except ValueError as exc:
             raise InvalidToken() from exc
         version = claims.extra.get("ver")
-        cached, generation = await self.user_cache.get(user_id)
+        cached = await self.user_cache.get(user_id)
         if cached is None or cached.user.token_version != version:
             cached = await self._load(user_id, version)
         if session_id is not None and session_id in cached.ended_sessions:
             raise InvalidToken("This session has ended; log in again.")
-        user = cached.user
-        if generation is not None:
-            user.cache_generation = generation
-        elif self.user_cache.generations:
-            # Answers are kept from the next request on: only under a generation read back
-            # from the cache is it sure that the writes before it are in what they show.
-            await self.user_cache.new_generation(user_id)
-        return user
+        return cached.user
 
     async def _load(self, user_id: uuid.UUID, version: object) -> CachedUser:
         async with self.sessions() as session:

@@ -47,6 +47,7 @@ def _for_pyrate(redis: RedisClient) -> Redis:
 
 
 KEY_PREFIX = "contacts_kit:ratelimit:"
+"""Where the Redis buckets of a kit with the default `CONTACTS_KIT_KEY_PREFIX` live."""
 
 
 async def resolve(value: T | Awaitable[T]) -> T:
@@ -101,9 +102,16 @@ class _ExpiringRedisBucket(RedisBucket):
 class KeyedBucketFactory(BucketFactory):
     """One bucket per item name, created on first use; nothing leaks in the background."""
 
-    def __init__(self, rates: list[Rate], redis: RedisClient | None, max_keys: int) -> None:
+    def __init__(
+        self,
+        rates: list[Rate],
+        redis: RedisClient | None,
+        max_keys: int,
+        key_prefix: str = KEY_PREFIX,
+    ) -> None:
         self.rates = rates
         self.redis = redis
+        self.key_prefix = key_prefix
         self.max_keys = max_keys
         self._buckets: OrderedDict[str, tuple[float, AbstractBucket]] = OrderedDict()
         self._script_hash: str | None = None
@@ -154,7 +162,9 @@ class KeyedBucketFactory(BucketFactory):
             return InMemoryBucket(self.rates)
         if self._script_hash is None:
             self._script_hash = await _load_script(self.redis)
-        return _ExpiringRedisBucket(self.rates, self.redis, KEY_PREFIX + name, self._script_hash)
+        return _ExpiringRedisBucket(
+            self.rates, self.redis, self.key_prefix + name, self._script_hash
+        )
 
     def _evict(self, now: float) -> None:
         # Least recently used first: idle keys go, and the dictionary never passes max_keys.

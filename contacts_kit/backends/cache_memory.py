@@ -13,6 +13,9 @@ from contacts_kit.settings import Settings
 class MemoryCache:
     """A least-recently-used dictionary whose entries expire; one per process."""
 
+    shared = False
+    """Each process has its own: a logout in one worker would not reach another."""
+
     def __init__(self, max_entries: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
         self._max_entries = max_entries
@@ -29,10 +32,6 @@ class MemoryCache:
             return None
         self._entries.move_to_end(key)
         return value
-
-    async def get_many(self, keys: list[str]) -> list[str | None]:
-        """`get` of each key."""
-        return [await self.get(key) for key in keys]
 
     async def set(self, key: str, value: str, ttl: int) -> None:
         """Store `value`, evicting the least recently used entry when full."""

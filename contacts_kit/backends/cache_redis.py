@@ -15,6 +15,9 @@ class RedisCache:
     """Values are strings (JSON, never pickle) under keys that expire. The client belongs to
     whoever made it (the kit closes its own)."""
 
+    shared = True
+    """Every worker and instance reading this Redis sees the same entries."""
+
     def __init__(self, client: RedisClient) -> None:
         self.client = client
 
@@ -22,12 +25,6 @@ class RedisCache:
         """The value under `key`, if any."""
         value = await self.client.get(key)
         return None if value is None else str(value)
-
-    async def get_many(self, keys: list[str]) -> list[str | None]:
-        """The values under `keys`, in one MGET: on a Redis Cluster the keys must share a slot
-        (a `{...}` hash tag), as the kit's keys of one user do."""
-        values = await self.client.mget(keys)
-        return [None if value is None else str(value) for value in values]
 
     async def set(self, key: str, value: str, ttl: int) -> None:
         """Store `value` for `ttl` seconds (a ttl of 0 deletes)."""

@@ -10,7 +10,14 @@ from pyrate_limiter import BucketFactory, Rate
 
 @runtime_checkable
 class Cache(Protocol):
-    """A string key-value store with per-entry expiry."""
+    """A string key-value store with per-entry expiry.
+
+    A cache says whether every process of the service sees the same entries with a class
+    attribute `shared: bool` (Redis: True; the in-memory cache: False). The kit keeps read
+    answers, and `contacts-kit serve` runs more than one worker, only on a shared cache: a
+    logout or a write in one process must reach the others. A cache without the attribute
+    is taken as not shared.
+    """
 
     async def get(self, key: str) -> str | None:
         """Return the value stored under `key`, or None when missing or expired."""
@@ -30,17 +37,6 @@ class Cache(Protocol):
 
     async def close(self) -> None:
         """Release connections; called once when the app stops."""
-        ...
-
-
-@runtime_checkable
-class ManyGets(Protocol):
-    """What a cache may add to `Cache`: several keys read in one round trip. The kit reads a
-    user and that user's generation together (`contacts_kit.users.cache`); a cache without
-    it is asked once per key."""
-
-    async def get_many(self, keys: list[str]) -> list[str | None]:
-        """The value under each key, in order (None for a missing one)."""
         ...
 
 

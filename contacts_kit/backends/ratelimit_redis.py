@@ -18,13 +18,14 @@ if TYPE_CHECKING:
 class RedisRateLimitStore:
     """Buckets as sorted sets in Redis."""
 
-    def __init__(self, redis: RedisClient, max_keys: int) -> None:
+    def __init__(self, redis: RedisClient, max_keys: int, key_prefix: str = "contacts_kit") -> None:
         self.redis = redis
         self.max_keys = max_keys
+        self.key_prefix = f"{key_prefix}:ratelimit:"
 
     def buckets(self, rates: list[Rate]) -> KeyedBucketFactory:
-        """A bucket per key, in Redis."""
-        return KeyedBucketFactory(rates, self.redis, self.max_keys)
+        """A bucket per key, in Redis, under the kit's key prefix."""
+        return KeyedBucketFactory(rates, self.redis, self.max_keys, self.key_prefix)
 
 
 @hookimpl(trylast=True)
@@ -34,4 +35,4 @@ def provide_rate_limit_store(
     """Redis when the kit has a Redis client; otherwise let the in-memory store answer."""
     if redis is None:
         return None
-    return RedisRateLimitStore(redis, settings.rate_limit_max_keys)
+    return RedisRateLimitStore(redis, settings.rate_limit_max_keys, settings.key_prefix)

@@ -9,53 +9,40 @@ from __future__ import annotations
 import logging
 
 from contacts_kit.backends.breaker import CircuitBreaker
-from contacts_kit.backends.protocols import Cache, ManyGets
+from contacts_kit.backends.protocols import Cache
 
 logger = logging.getLogger("contacts_kit.cache")
 
 
 class ResilientCache:
-    """Delegates to `inner`; any exception is a miss or a no-op, and opens the breaker."""
+    """Delegates to `inner`; any exception is a miss or a no-op, and opens the breaker.
 
-    def __init__(self, inner: Cache, breaker: CircuitBreaker) -> None:
+    Every key is put under `prefix` (`CONTACTS_KIT_KEY_PREFIX`): callers name keys relative to
+    their kit, so two kits sharing one Redis never read each other's entries."""
+
+    def __init__(self, inner: Cache, breaker: CircuitBreaker, prefix: str = "contacts_kit") -> None:
         self.inner = inner
         self.breaker = breaker
-        self._many = inner if isinstance(inner, ManyGets) else None
+        self.prefix = f"{prefix}:"
 
     async def get(self, key: str) -> str | None:
         """The cached value, or None when missing or when the cache fails."""
         if self.breaker.open:
             return None
         try:
-            value = await self.inner.get(key)
+            value = await self.inner.get(self.prefix + key)
         except Exception as exc:
             self.breaker.failed("cache get", exc)
             return None
         self.breaker.succeeded()
         return value
 
-    async def get_many(self, keys: list[str]) -> list[str | None]:
-        """The value under each key (None when missing or when the cache fails): in one round
-        trip when the inner cache has `get_many`, else one `get` per key."""
-        if self.breaker.open:
-            return [None] * len(keys)
-        try:
-            if self._many is not None:
-                values = await self._many.get_many(keys)
-            else:
-                values = [await self.inner.get(key) for key in keys]
-        except Exception as exc:
-            self.breaker.failed("cache get", exc)
-            return [None] * len(keys)
-        self.breaker.succeeded()
-        return values
-
     async def set(self, key: str, value: str, ttl: int) -> None:
         """Store the value; a failure is logged and ignored."""
         if self.breaker.open:
             return
         try:
-            await self.inner.set(key, value, ttl)
+            await self.inner.set(self.prefix + key, value, ttl)
         except Exception as exc:
             self.breaker.failed("cache set", exc)
             return
@@ -65,7 +52,7 @@ class ResilientCache:
         """Forget the value. Tried even while the breaker is open: a stale entry (a user whose
         session was revoked) is worse than a slow request."""
         try:
-            await self.inner.delete(key)
+            await self.inner.delete(self.prefix + key)
         except Exception as exc:
             self.breaker.failed("cache delete", exc)
             logger.error(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -22,10 +21,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from contacts_kit.contact.owner import MAX_OWNER_KEY
 from contacts_kit.db.base import Base, UTCDateTime, utcnow
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
 _ID = BigInteger().with_variant(Integer, "sqlite")
+# Whose book a row belongs to (`contacts_kit.contact.owner`): the host's id of a user or a
+# team, with no foreign key to any users table, the kit's own included.
+OWNER_KEY = String(MAX_OWNER_KEY)
 
 
 class Contact(Base):
@@ -73,9 +76,7 @@ class Contact(Base):
     )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
-    owner_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("contacts_kit_users.id", ondelete="CASCADE")
-    )
+    owner_id: Mapped[str] = mapped_column(OWNER_KEY)
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100), default="")
     email: Mapped[str | None] = mapped_column(String(320), default=None)
@@ -116,9 +117,7 @@ class Tag(Base):
     )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
-    owner_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("contacts_kit_users.id", ondelete="CASCADE")
-    )
+    owner_id: Mapped[str] = mapped_column(OWNER_KEY)
     name: Mapped[str] = mapped_column(String(50))
     # `contact.tags.tag_key(name)`: what makes two names the same tag.
     name_key: Mapped[str] = mapped_column(String(200))
@@ -152,9 +151,7 @@ class ChangeLog(Base):
 
     __tablename__ = "contacts_kit_change_logs"
 
-    owner_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("contacts_kit_users.id", ondelete="CASCADE"), primary_key=True
-    )
+    owner_id: Mapped[str] = mapped_column(OWNER_KEY, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     horizon: Mapped[int] = mapped_column(BigInteger, default=0)
 
@@ -166,9 +163,7 @@ class Tombstone(Base):
     __tablename__ = "contacts_kit_tombstones"
     __table_args__ = (PrimaryKeyConstraint("owner_id", "seq", "contact_id"),)
 
-    owner_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("contacts_kit_users.id", ondelete="CASCADE")
-    )
+    owner_id: Mapped[str] = mapped_column(OWNER_KEY)
     seq: Mapped[int] = mapped_column(BigInteger)
     contact_id: Mapped[int] = mapped_column(BigInteger)
     deleted_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -180,8 +175,6 @@ class CalendarToken(Base):
 
     __tablename__ = "contacts_kit_calendar_tokens"
 
-    owner_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("contacts_kit_users.id", ondelete="CASCADE"), primary_key=True
-    )
+    owner_id: Mapped[str] = mapped_column(OWNER_KEY, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,10 +2,9 @@
 
 A read answer (the JSON bytes and their ETag) is kept under its owner, the read's own key (the
 route and its parameters) and the owner's *generation*: a random mark in the shared cache
-(`contacts_kit.users.cache.generation_key`), read in the same round trip as the cached user
-that every request reads to authenticate. Every committed change to an owner's contacts
-deletes the mark (`contact_writes`); the next request that finds none writes a new one and
-keeps nothing itself. So:
+(`generation_key`), read before the read's rows. Every committed change to an owner's
+contacts deletes the mark (`KeptAnswers.forget`); the next request that finds none writes a
+new one and keeps nothing itself. So:
 
 - an answer is built from rows read *after* its generation was read from the cache;
 - a write commits, then deletes the mark; any mark in the cache after that was written
@@ -19,10 +18,12 @@ kit logs that failure, as it does for a logout.
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
+
+from contacts_kit.backends.protocols import Cache
 
 ENTRY_OVERHEAD = 200
 """Bytes counted for an answer beyond its body: the key, the tag, the bookkeeping."""
@@ -42,12 +43,12 @@ class PageCache:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.size = 0
-        self._pages: OrderedDict[tuple[uuid.UUID, Hashable], tuple[str, Page]] = OrderedDict()
+        self._pages: OrderedDict[tuple[str, Hashable], tuple[str, Page]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._pages)
 
-    def get(self, owner: uuid.UUID, generation: str, key: Hashable) -> Page | None:
+    def get(self, owner: str, generation: str, key: Hashable) -> Page | None:
         """The answer kept for `key` under this generation of the owner's entry, if any."""
         found = self._pages.get((owner, key))
         if found is None or found[0] != generation:
@@ -55,7 +56,7 @@ class PageCache:
         self._pages.move_to_end((owner, key))
         return found[1]
 
-    def put(self, owner: uuid.UUID, generation: str, key: Hashable, page: Page) -> Page:
+    def put(self, owner: str, generation: str, key: Hashable, page: Page) -> Page:
         """Keep `page` (unless it alone is larger than the whole budget) and return it."""
         cost = len(page.body) + ENTRY_OVERHEAD
         if cost > self.max_bytes:
@@ -73,12 +74,11 @@ class PageCache:
 
 @dataclass(frozen=True, slots=True)
 class OwnerPages:
-    """One request's view of the page cache: its owner and the generation it authenticated
-    under. Without a generation (the user came from the database, or from a dependency
-    override) nothing is kept or served."""
+    """One request's view of the page cache: its owner and the generation it read. Without
+    a generation (none in the cache yet, or nothing kept) nothing is kept or served."""
 
     cache: PageCache | None
-    owner: uuid.UUID
+    owner: str
     generation: str | None
 
     def get(self, key: Hashable) -> Page | None:
@@ -93,3 +93,36 @@ class OwnerPages:
         if self.cache is None or self.generation is None:
             return page
         return self.cache.put(self.owner, self.generation, key, page)
+
+
+def generation_key(owner: str) -> str:
+    """Cache key of one owner's generation. The braces are a Redis Cluster hash tag."""
+    return f"generation:{{{owner}}}"
+
+
+class KeptAnswers:
+    """The owners' generations in the shared `cache` (each living `ttl` seconds at most) and
+    the answers this process keeps under them (`pages`; None when it keeps none). A process
+    that keeps nothing still ends the generations its writes change: other processes
+    sharing the cache may keep answers."""
+
+    def __init__(self, cache: Cache, pages: PageCache | None, ttl: int) -> None:
+        self.cache = cache
+        self.pages = pages
+        self.ttl = ttl
+
+    async def of(self, owner: str) -> OwnerPages:
+        """The owner's kept answers under the generation the cache holds now. With none yet,
+        one is written and nothing is kept for this request: only under a generation read
+        back from the cache is it sure that the writes before it are in what is kept."""
+        if self.pages is None:
+            return OwnerPages(None, owner, None)
+        generation = await self.cache.get(generation_key(owner))
+        if generation is None:
+            await self.cache.set(generation_key(owner), secrets.token_urlsafe(12), self.ttl)
+            return OwnerPages(None, owner, None)
+        return OwnerPages(self.pages, owner, generation)
+
+    async def forget(self, owner: str) -> None:
+        """End the owner's generation: their book changed."""
+        await self.cache.delete(generation_key(owner))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     Executable,
     Integer,
+    String,
     Table,
     Text,
     and_,
@@ -23,6 +23,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
     tuple_,
@@ -32,7 +33,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransaction
 from sqlalchemy.sql import Select
-from sqlalchemy.types import Uuid
 
 from contacts_kit.contact.birthdays import FEB_28, FEB_29, BirthdayWindow
 from contacts_kit.contact.errors import ContactEmailExists, TagExists, TooManyTags
@@ -73,7 +73,7 @@ READ_COLUMNS = (
 # Every read statement is built once per shape, with each value a bound parameter: a request
 # only binds its values, and SQLAlchemy's compiled cache (and asyncpg's prepared statements)
 # do the rest once per shape.
-_OWNER = bindparam("owner_id", type_=Uuid())
+_OWNER = bindparam("owner_id", type_=String())
 _LIMIT = bindparam("limit", type_=Integer())
 _OFFSET = bindparam("offset", type_=Integer())
 _ID = bindparam("contact_id", type_=BigInteger())
@@ -245,12 +245,12 @@ Query: TypeAlias = tuple[Statement, dict[str, Any]]
 """A read statement and the values of its parameters."""
 
 
-def by_id_query(owner_id: uuid.UUID, contact_id: int) -> Query:
+def by_id_query(owner_id: str, contact_id: int) -> Query:
     """The owner's contact with this id."""
     return _BY_ID, {"contact_id": contact_id, "owner_id": owner_id}
 
 
-def search_query(owner_id: uuid.UUID, filters: ContactFilters, limit: int, offset: int) -> Query:
+def search_query(owner_id: str, filters: ContactFilters, limit: int, offset: int) -> Query:
     """A page of the owner's contacts matching `filters`."""
     patterns = filters.patterns()
     params: dict[str, Any] = {"owner_id": owner_id, "limit": limit, "offset": offset, **patterns}
@@ -263,7 +263,7 @@ def search_query(owner_id: uuid.UUID, filters: ContactFilters, limit: int, offse
     return _search_page(tuple(patterns), favorite, len(filters.tags)), params
 
 
-def birthdays_query(owner_id: uuid.UUID, window: BirthdayWindow, limit: int, offset: int) -> Query:
+def birthdays_query(owner_id: str, window: BirthdayWindow, limit: int, offset: int) -> Query:
     """A page of the owner's contacts whose next birthday is in `window`, soonest first."""
     params: dict[str, Any] = {"owner_id": owner_id, "limit": limit, "offset": offset}
     for i, (low, high) in enumerate(window.ranges):
@@ -297,18 +297,18 @@ _HELD_CHANGES = "contacts_kit.held_changes"
 _CHANGED_OWNERS = "contacts_kit.changed_owners"
 
 
-def changed_owners(session: AsyncSession) -> set[uuid.UUID]:
+def changed_owners(session: AsyncSession) -> set[str]:
     """The owners whose books this session changed (took a change number for)."""
-    owners: set[uuid.UUID] = session.info.get(_CHANGED_OWNERS, set())
+    owners: set[str] = session.info.get(_CHANGED_OWNERS, set())
     return owners
 
 
-async def next_change(session: AsyncSession, owner_id: uuid.UUID) -> int:
+async def next_change(session: AsyncSession, owner_id: str) -> int:
     """The owner's next change number, or the one this transaction holds (`hold_change`).
     The counter row stays locked until the transaction ends, so the owner's writes commit
     in number order (see `ChangeLog`)."""
     session.info.setdefault(_CHANGED_OWNERS, set()).add(owner_id)
-    held: dict[tuple[uuid.UUID, object], int] = session.info.get(_HELD_CHANGES, {})
+    held: dict[tuple[str, object], int] = session.info.get(_HELD_CHANGES, {})
     key = (owner_id, session.sync_session.get_transaction())
     if key in held:
         return held[key]
@@ -321,7 +321,7 @@ async def next_change(session: AsyncSession, owner_id: uuid.UUID) -> int:
     return int(await session.scalar(stmt))
 
 
-async def hold_change(session: AsyncSession, owner_id: uuid.UUID) -> None:
+async def hold_change(session: AsyncSession, owner_id: str) -> None:
     """Give every later write of this transaction to the owner's book one change number.
     They commit together, so the changes feed, which orders by (number, contact id), loses
     nothing; a batch saves a counter update per operation. Taken outside any savepoint: the
@@ -368,7 +368,7 @@ class ContactRepository:
     transaction.
     """
 
-    def __init__(self, source: AsyncSession | AsyncEngine, owner_id: uuid.UUID) -> None:
+    def __init__(self, source: AsyncSession | AsyncEngine, owner_id: str) -> None:
         self.source = source
         self.owner_id = owner_id
 
@@ -785,7 +785,7 @@ async def purge_trash(session: AsyncSession, before: datetime, batch: int, now: 
         .limit(batch)
     )
     rows = (await session.execute(doomed.add_columns(Contact.owner_id))).all()
-    owners: dict[uuid.UUID, list[int]] = {}
+    owners: dict[str, list[int]] = {}
     for contact_id, owner_id in rows:
         owners.setdefault(owner_id, []).append(contact_id)
     for owner_id, ids in owners.items():
@@ -795,7 +795,7 @@ async def purge_trash(session: AsyncSession, before: datetime, batch: int, now: 
 
 async def bury(
     session: AsyncSession,
-    owner_id: uuid.UUID,
+    owner_id: str,
     contact_ids: list[int],
     now: datetime,
     *,
@@ -841,10 +841,31 @@ async def prune_tombstones(session: AsyncSession, before: datetime) -> int:
     return len(result.all())
 
 
-async def calendar_owner(engine: AsyncEngine, token_hash: str) -> uuid.UUID | None:
+async def calendar_owner(engine: AsyncEngine, token_hash: str) -> str | None:
     """The owner of a birthday feed secret, if it is a live one."""
     async with engine.connect() as connection:
         found = await connection.scalar(
             select(CalendarToken.owner_id).where(CalendarToken.token_hash == token_hash)
         )
     return found
+
+
+async def erase_book(session: AsyncSession, owner: str) -> dict[str, int]:
+    """Delete every row of the owner's book (contacts, the trash, tags, the changes feed,
+    the calendar secret), without a tombstone: the owner is gone. The rows deleted, per
+    table."""
+    links = ContactTag.contact_id.in_(
+        select(Contact.id).where(Contact.owner_id == owner).scalar_subquery()
+    )
+    counts: dict[str, int] = {}
+    for table, of_owner in (
+        (ContactTag, links),
+        (Contact, Contact.owner_id == owner),
+        (Tag, Tag.owner_id == owner),
+        (Tombstone, Tombstone.owner_id == owner),
+        (ChangeLog, ChangeLog.owner_id == owner),
+        (CalendarToken, CalendarToken.owner_id == owner),
+    ):
+        result = await session.execute(delete(table).where(of_owner).returning(literal(1)))
+        counts[str(table.__tablename__)] = len(result.all())
+    return counts

@@ -1,10 +1,13 @@
-"""Router of the address book: `/contacts`."""
+"""Routers of the address book: the contacts, the tags and the birthday calendar feed.
+
+Each factory takes the contacts module's dependencies only and returns a router without a
+prefix: the host includes it where it wants (`kit.router` puts them under `/contacts`,
+`/tags` and the API root)."""
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
 # aliases local to the factory.
 import json
 from collections.abc import Awaitable, Callable
-from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import (
@@ -22,8 +25,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, BeforeValidator, Field
 from starlette.datastructures import UploadFile
 
-from contacts_kit.auth.errors import InvalidToken, NotAuthenticated
 from contacts_kit.contact.cards import VCardVersion
+from contacts_kit.contact.deps import ContactDependencies
 from contacts_kit.contact.errors import (
     BatchAborted,
     CalendarNotFound,
@@ -40,6 +43,7 @@ from contacts_kit.contact.errors import (
     TooManyTags,
 )
 from contacts_kit.contact.imports import decode, read, sniff
+from contacts_kit.contact.owner import Owner
 from contacts_kit.contact.pages import Page
 from contacts_kit.contact.repository import ContactFilters
 from contacts_kit.contact.schemas import (
@@ -74,23 +78,22 @@ from contacts_kit.contact.service import (
     none_match,
 )
 from contacts_kit.contact.text import tag_key
-from contacts_kit.deps import KitDependencies
 from contacts_kit.errors import ContactsKitError, Unprocessable
 from contacts_kit.fields import CleanStr, not_null
 from contacts_kit.http import (
     BODY_ERRORS,
     RESPONSE_HEADERS,
+    Answered,
     DatabaseUnavailable,
     MalformedBody,
     error_content,
     error_responses,
     method_not_allowed,
-    operation_id,
+    mount_path,
     success_headers,
     validation_content,
 )
 from contacts_kit.ratelimit import RateLimited
-from contacts_kit.users.schemas import AuthenticatedUser
 
 MAX_ID = 2**63 - 1
 MAX_OFFSET = 1_000_000_000
@@ -129,8 +132,26 @@ Limit = Annotated[int, Query(ge=1, le=100, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")]
 NameQuery = Annotated[CleanStr | None, Query(max_length=100, json_schema_extra=not_null)]
 EmailQuery = Annotated[CleanStr | None, Query(max_length=320, json_schema_extra=not_null)]
-
-_AUTH_ERRORS = (NotAuthenticated, InvalidToken, RateLimited)
+TextQuery = Annotated[
+    CleanStr | None,
+    Query(
+        max_length=320,
+        description="Substring of first name, last name or email.",
+        json_schema_extra=not_null,
+    ),
+]
+FavoriteQuery = Annotated[
+    bool | None,
+    Query(description="`true`: favourites only; `false`: the others.", json_schema_extra=not_null),
+]
+TagQuery = Annotated[
+    list[TagName],
+    Query(
+        max_length=MAX_TAG_FILTERS,
+        description="Only contacts carrying this tag (any letter case); repeat it for "
+        "contacts carrying all of them (up to 10).",
+    ),
+]
 
 
 def _json(body: bytes, headers: dict[str, str] | None = None, status_code: int = 200) -> Response:
@@ -220,61 +241,53 @@ _CONDITIONAL = success_headers(200, "ETag") | {
         "headers": {"ETag": RESPONSE_HEADERS["ETag"]},
     }
 }
-_READ_ERRORS = (*_AUTH_ERRORS, MalformedEntityTags)
 
 
-def add_contacts_routes(
-    router: APIRouter, deps: KitDependencies, *, prefix: str, tags: list[str | Enum]
-) -> None:
-    """CRUD, search and upcoming birthdays of the current user's contacts, declared on
-    `router` under `prefix` with `tags` (the caller picks both, as it would when including a
-    router). Declared on the caller's router rather than on one of their own that it
-    includes: FastAPI matches each level of included routers again on every request, and
-    these are the busy routes (docs/benchmarks-log.md). `router` gives them its route class."""
-    events = deps.events
+def get_contacts_router(deps: ContactDependencies) -> APIRouter:
+    """CRUD, search, upcoming birthdays, the trash, sync, batch, import and export of the
+    current owner's contacts. `kit.router` includes it at `/contacts`."""
+    router = APIRouter(route_class=deps.route_class, responses=error_responses(DatabaseUnavailable))
+    # FastAPI tries the routes in order: the busy reads first, the writes after the paths
+    # they must not shadow.
+    get_contact = _add_search_routes(router, deps)
+    _add_window_routes(router, deps)
+    _add_changes_route(router, deps)
+    _add_export_route(router, deps)
+    _add_import_route(router, deps)
+    _add_guard_routes(router, get_contact)
+    _add_create_routes(router, deps)
+    _add_change_routes(router, deps)
+    _add_restore_route(router, deps)
+    _add_batch_route(router, deps)
+    return router
+
+
+def _errors(deps: ContactDependencies) -> tuple[type[ContactsKitError], ...]:
+    """What any contacts route may answer before its own work: the owner's and the limit's."""
+    return (*deps.owner_errors, RateLimited)
+
+
+def _add_search_routes(router: APIRouter, deps: ContactDependencies) -> Callable[..., Any]:
+    """The list (and search) and the read by id; the read by id's endpoint."""
     Reads = Annotated[ContactService, Depends(deps.contact_reads)]
-    Writes = Annotated[ContactService, Depends(deps.contact_writes)]
-    User = Annotated[AuthenticatedUser, Depends(deps.current_user)]
-    limited = [Depends(deps.limit_contacts)]
+    reads = (*_errors(deps), MalformedEntityTags)
 
-    # The reads are declared first: FastAPI tries the routes in order, and they are the busy ones.
     @router.get(
-        prefix,
-        tags=tags,
+        "",
         name="contacts:list",
         summary="List contacts",
         response_model=list[ContactRead],
-        responses=error_responses(DatabaseUnavailable, *_READ_ERRORS) | _CONDITIONAL,
+        responses=error_responses(*reads) | _CONDITIONAL,
     )
     async def list_contacts(
         contacts: Reads,
         if_none_match: IfNoneMatch = None,
-        q: Annotated[
-            CleanStr | None,
-            Query(
-                max_length=320,
-                description="Substring of first name, last name or email.",
-                json_schema_extra=not_null,
-            ),
-        ] = None,
+        q: TextQuery = None,
         first_name: NameQuery = None,
         last_name: NameQuery = None,
         email: EmailQuery = None,
-        favorite: Annotated[
-            bool | None,
-            Query(
-                description="`true`: favourites only; `false`: the others.",
-                json_schema_extra=not_null,
-            ),
-        ] = None,
-        tag: Annotated[
-            list[TagName],
-            Query(
-                max_length=MAX_TAG_FILTERS,
-                description="Only contacts carrying this tag (any letter case); repeat it for "
-                "contacts carrying all of them (up to 10).",
-            ),
-        ] = [],  # noqa: B006 (FastAPI copies a query list's default)
+        favorite: FavoriteQuery = None,
+        tag: TagQuery = [],  # noqa: B006 (FastAPI copies a query list's default)
         limit: Limit = 20,
         offset: Offset = 0,
     ) -> Response:
@@ -309,24 +322,28 @@ def add_contacts_routes(
     # An id in digits (Starlette's own `int` convertor) cannot be one of the fixed paths
     # (`/birthdays`, ...), so the read by id is tried second, not after all of them.
     router.add_api_route(
-        prefix + "/{contact_id:int}",
+        "/{contact_id:int}",
         get_contact,
-        tags=tags,
         methods=["GET"],
         name="contacts:get",
         summary="Get a contact",
         response_model=ContactRead,
-        responses=error_responses(DatabaseUnavailable, *_READ_ERRORS, ContactNotFound)
-        | _CONDITIONAL,
+        responses=error_responses(*reads, ContactNotFound) | _CONDITIONAL,
     )
+    return get_contact
+
+
+def _add_window_routes(router: APIRouter, deps: ContactDependencies) -> None:
+    """Upcoming birthdays and the trash."""
+    Reads = Annotated[ContactService, Depends(deps.contact_reads)]
+    reads = (*_errors(deps), MalformedEntityTags)
 
     @router.get(
-        prefix + "/birthdays",
-        tags=tags,
+        "/birthdays",
         name="contacts:birthdays",
         summary="Upcoming birthdays",
         response_model=list[ContactBirthday],
-        responses=error_responses(DatabaseUnavailable, *_READ_ERRORS) | _CONDITIONAL,
+        responses=error_responses(*reads) | _CONDITIONAL,
     )
     async def upcoming_birthdays(
         contacts: Reads,
@@ -349,12 +366,11 @@ def add_contacts_routes(
         return _answer(page, if_none_match)
 
     @router.get(
-        prefix + "/trash",
-        tags=tags,
+        "/trash",
         name="contacts:trash",
         summary="List the trash",
         response_model=list[TrashedContact],
-        responses=error_responses(DatabaseUnavailable, *_READ_ERRORS) | _CONDITIONAL,
+        responses=error_responses(*reads) | _CONDITIONAL,
     )
     async def list_trash(
         contacts: Reads,
@@ -367,16 +383,20 @@ def add_contacts_routes(
         found = await contacts.trash(limit, offset)
         return _listing(TRASH_JSON.dump_json(found), if_none_match)
 
+
+def _add_changes_route(router: APIRouter, deps: ContactDependencies) -> None:
+    """The changes since a sync token."""
+    Writes = Annotated[ContactService, Depends(deps.contact_writes)]
+    auth = _errors(deps)
+    limited = [Depends(deps.limit_contacts)]
+
     @router.get(
-        prefix + "/changes",
-        tags=tags,
+        "/changes",
         name="contacts:changes",
         summary="What changed since a sync token",
         dependencies=limited,
         response_model=Changes,
-        responses=error_responses(
-            DatabaseUnavailable, *_AUTH_ERRORS, InvalidSyncToken, SyncTokenExpired
-        ),
+        responses=error_responses(DatabaseUnavailable, *auth, InvalidSyncToken, SyncTokenExpired),
     )
     async def changes(
         contacts: Writes,
@@ -399,13 +419,18 @@ def add_contacts_routes(
         page = await contacts.changes(since, limit)
         return _json(CHANGES_JSON.dump_json(page))
 
+
+def _add_export_route(router: APIRouter, deps: ContactDependencies) -> None:
+    """The whole book as vCards or CSV."""
+    Reads = Annotated[ContactService, Depends(deps.contact_reads)]
+    auth = _errors(deps)
+
     @router.get(
-        prefix + "/export",
-        tags=tags,
+        "/export",
         name="contacts:export",
         summary="Export your contacts",
         response_class=StreamingResponse,
-        responses=error_responses(DatabaseUnavailable, *_AUTH_ERRORS)
+        responses=error_responses(*auth)
         | {
             200: {
                 "description": "Every contact (the trash aside), by id: vCards, or CSV with "
@@ -437,6 +462,12 @@ def add_contacts_routes(
             media_type=f"{media}; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
+
+
+def _add_import_route(router: APIRouter, deps: ContactDependencies) -> None:
+    """Contacts from a vCard or CSV file."""
+    Writes = Annotated[ContactService, Depends(deps.contact_writes)]
+    auth = _errors(deps)
 
     import_limit = deps.settings.import_max_bytes
 
@@ -475,29 +506,30 @@ def add_contacts_routes(
         return await contacts.import_book(records, on_conflict=on_conflict, dry_run=dry_run)
 
     router.add_api_route(
-        prefix + "/import",
+        "/import",
         import_contacts,
-        tags=tags,
         methods=["POST"],
         name="contacts:import",
         summary="Import contacts",
         dependencies=[Depends(deps.limit_import)],
         response_model=ImportReport,
         responses=error_responses(
-            DatabaseUnavailable, *_AUTH_ERRORS, ImportUnreadable, ImportTooLarge, *BODY_ERRORS
+            DatabaseUnavailable, *auth, ImportUnreadable, ImportTooLarge, *BODY_ERRORS
         ),
         openapi_extra={"requestBody": _IMPORT_BODY},
         # The import's own size limit, with room for the multipart framing around the file.
-        route_class_override=deps.upload_route_class(import_limit),
+        route_class_override=deps.plumbing.upload_route_class(import_limit),
     )
 
+
+def _add_guard_routes(router: APIRouter, get_contact: Callable[..., Any]) -> None:
+    """405s for the fixed paths' other methods, and the 422 of a malformed id."""
     # The fixed paths would otherwise reach `/{contact_id}` for the methods they lack (a bad
     # id, 422); Starlette's URL convertors, the other way out, are global to the host's app.
     for fixed, allowed in _FIXED_PATHS.items():
         router.add_api_route(
-            prefix + fixed,
+            fixed,
             _answer_405(allowed),
-            tags=tags,
             methods=[method for method in _METHODS if method != allowed],
             name=f"contacts:{fixed[1:]}_other_methods",
             include_in_schema=False,
@@ -505,53 +537,58 @@ def add_contacts_routes(
 
     # Any other id (`abc`, `-1`) reaches the same endpoint here, for its 422.
     router.add_api_route(
-        prefix + "/{contact_id}",
+        "/{contact_id}",
         get_contact,
-        tags=tags,
         methods=["GET"],
         name="contacts:get_malformed",
         response_model=ContactRead,
         include_in_schema=False,
     )
 
+
+def _add_create_routes(router: APIRouter, deps: ContactDependencies) -> None:
+    """Create and replace a contact."""
+    Writes = Annotated[ContactService, Depends(deps.contact_writes)]
+    CurrentOwner = Annotated[Owner, Depends(deps.current_owner)]
+    auth = _errors(deps)
+    events = deps.events
+    limited = [Depends(deps.limit_contacts)]
+
     @router.post(
-        prefix,
-        tags=tags,
+        "",
         name="contacts:create",
         summary="Create a contact",
         dependencies=[Depends(deps.limit_contact_create)],
         status_code=http_status.HTTP_201_CREATED,
         response_model=ContactRead,
-        responses=error_responses(
-            DatabaseUnavailable, *_AUTH_ERRORS, ContactEmailExists, *BODY_ERRORS
-        )
+        responses=error_responses(DatabaseUnavailable, *auth, ContactEmailExists, *BODY_ERRORS)
         | success_headers(201, "ETag", "Location"),
     )
     async def create_contact(
         body: ContactCreate,
         contacts: Writes,
-        user: User,
+        owner: CurrentOwner,
         request: Request,
         background: BackgroundTasks,
     ) -> Response:
         """Add a contact. Its email must be new in your address book."""
         record = await contacts.create(body)
-        location = str(request.url_for("contacts:get", contact_id=record.id))
-        background.add_task(events.contact_created, ContactRead.model_validate(record), user.id)
+        # The mount that served the request, on the public host (never the Host header).
+        location = f"{deps.settings.public_url}{mount_path(request, '')}/{record.id}"
+        background.add_task(events.contact_created, ContactRead.model_validate(record), owner.id)
         response = _contact(record, {"Location": location})
         response.status_code = http_status.HTTP_201_CREATED
         return response
 
     @router.put(
-        prefix + "/{contact_id}",
-        tags=tags,
+        "/{contact_id}",
         name="contacts:replace",
         summary="Replace a contact",
         dependencies=limited,
         response_model=ContactRead,
         responses=error_responses(
             DatabaseUnavailable,
-            *_AUTH_ERRORS,
+            *auth,
             ContactNotFound,
             ContactEmailExists,
             PreconditionFailed,
@@ -564,25 +601,33 @@ def add_contacts_routes(
         contact_id: ContactId,
         body: ContactCreate,
         contacts: Writes,
-        user: User,
+        owner: CurrentOwner,
         background: BackgroundTasks,
         if_match: IfMatch = None,
     ) -> Response:
         """Replace every field. With `If-Match`, only if nobody changed the contact since."""
         record = await contacts.replace(contact_id, body, if_match)
-        background.add_task(events.contact_updated, ContactRead.model_validate(record), user.id)
+        background.add_task(events.contact_updated, ContactRead.model_validate(record), owner.id)
         return _contact(record)
 
+
+def _add_change_routes(router: APIRouter, deps: ContactDependencies) -> None:
+    """Update, delete and restore a contact."""
+    Writes = Annotated[ContactService, Depends(deps.contact_writes)]
+    CurrentOwner = Annotated[Owner, Depends(deps.current_owner)]
+    auth = _errors(deps)
+    events = deps.events
+    limited = [Depends(deps.limit_contacts)]
+
     @router.patch(
-        prefix + "/{contact_id}",
-        tags=tags,
+        "/{contact_id}",
         name="contacts:update",
         summary="Update a contact",
         dependencies=limited,
         response_model=ContactRead,
         responses=error_responses(
             DatabaseUnavailable,
-            *_AUTH_ERRORS,
+            *auth,
             ContactNotFound,
             ContactEmailExists,
             PreconditionFailed,
@@ -595,25 +640,24 @@ def add_contacts_routes(
         contact_id: ContactId,
         body: ContactUpdate,
         contacts: Writes,
-        user: User,
+        owner: CurrentOwner,
         background: BackgroundTasks,
         if_match: IfMatch = None,
     ) -> Response:
         """Change the fields sent. With `If-Match`, only if nobody changed the contact since."""
         record = await contacts.patch(contact_id, body, if_match)
-        background.add_task(events.contact_updated, ContactRead.model_validate(record), user.id)
+        background.add_task(events.contact_updated, ContactRead.model_validate(record), owner.id)
         return _contact(record)
 
     @router.delete(
-        prefix + "/{contact_id}",
-        tags=tags,
+        "/{contact_id}",
         name="contacts:delete",
         summary="Delete a contact",
         dependencies=limited,
         status_code=http_status.HTTP_204_NO_CONTENT,
         responses=error_responses(
             DatabaseUnavailable,
-            *_AUTH_ERRORS,
+            *auth,
             ContactNotFound,
             PreconditionFailed,
             MalformedEntityTags,
@@ -622,7 +666,7 @@ def add_contacts_routes(
     async def delete_contact(
         contact_id: ContactId,
         contacts: Writes,
-        user: User,
+        owner: CurrentOwner,
         background: BackgroundTasks,
         if_match: IfMatch = None,
         permanent: Annotated[
@@ -636,19 +680,27 @@ def add_contacts_routes(
         """Move a contact to the trash: it leaves every read but `GET /contacts/trash`, and
         `POST /contacts/{id}/restore` brings it back. With `permanent=true` it is gone."""
         await contacts.delete(contact_id, if_match, permanent=permanent)
-        background.add_task(events.contact_deleted, contact_id, user.id, permanent=permanent)
+        background.add_task(events.contact_deleted, contact_id, owner.id, permanent=permanent)
         return Response(status_code=http_status.HTTP_204_NO_CONTENT)
 
+
+def _add_restore_route(router: APIRouter, deps: ContactDependencies) -> None:
+    """Bring a contact back from the trash."""
+    Writes = Annotated[ContactService, Depends(deps.contact_writes)]
+    CurrentOwner = Annotated[Owner, Depends(deps.current_owner)]
+    auth = _errors(deps)
+    events = deps.events
+    limited = [Depends(deps.limit_contacts)]
+
     @router.post(
-        prefix + "/{contact_id}/restore",
-        tags=tags,
+        "/{contact_id}/restore",
         name="contacts:restore",
         summary="Restore a contact from the trash",
         dependencies=limited,
         response_model=ContactRead,
         responses=error_responses(
             DatabaseUnavailable,
-            *_AUTH_ERRORS,
+            *auth,
             ContactNotFound,
             ContactEmailExists,
             PreconditionFailed,
@@ -659,29 +711,35 @@ def add_contacts_routes(
     async def restore_contact(
         contact_id: ContactId,
         contacts: Writes,
-        user: User,
+        owner: CurrentOwner,
         background: BackgroundTasks,
         if_match: IfMatch = None,
     ) -> Response:
         """Bring a contact back from the trash, as it was. A 409 when another contact has
         its email now."""
         record = await contacts.restore(contact_id, if_match)
-        background.add_task(events.contact_restored, ContactRead.model_validate(record), user.id)
+        background.add_task(events.contact_restored, ContactRead.model_validate(record), owner.id)
         return _contact(record)
 
+
+def _add_batch_route(router: APIRouter, deps: ContactDependencies) -> None:
+    """Up to 100 operations in one request."""
+    Writes = Annotated[ContactService, Depends(deps.contact_writes)]
+    CurrentOwner = Annotated[Owner, Depends(deps.current_owner)]
+    auth = _errors(deps)
+    events = deps.events
+
     @router.post(
-        prefix + "/batch",
-        tags=tags,
+        "/batch",
         name="contacts:batch",
         summary="Apply up to 100 operations",
         response_model=BatchResults,
-        responses=error_responses(DatabaseUnavailable, *_AUTH_ERRORS, *BODY_ERRORS)
-        | _ATOMIC_FAILURES,
+        responses=error_responses(*auth, *BODY_ERRORS) | _ATOMIC_FAILURES,
     )
     async def batch(
         body: BatchRequest,
         contacts: Writes,
-        user: User,
+        owner: CurrentOwner,
         request: Request,
         background: BackgroundTasks,
         atomic: Annotated[
@@ -698,22 +756,12 @@ def add_contacts_routes(
         answers its status with the operation's `index` (a 422 keeps the list of errors,
         each located at its operation). Rate limits count every operation."""
         creates = sum(op.op == "create" for op in body.operations)
-        await deps.count_operations(request, user, creates, len(body.operations) - creates)
+        await deps.count_operations(request, owner, creates, len(body.operations) - creates)
         try:
             applied = await contacts.batch(body.operations, atomic=atomic)
         except BatchAborted as aborted:
-            status_code, error = _operation_error(request, aborted.index, aborted.error)
-            if status_code == http_status.HTTP_422_UNPROCESSABLE_CONTENT:
-                # A 422 like any other, each error located at its operation.
-                return _json(json.dumps(error | {"index": aborted.index}).encode(), None, 422)
-            failure = BatchFailure(
-                detail=f"Operation {aborted.index} failed, so the batch wrote nothing: "
-                f"{aborted.error.detail}",
-                code=aborted.error.code,
-                index=aborted.index,
-                error=error,
-            )
-            return _json(failure.model_dump_json().encode(), None, status_code)
+            # Raised, not returned: the transaction (the host's own session too) rolls back.
+            raise Answered(_aborted(request, aborted)) from aborted
         results = []
         for index, done in enumerate(applied):
             if done.error is not None:
@@ -722,7 +770,7 @@ def add_contacts_routes(
                 continue
             if done.deleted is not None:
                 background.add_task(
-                    events.contact_deleted, done.deleted, user.id, permanent=done.op.permanent
+                    events.contact_deleted, done.deleted, owner.id, permanent=done.op.permanent
                 )
                 results.append(BatchResult(status=http_status.HTTP_204_NO_CONTENT))
                 continue
@@ -730,11 +778,27 @@ def add_contacts_routes(
             contact = ContactRead.model_validate(done.record)
             created = done.op.op == "create"
             event = events.contact_created if created else events.contact_updated
-            background.add_task(event, contact, user.id)
+            background.add_task(event, contact, owner.id)
             results.append(
                 BatchResult(status=201 if created else 200, contact=contact, etag=etag(done.record))
             )
         return _json(BatchResults(results=results).model_dump_json().encode())
+
+
+def _aborted(request: Request, aborted: BatchAborted) -> Response:
+    """The answer of an atomic batch whose operation at `aborted.index` failed."""
+    status_code, error = _operation_error(request, aborted.index, aborted.error)
+    if status_code == http_status.HTTP_422_UNPROCESSABLE_CONTENT:
+        # A 422 like any other, each error located at its operation.
+        return _json(json.dumps(error | {"index": aborted.index}).encode(), None, 422)
+    failure = BatchFailure(
+        detail=f"Operation {aborted.index} failed, so the batch wrote nothing: "
+        f"{aborted.error.detail}",
+        code=aborted.error.code,
+        index=aborted.index,
+        error=error,
+    )
+    return _json(failure.model_dump_json().encode(), None, status_code)
 
 
 def _operation_error(
@@ -762,13 +826,12 @@ _ATOMIC_FAILURES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_tags_router(deps: KitDependencies) -> APIRouter:
-    """The current user's tags: list with counts, create, rename, delete."""
-    router = APIRouter(
-        route_class=deps.route_class,
-        generate_unique_id_function=operation_id,
-        responses=error_responses(DatabaseUnavailable),
-    )
+def get_tags_router(deps: ContactDependencies) -> APIRouter:
+    """The current owner's tags: list with counts, create, rename, delete. `kit.router`
+    includes it at `/tags`."""
+    router = APIRouter(route_class=deps.route_class, responses=error_responses(DatabaseUnavailable))
+    auth = _errors(deps)
+    reads = (*auth, MalformedEntityTags)
     Writes = Annotated[ContactService, Depends(deps.contact_writes)]
     limited = [Depends(deps.limit_contacts)]
 
@@ -778,7 +841,7 @@ def get_tags_router(deps: KitDependencies) -> APIRouter:
         summary="List tags",
         dependencies=limited,
         response_model=list[TagRead],
-        responses=error_responses(*_READ_ERRORS) | _CONDITIONAL,
+        responses=error_responses(*reads) | _CONDITIONAL,
     )
     async def list_tags(contacts: Writes, if_none_match: IfNoneMatch = None) -> Response:
         """Your tags by name, each with how many contacts carry it (the trash aside)."""
@@ -791,7 +854,7 @@ def get_tags_router(deps: KitDependencies) -> APIRouter:
         dependencies=limited,
         status_code=http_status.HTTP_201_CREATED,
         response_model=TagRead,
-        responses=error_responses(*_AUTH_ERRORS, TagExists, TooManyTags, *BODY_ERRORS),
+        responses=error_responses(*auth, TagExists, TooManyTags, *BODY_ERRORS),
     )
     async def create_tag(body: TagWrite, contacts: Writes) -> TagRead:
         """A new tag, on no contact yet. Names are unique in any letter case; 200 at most.
@@ -804,7 +867,7 @@ def get_tags_router(deps: KitDependencies) -> APIRouter:
         summary="Rename a tag",
         dependencies=limited,
         response_model=TagRead,
-        responses=error_responses(*_AUTH_ERRORS, TagNotFound, TagExists, *BODY_ERRORS),
+        responses=error_responses(*auth, TagNotFound, TagExists, *BODY_ERRORS),
     )
     async def rename_tag(tag_id: TagId, body: TagWrite, contacts: Writes) -> TagRead:
         """Rename a tag; every contact carrying it shows the new name (and a new `ETag`)."""
@@ -816,7 +879,7 @@ def get_tags_router(deps: KitDependencies) -> APIRouter:
         summary="Delete a tag",
         dependencies=limited,
         status_code=http_status.HTTP_204_NO_CONTENT,
-        responses=error_responses(*_AUTH_ERRORS, TagNotFound),
+        responses=error_responses(*auth, TagNotFound),
     )
     async def delete_tag(tag_id: TagId, contacts: Writes) -> Response:
         """Delete a tag; the contacts carrying it lose it, nothing else."""
@@ -829,45 +892,49 @@ def get_tags_router(deps: KitDependencies) -> APIRouter:
 class CalendarFeed(BaseModel):
     """The address of your birthday calendar: subscribe to it in a calendar app."""
 
+    __qualname__ = "ContactsKitCalendarFeed"  # its OpenAPI name: never a host's
+
     url: str = Field(
         description="Secret: anyone with it reads your contacts' names and birthdays. Rotate "
         "it with `POST` again, revoke it with `DELETE`."
     )
 
 
-def get_calendar_router(deps: KitDependencies) -> APIRouter:
+_CALENDAR_TOKEN = "/users/me/calendar-token"
+_CALENDAR_FEED = "/calendar/{token}/birthdays.ics"
+
+
+def get_calendar_router(deps: ContactDependencies) -> APIRouter:
     """The birthday calendar feed (`/calendar/...`) and its secret address
-    (`/users/me/calendar-token`)."""
-    router = APIRouter(
-        route_class=deps.route_class,
-        generate_unique_id_function=operation_id,
-        responses=error_responses(DatabaseUnavailable),
-    )
+    (`/users/me/calendar-token`), both relative to where it is included (`kit.router`: the
+    API root), so the address names the mount that made it."""
+    router = APIRouter(route_class=deps.route_class, responses=error_responses(DatabaseUnavailable))
+    auth = _errors(deps)
     Writes = Annotated[ContactService, Depends(deps.contact_writes)]
     Feed = Annotated[ContactService, Depends(deps.calendar_reads)]
 
     @router.post(
-        "/users/me/calendar-token",
+        _CALENDAR_TOKEN,
         name="calendar:token",
         summary="Create or rotate your birthday calendar address",
         dependencies=[Depends(deps.limit_contacts)],
         status_code=http_status.HTTP_201_CREATED,
         response_model=CalendarFeed,
-        responses=error_responses(*_AUTH_ERRORS),
+        responses=error_responses(*auth),
     )
     async def create_token(contacts: Writes, request: Request) -> CalendarFeed:
         """A new secret address of your birthday calendar; the previous one stops working."""
         token = await contacts.new_calendar_token()
-        path = request.url_for("calendar:birthdays", token=token).path
+        path = mount_path(request, _CALENDAR_TOKEN) + _CALENDAR_FEED.format(token=token)
         return CalendarFeed(url=deps.settings.public_url + path)
 
     @router.delete(
-        "/users/me/calendar-token",
+        _CALENDAR_TOKEN,
         name="calendar:revoke",
         summary="Revoke your birthday calendar address",
         dependencies=[Depends(deps.limit_contacts)],
         status_code=http_status.HTTP_204_NO_CONTENT,
-        responses=error_responses(*_AUTH_ERRORS),
+        responses=error_responses(*auth),
     )
     async def revoke_token(contacts: Writes) -> Response:
         """No address opens your birthday calendar any more (calendar apps get 404)."""
@@ -875,7 +942,7 @@ def get_calendar_router(deps: KitDependencies) -> APIRouter:
         return Response(status_code=http_status.HTTP_204_NO_CONTENT)
 
     @router.get(
-        "/calendar/{token}/birthdays.ics",
+        _CALENDAR_FEED,
         name="calendar:birthdays",
         summary="Birthday calendar feed",
         dependencies=[Depends(deps.limit_calendar)],

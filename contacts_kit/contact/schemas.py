@@ -145,6 +145,8 @@ class ContactCreate(BaseModel):
     """A new contact, or the full replacement of one (`PUT`): a first name and an email or a
     phone; every other field is optional."""
 
+    __qualname__ = "ContactsKitContactCreate"  # its OpenAPI name: never a host's
+
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
     first_name: Name
@@ -171,6 +173,8 @@ class ContactUpdate(BaseModel):
     """A partial change (`PATCH`): only the fields sent are changed; `null` clears an optional
     field (last name, email, phone, birthday, notes), as long as an email or a phone stays."""
 
+    __qualname__ = "ContactsKitContactUpdate"  # its OpenAPI name: never a host's
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"phone": "+1 202 555 0143"}]})
 
     first_name: Name | None = Field(None, json_schema_extra=not_null)
@@ -196,6 +200,8 @@ class ContactUpdate(BaseModel):
 
 class ContactRead(BaseModel):
     """A contact as the API shows it."""
+
+    __qualname__ = "ContactsKitContactRead"  # its OpenAPI name: never a host's
 
     model_config = ConfigDict(
         from_attributes=True,
@@ -229,11 +235,15 @@ class ContactRead(BaseModel):
 class ContactBirthday(ContactRead):
     """A contact with the date of its next birthday."""
 
+    __qualname__ = "ContactsKitContactBirthday"  # its OpenAPI name: never a host's
+
     next_birthday: date
 
 
 class TrashedContact(ContactRead):
     """A contact in the trash, with when it went there."""
+
+    __qualname__ = "ContactsKitTrashedContact"  # its OpenAPI name: never a host's
 
     deleted_at: datetime
 
@@ -283,6 +293,8 @@ TRASH_JSON: TypeAdapter[list[TrashedRecord]] = TypeAdapter(list[TrashedRecord])
 class TagWrite(BaseModel):
     """A new tag, or a tag's new name."""
 
+    __qualname__ = "ContactsKitTagWrite"  # its OpenAPI name: never a host's
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Family"}]})
 
     name: TagName
@@ -290,6 +302,8 @@ class TagWrite(BaseModel):
 
 class TagRead(BaseModel):
     """A tag, with how many of your contacts (the trash aside) carry it."""
+
+    __qualname__ = "ContactsKitTagRead"  # its OpenAPI name: never a host's
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -320,6 +334,8 @@ class ChangesPage:
 
 class Changes(BaseModel):
     """What changed in your address book since a token, in the order it was written."""
+
+    __qualname__ = "ContactsKitChanges"  # its OpenAPI name: never a host's
 
     changed: list[ContactRead] = Field(
         description="Contacts created, changed or restored: store each as it is here."
@@ -362,6 +378,8 @@ class BatchOperation(BaseModel):
     """One operation of a batch: `create` (`data`), `update` (`id`, `data`, optionally
     `if_match`) or `delete` (`id`, optionally `if_match` and `permanent`)."""
 
+    __qualname__ = "ContactsKitBatchOperation"  # its OpenAPI name: never a host's
+
     model_config = ConfigDict(extra="forbid")
 
     op: Literal["create", "update", "delete"] = Field(
@@ -394,6 +412,8 @@ class BatchOperation(BaseModel):
 class BatchRequest(BaseModel):
     """Up to 100 operations, applied in order."""
 
+    __qualname__ = "ContactsKitBatchRequest"  # its OpenAPI name: never a host's
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -420,6 +440,8 @@ class BatchRequest(BaseModel):
 class BatchResult(BaseModel):
     """What one operation did: the status and body its single request would have answered."""
 
+    __qualname__ = "ContactsKitBatchResult"  # its OpenAPI name: never a host's
+
     status: int = Field(description="201 created, 200 updated, 204 deleted, or the error's.")
     contact: ContactRead | None = Field(
         None, description="The contact as it is now, after a create or an update."
@@ -435,11 +457,15 @@ class BatchResult(BaseModel):
 class BatchResults(BaseModel):
     """One result per operation, in the order of the operations."""
 
+    __qualname__ = "ContactsKitBatchResults"  # its OpenAPI name: never a host's
+
     results: list[BatchResult]
 
 
 class BatchFailure(BaseModel):
     """An atomic batch that wrote nothing: the operation that failed and its error."""
+
+    __qualname__ = "ContactsKitBatchFailure"  # its OpenAPI name: never a host's
 
     detail: str
     code: str
@@ -449,6 +475,8 @@ class BatchFailure(BaseModel):
 
 class ImportedRecord(BaseModel):
     """What became of one card or row of an import."""
+
+    __qualname__ = "ContactsKitImportedRecord"  # its OpenAPI name: never a host's
 
     line: int = Field(description="The line the card or row starts on (1 is the first).")
     outcome: Literal["created", "updated", "skipped", "invalid"]
@@ -460,6 +488,8 @@ class ImportedRecord(BaseModel):
 
 class ImportReport(BaseModel):
     """The outcome of an import (of what it would do, with `dry_run`), record by record."""
+
+    __qualname__ = "ContactsKitImportReport"  # its OpenAPI name: never a host's
 
     dry_run: bool
     created: int

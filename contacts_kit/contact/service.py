@@ -6,7 +6,6 @@ import base64
 import hashlib
 import re
 import secrets
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from contacts_kit.contact.repository import (
     StoredTag,
     Where,
     calendar_owner,
+    erase_book,
     prune_tombstones,
     purge_trash,
     sorted_stored_tags,
@@ -143,12 +143,30 @@ async def prune(
         return await prune_tombstones(session, now - retention)
 
 
+@dataclass(frozen=True)
+class Erasure:
+    """What erasing an owner removed: the rows of each table of the book."""
+
+    owner: str
+    rows: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        """Rows removed in all."""
+        return sum(self.rows.values())
+
+
+async def erase(session: AsyncSession, owner: str) -> Erasure:
+    """Remove the owner's whole book in `session`'s transaction (`erase_book`)."""
+    return Erasure(owner, await erase_book(session, owner))
+
+
 def calendar_token_hash(token: str) -> str:
     """The stored form of a birthday feed secret (random: a plain digest is enough)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def calendar_reader(engine: AsyncEngine, token: str) -> uuid.UUID | None:
+async def calendar_reader(engine: AsyncEngine, token: str) -> str | None:
     """Whose birthday feed a secret opens, if anyone's."""
     return await calendar_owner(engine, calendar_token_hash(token))
 
@@ -158,21 +176,24 @@ _END = 2**63 - 1
 """Past every contact id: a position after everything of its change number."""
 
 
-def sync_token(owner_id: uuid.UUID, seq: int, contact_id: int) -> str:
+def sync_token(owner: str, seq: int, contact_id: int) -> str:
     """The opaque token of a position in an owner's changes feed."""
-    text = f"{_TOKEN_PREFIX}.{owner_id.hex}.{seq}.{contact_id}"
+    text = f"{_TOKEN_PREFIX}.{owner}.{seq}.{contact_id}"
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def read_sync_token(token: str, owner_id: uuid.UUID) -> tuple[int, int]:
-    """The position of a token of `owner_id`; `InvalidSyncToken` for anything else."""
+def read_sync_token(token: str, owner: str) -> tuple[int, int]:
+    """The position of a token of `owner`; `InvalidSyncToken` for anything else (a number
+    past what the columns hold included)."""
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        prefix, owner, seq, contact_id = text.split(".")
+        prefix, rest = text.split(".", 1)
+        # An owner key may hold dots; the two numbers after it do not.
+        key, seq, contact_id = rest.rsplit(".", 2)
         position = (int(seq), int(contact_id))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidSyncToken() from exc
-    if prefix != _TOKEN_PREFIX or owner != owner_id.hex or min(position) < 0:
+    if prefix != _TOKEN_PREFIX or key != owner or min(position) < 0 or max(position) > _END:
         raise InvalidSyncToken()
     return position
 

@@ -202,10 +202,33 @@ def missing_schema(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and message.startswith(_MISSING_SCHEMA_SQLITE)
 
 
+_DATABASE_MODULES = ("sqlalchemy.", "asyncpg", "aiosqlite")
+
+
+def _raised_by_database(exc: BaseException) -> bool:
+    """Whether `exc` (or what it was raised from) came out of SQLAlchemy or a driver: a
+    `TimeoutError` or `ConnectionError` of anything else (a host's dependency) is not the
+    database's to answer."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        trace = current.__traceback__
+        while trace is not None:
+            if str(trace.tb_frame.f_globals.get("__name__", "")).startswith(_DATABASE_MODULES):
+                return True
+            trace = trace.tb_next
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """Whether `exc` says the database cannot be reached or did not answer in time (asyncpg
-    raises refused connections and timeouts unwrapped)."""
-    if lost_connection(exc) or isinstance(exc, _UNAVAILABLE):
+    raises refused connections and timeouts unwrapped: they count when SQLAlchemy or the
+    driver raised them, never when a host's own code did)."""
+    if lost_connection(exc):
         return True
+    if isinstance(exc, _UNAVAILABLE):
+        return isinstance(exc, DBAPIError | PoolTimeout) or _raised_by_database(exc)
     state = getattr(getattr(exc, "orig", None), "sqlstate", None)
     return isinstance(state, str) and (state.startswith("08") or state in _UNAVAILABLE_STATES)

@@ -21,7 +21,6 @@ import itertools
 import logging
 import math
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -162,17 +161,18 @@ class Replicas:
         """Whether any replica is configured."""
         return bool(self.nodes)
 
-    async def note_write(self, user_id: uuid.UUID) -> None:
-        """The user writes: their reads stay on the primary for the window."""
+    async def note_write(self, writer: str) -> None:
+        """`writer` (an owner key, or an account) writes: their reads stay on the primary for
+        the window."""
         if self.nodes:
-            await self.cache.set(f"contacts_kit:wrote:{user_id}", "1", self.window)
+            await self.cache.set(f"wrote:{writer}", "1", self.window)
 
-    async def reader(self, user_id: uuid.UUID | None = None) -> AsyncEngine:
-        """The engine for a read of `user_id` (None: a reader who never writes)."""
+    async def reader(self, writer: str | None = None) -> AsyncEngine:
+        """The engine for a read of `writer` (None: a reader who never writes)."""
         usable = [node for node in self.nodes if node.state == "ok"]
         if not usable:
             return self.primary
-        if user_id is not None and await self.cache.get(f"contacts_kit:wrote:{user_id}"):
+        if writer is not None and await self.cache.get(f"wrote:{writer}"):
             return self.primary
         node = usable[next(self._turn) % len(usable)]
         node.reads += 1

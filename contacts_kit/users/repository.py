@@ -81,5 +81,5 @@ class UserRepository:
         )
 
     async def delete(self, user_id: uuid.UUID) -> None:
-        """Delete the account; its tokens and contacts go with it (ON DELETE CASCADE)."""
+        """Delete the account; its tokens go with it (ON DELETE CASCADE)."""
         await self.session.execute(delete(User).where(User.id == user_id))

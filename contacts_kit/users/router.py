@@ -1,13 +1,18 @@
-"""Router of the current user's account: `/users/me`, its avatar and its deletion."""
+"""Routers of the current user's account: `/users/me` and its deletion, the sessions,
+two-factor authentication and the avatar. Each factory returns a router without a prefix
+(`kit.router` includes the first three at `/users`, the avatar's at the API root)."""
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
 # aliases local to the factory.
 import uuid
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Request, Response, status
+from fastapi.staticfiles import StaticFiles
 
+from contacts_kit.auth.deps import AccountDependencies
 from contacts_kit.auth.errors import (
     InvalidMfaCode,
     InvalidToken,
@@ -26,8 +31,7 @@ from contacts_kit.auth.schemas import (
     TwoFactorStatus,
 )
 from contacts_kit.auth.service import AuthService
-from contacts_kit.deps import KitDependencies
-from contacts_kit.http import BODY_ERRORS, DatabaseUnavailable, error_responses, operation_id
+from contacts_kit.http import BODY_ERRORS, DatabaseUnavailable, error_responses, mount_path
 from contacts_kit.ratelimit import RateLimited
 from contacts_kit.users.errors import (
     FileTooLarge,
@@ -42,18 +46,16 @@ MEDIA_ROUTE = "contacts_kit:media"
 """The name of the kit's route that serves the local-disk storage's files."""
 
 
-def get_users_router(deps: KitDependencies) -> APIRouter:
-    """The current user's account."""
-    router = APIRouter(
-        route_class=deps.route_class,
-        generate_unique_id_function=operation_id,
-        responses=error_responses(DatabaseUnavailable),
-    )
+def _router(deps: AccountDependencies) -> APIRouter:
+    return APIRouter(route_class=deps.route_class, responses=error_responses(DatabaseUnavailable))
+
+
+def get_users_router(deps: AccountDependencies) -> APIRouter:
+    """The current user's account (`/me`) and its deletion."""
+    router = _router(deps)
     events = deps.events
     User = Annotated[AuthenticatedUser, Depends(deps.current_user)]
     Users = Annotated[UserService, Depends(deps.user_service)]
-    Auth = Annotated[AuthService, Depends(deps.auth_service)]
-    Bearer = Annotated[str | None, Depends(deps.bearer_token)]
 
     @router.get(
         "/me",
@@ -65,6 +67,34 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
     async def me(user: User) -> AuthenticatedUser:
         """The account of the bearer token."""
         return user
+
+    @router.delete(
+        "/me",
+        name="users:delete_me",
+        summary="Delete your account",
+        dependencies=[Depends(deps.limit_auth("delete_me")), Depends(deps.limit_password)],
+        status_code=status.HTTP_204_NO_CONTENT,
+        responses=error_responses(
+            NotAuthenticated, InvalidToken, InvalidCredentials, RateLimited, *BODY_ERRORS
+        ),
+    )
+    async def delete_me(
+        body: PasswordConfirm, user: User, users: Users, background: BackgroundTasks
+    ) -> Response:
+        """Delete the account, its contacts and its tokens, after checking the password."""
+        deleted = await users.delete_account(user.id, body.password)
+        background.add_task(events.user_deleted, UserRead.model_validate(deleted))
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    return router
+
+
+def get_sessions_router(deps: AccountDependencies) -> APIRouter:
+    """The sessions of the current user's account: list them, end one."""
+    router = _router(deps)
+    User = Annotated[AuthenticatedUser, Depends(deps.current_user)]
+    Auth = Annotated[AuthService, Depends(deps.auth_service)]
+    Bearer = Annotated[str | None, Depends(deps.bearer_token)]
 
     @router.get(
         "/me/sessions",
@@ -91,6 +121,15 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
         await auth.end_session(user.id, session_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
+    return router
+
+
+def get_two_factor_router(deps: AccountDependencies) -> APIRouter:
+    """Two-factor authentication of the current user's account: status, enrolment, off."""
+    router = _router(deps)
+    User = Annotated[AuthenticatedUser, Depends(deps.current_user)]
+    Auth = Annotated[AuthService, Depends(deps.auth_service)]
+
     @router.get(
         "/me/2fa",
         name="users:two_factor",
@@ -114,6 +153,16 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
         authenticator app, then confirm with its code. Nothing changes for logins until
         then; starting again replaces the secret."""
         return await auth.start_totp(user)
+
+    _add_two_factor_changes(router, deps)
+    return router
+
+
+def _add_two_factor_changes(router: APIRouter, deps: AccountDependencies) -> None:
+    """Turning two-factor authentication on (with a code) and off."""
+    events = deps.events
+    User = Annotated[AuthenticatedUser, Depends(deps.current_user)]
+    Auth = Annotated[AuthService, Depends(deps.auth_service)]
 
     @router.post(
         "/me/2fa/totp/confirm",
@@ -169,23 +218,18 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
         )
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    @router.delete(
-        "/me",
-        name="users:delete_me",
-        summary="Delete your account",
-        dependencies=[Depends(deps.limit_auth("delete_me")), Depends(deps.limit_password)],
-        status_code=status.HTTP_204_NO_CONTENT,
-        responses=error_responses(
-            NotAuthenticated, InvalidToken, InvalidCredentials, RateLimited, *BODY_ERRORS
-        ),
-    )
-    async def delete_me(
-        body: PasswordConfirm, user: User, users: Users, background: BackgroundTasks
-    ) -> Response:
-        """Delete the account, its contacts and its tokens, after checking the password."""
-        deleted = await users.delete_account(user.id, body.password)
-        background.add_task(events.user_deleted, UserRead.model_validate(deleted))
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+_AVATAR = "/users/me/avatar"
+
+
+def get_avatar_router(deps: AccountDependencies, media_dir: Path | None = None) -> APIRouter:
+    """The current user's avatar upload (`/users/me/avatar`) and, when the files are on the
+    local disk (`media_dir`), the route serving them (`CONTACTS_KIT_MEDIA_URL_PATH`), both
+    relative to where it is included (`kit.router`: the API root)."""
+    router = _router(deps)
+    User = Annotated[AuthenticatedUser, Depends(deps.current_user)]
+    Users = Annotated[UserService, Depends(deps.user_service)]
+    media = deps.settings.media_url_path
 
     async def upload_avatar(
         body: Annotated[AvatarUpload, File()],
@@ -200,12 +244,12 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
             if urlsplit(stored).scheme:
                 return stored
             # A file the kit's media route serves: on the public host, where that is mounted.
-            return deps.settings.public_url + request.url_for(MEDIA_ROUTE, path=stored).path
+            return f"{deps.settings.public_url}{mount_path(request, _AVATAR)}{media}/{stored}"
 
         return UserRead.model_validate(await users.replace_avatar(user.id, data, url_of))
 
     router.add_api_route(
-        "/me/avatar",
+        _AVATAR,
         upload_avatar,
         methods=["PATCH"],
         name="users:avatar",
@@ -222,6 +266,9 @@ def get_users_router(deps: KitDependencies) -> APIRouter:
             *BODY_ERRORS,
         ),
         # The avatar's own limit, with room for the multipart framing around the image.
-        route_class_override=deps.upload_route_class(deps.settings.avatar_max_bytes),
+        route_class_override=deps.plumbing.upload_route_class(deps.settings.avatar_max_bytes),
     )
+    if media_dir is not None:
+        media_dir.mkdir(parents=True, exist_ok=True)
+        router.mount(media, StaticFiles(directory=media_dir), name=MEDIA_ROUTE)
     return router

@@ -23,6 +23,8 @@ CurrentPassword = Annotated[str, StringConstraints(min_length=1, max_length=1024
 class UserRead(BaseModel):
     """An account as the API shows it (never the password hash)."""
 
+    __qualname__ = "ContactsKitUserRead"  # its OpenAPI name: never a host's
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -38,20 +40,20 @@ class AuthenticatedUser(UserRead):
     the current user returns one of these."""
 
     token_version: int
-    cache_generation: str | None = Field(default=None, exclude=True, repr=False)
-    """The user's generation as the cache holds it (`contacts_kit.users.cache`), under which
-    the contact reads keep their answers; None when there is none yet, when nothing is kept,
-    or for a user of a dependency override: nothing is kept or served then."""
 
 
 class PasswordConfirm(BaseModel):
     """Body of account deletion: the current password, to confirm."""
+
+    __qualname__ = "ContactsKitPasswordConfirm"  # its OpenAPI name: never a host's
 
     password: CurrentPassword
 
 
 class AvatarUpload(BaseModel):
     """Body of the avatar upload (multipart): one image file."""
+
+    __qualname__ = "ContactsKitAvatarUpload"  # its OpenAPI name: never a host's
 
     file: UploadFile = Field(
         description="PNG, JPEG, WebP or GIF image.", json_schema_extra={"format": "binary"}

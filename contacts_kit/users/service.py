@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,14 @@ from contacts_kit.users.repository import UserRepository
 
 logger = logging.getLogger("contacts_kit.users")
 
+OwnedData = Callable[[AsyncSession, uuid.UUID], Awaitable[object]]
+"""Deletes, in the given transaction, what other modules keep of an account (its address
+book): the composition root supplies it, so accounts import no other module."""
+
+
+async def _owns_nothing(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """The default: no other module keeps anything of an account."""
+
 
 class UserService:
     """Changes to one account inside the request's transaction."""
@@ -37,6 +45,7 @@ class UserService:
         storage: Storage,
         user_cache: UserCache,
         avatar_max_bytes: int,
+        erase_owned: OwnedData = _owns_nothing,
     ) -> None:
         self.session = session
         self.users = UserRepository(session)
@@ -44,6 +53,7 @@ class UserService:
         self.storage = storage
         self.user_cache = user_cache
         self.avatar_max_bytes = avatar_max_bytes
+        self.erase_owned = erase_owned
 
     async def replace_avatar(
         self, user_id: uuid.UUID, data: bytes, url_of: Callable[[str], str]
@@ -85,6 +95,7 @@ class UserService:
         hashed = user.hashed_password if user else None
         if user is None or not await self.passwords.verify(password, hashed):
             raise InvalidCredentials("Incorrect password.")
+        await self.erase_owned(self.session, user.id)
         await self.users.delete(user.id)
         self.user_cache.forget_after_commit(self.session, user.id)
         avatar = user.avatar_key

@@ -295,7 +295,7 @@ async def test_openapi_documents_one_body_per_login_path(client: httpx.AsyncClie
     token = spec["paths"]["/api/auth/token"]["post"]["requestBody"]["content"]
     assert set(login) == {"application/json"}
     assert set(token) == {"application/x-www-form-urlencoded"}
-    flows = spec["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]
+    flows = spec["components"]["securitySchemes"]["ContactsKitOAuth2"]["flows"]
     assert flows["password"]["tokenUrl"] == "/api/auth/token"
 
 

@@ -60,14 +60,18 @@ async def big_book(postgres_database_url: str) -> AsyncIterator[tuple[AsyncEngin
                 ),
                 {"id": user_id, "email": email, "now": now},
             )
-        await connection.execute(SEED, {"owner": owner, "size": BOOK_SIZE})
-        await connection.execute(SEED, {"owner": other, "size": 1000})
+        await connection.execute(SEED, {"owner": owner.hex, "size": BOOK_SIZE})
+        await connection.execute(SEED, {"owner": other.hex, "size": 1000})
         await connection.execute(text(FOLD_SEARCH_TEXT))
         await connection.execute(text("ANALYZE contacts_kit_contacts"))
     yield engine, owner
     async with engine.begin() as connection:
         await connection.execute(
             text("DELETE FROM contacts_kit_users WHERE id IN (:a, :b)"), {"a": owner, "b": other}
+        )
+        await connection.execute(
+            text("DELETE FROM contacts_kit_contacts WHERE owner_id IN (:a, :b)"),
+            {"a": owner.hex, "b": other.hex},
         )
     await engine.dispose()
 
@@ -81,7 +85,7 @@ async def _plan(engine: AsyncEngine, call: str, owner: uuid.UUID, *args: Any) ->
 
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
-        await getattr(ContactRepository(engine, owner), call)(*args)
+        await getattr(ContactRepository(engine, owner.hex), call)(*args)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
     [(statement, parameters)] = sent

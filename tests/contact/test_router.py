@@ -383,9 +383,9 @@ async def test_openapi_documents_models_examples_and_errors(client: httpx.AsyncC
         assert operation["summary"]
         assert operation["description"]
     schemas = spec["components"]["schemas"]
-    assert schemas["ContactCreate"]["examples"]
-    assert schemas["ContactRead"]["examples"]
-    assert "next_birthday" in schemas["ContactBirthday"]["properties"]
+    assert schemas["ContactsKitContactCreate"]["examples"]
+    assert schemas["ContactsKitContactRead"]["examples"]
+    assert "next_birthday" in schemas["ContactsKitContactBirthday"]["properties"]
     assert paths[URL]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ContactCreate"
+        "$ref": "#/components/schemas/ContactsKitContactCreate"
     }
