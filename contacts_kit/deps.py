@@ -42,7 +42,9 @@ class Plumbing:
     async def session(self, request: Request) -> AsyncIterator[AsyncSession]:
         """The request's transaction: commits when the endpoint returns, rolls back when it
         raises or its error is answered."""
-        async for session in transaction(self.sessions, failed_attempt(request)):
+        # A context manager, not a generator iterated: an error thrown into this dependency
+        # reaches the transaction's own exit, which rolls back and closes the session.
+        async with transaction(self.sessions, failed_attempt(request)) as session:
             yield session
 
     def route_class_for(self, body_limit: int) -> type[APIRoute]:

@@ -265,7 +265,7 @@ async def test_a_team_shares_one_book_through_a_string_owner_key(
     app = FastAPI()
     app.include_router(kit.get_contacts_router(), prefix="/books/contacts")
     async with (
-        app.router.lifespan_context(app),
+        kit.lifespan(),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"
         ) as client,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,6 +22,7 @@ def _never() -> bool:
     return False
 
 
+@asynccontextmanager
 async def transaction(
     factory: async_sessionmaker[AsyncSession], failed: Callable[[], bool] = _never
 ) -> AsyncIterator[AsyncSession]:
