@@ -33,7 +33,7 @@ def create_app(
         lifespan=kit.lifespan,
     )
     app.state.contacts_kit = kit
-    app.include_router(kit.router)
+    kit.include_routers(app, settings.api_prefix)
     app.include_router(kit.health_router, tags=["health"])
     install_app_handlers(app)
     if settings.cors_origins:

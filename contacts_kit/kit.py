@@ -9,10 +9,11 @@ import logging
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import cached_property
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -149,14 +150,23 @@ class ContactsKit:
         context = HookContext(settings, self.cache, self.mailer, self.storage)
         self.accounts: AccountDependencies | None = None
         """The accounts module's dependencies, or None when the host supplies the owner."""
-        if owner is None:
-            self.accounts = self._accounts(context)
-            owner, owner_errors = self.accounts.current_owner, (NotAuthenticated, InvalidToken)
         self.kept = self._kept_answers(settings)
-        """The read answers this process keeps (None when it keeps none)."""
+        """The owners' generations and the read answers this process keeps (None when the
+        cache is not shared)."""
+        owner_id: Callable[[Any], OwnerId] | None = None
+        read_with: Callable[[Any], Mapping[str, str | None]] | None = None
+        if owner is None:
+            # The kit's accounts supply the owner: the current user, by its id, with the
+            # owner's generation read in the same round trip as the cached user.
+            self.accounts = self._accounts(context)
+            owner, owner_id = self.accounts.current_user, attrgetter("id")
+            read_with = attrgetter("read_with")
+            owner_errors = (NotAuthenticated, InvalidToken)
         self.contacts = ContactDependencies(
             self.plumbing,
             owner=owner,
+            owner_id=owner_id,
+            read_with=read_with,
             owner_errors=owner_errors,
             engine=self.engine,
             replicas=self.replicas,
@@ -233,8 +243,17 @@ class ContactsKit:
                 clock=lambda: self.now(),
                 token_url=f"{settings.api_prefix}/auth/token",
                 erase_owned=_erase_account_book,
+                read_along=self._read_along(),
             ),
         )
+
+    def _read_along(self) -> Callable[[uuid.UUID], list[str]] | None:
+        """What the accounts read with the cached user: the contacts module's keys of the
+        user's book (its generation), in the user's Redis Cluster slot."""
+        kept = self.kept
+        if kept is None or kept.pages is None:
+            return None
+        return lambda user_id: kept.keys(owner_key(user_id))
 
     @property
     def current_user(self) -> CurrentUser:
@@ -313,7 +332,14 @@ class ContactsKit:
         """Every API route under `settings.api_prefix`, as the standalone server serves them:
         the contacts, the tags, the calendar and, with the kit's accounts, every account
         route (avatars included, so their storage is checked when this is first read)."""
-        router = APIRouter(prefix=self.settings.api_prefix)
+        router = APIRouter()
+        self.include_routers(router, self.settings.api_prefix)
+        return router
+
+    def include_routers(self, target: APIRouter | FastAPI, prefix: str) -> None:
+        """Include every router of the kit in `target` under `prefix`, laid out as
+        `kit.router` lays them out (`create_app` includes them on its app directly: one
+        level of routers less to match per request)."""
         routers: list[tuple[APIRouter, str, str]] = [
             (self.get_contacts_router(), "/contacts", "contacts"),
             (self.get_tags_router(), "/tags", "tags"),
@@ -329,14 +355,13 @@ class ContactsKit:
             if self.settings.oauth_providers:
                 routers.append((self.get_oauth_router(), "", ""))
         routers.append((self.get_calendar_router(), "", "calendar"))
-        for included, prefix, tag in routers:
-            router.include_router(
+        for included, path, tag in routers:
+            target.include_router(
                 included,
-                prefix=prefix,
+                prefix=prefix + path,
                 tags=[tag] if tag else None,
                 generate_unique_id_function=self.operation_ids,
             )
-        return router
 
     async def erase_owner(self, owner_id: OwnerId) -> Erasure:
         """Remove an owner's whole address book: contacts (the trash too), tags, the changes

@@ -159,6 +159,30 @@ async def test_the_resilient_cache_backs_off_after_a_failure(
     ]
 
 
+async def test_many_gets_in_one_call_or_one_get_each_and_a_failure_is_all_misses() -> None:
+    class _Plain:  # a plugin's cache without `get_many`
+        def __init__(self) -> None:
+            self.values = {"contacts_kit:a": "1"}  # under the kit's key prefix
+            self.down = False
+
+        async def get(self, key: str) -> str | None:
+            if self.down:
+                raise ConnectionError("down")
+            return self.values.get(key)
+
+    plain = _Plain()
+    memory = MemoryCache(10)
+    await memory.set("contacts_kit:a", "1", ttl=10)
+    for inner in (plain, memory):
+        cache = ResilientCache(inner, CircuitBreaker("the store", retry_after=5))
+        assert await cache.get_many(["a", "b"]) == ["1", None]
+    plain.down = True
+    breaker = CircuitBreaker("the store", retry_after=5)
+    cache = ResilientCache(plain, breaker)
+    assert await cache.get_many(["a", "b"]) == [None, None]
+    assert breaker.open
+
+
 async def test_the_memory_cache_expires_and_stays_bounded() -> None:
     now = [0.0]
     cache = MemoryCache(max_entries=2, clock=lambda: now[0])

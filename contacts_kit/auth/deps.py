@@ -4,7 +4,8 @@ signing up and in, of the account and its avatar, and their rate limits.
 Each is an ordinary dependency a host can override (`app.dependency_overrides[dep] = ...`).
 Every dependency that needs the current user depends on `current_user` itself, so overriding
 it reaches them all: the services and the per-user rate limits included. The contacts module
-knows none of this: the composition root hands it `current_owner`, the id of the current user.
+knows none of this: the composition root hands it `current_user`, and the user's id as the
+owner of the address book.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the annotations of the closures below
@@ -59,6 +60,8 @@ class AccountParts:
     token_url: str
     erase_owned: OwnedData
     """Deletes what other modules keep of an account that goes (its address book)."""
+    read_along: Callable[[uuid.UUID], list[str]] | None = None
+    """Cache keys of another module to read with the current user (`read_with`)."""
 
 
 class AccountDependencies:
@@ -78,6 +81,7 @@ class AccountDependencies:
                 parts.read_sessions,
                 settings.access_token_ttl,
                 parts.clock,
+                parts.read_along,
             ),
             parts.token_url,
         )
@@ -90,11 +94,6 @@ class AccountDependencies:
         self.limit_mfa = self.per_user(parts.limits.mfa)
 
         SessionDep = Annotated[AsyncSession, Depends(plumbing.session, scope="function")]
-        UserDep = Annotated[AuthenticatedUser, Depends(self.current_user)]
-
-        async def current_owner(user: UserDep) -> uuid.UUID:
-            """The owner of the request's address book: the current user."""
-            return user.id
 
         async def auth_service(session: SessionDep) -> AuthService:
             """Signing up and in, in the request's transaction."""
@@ -133,7 +132,6 @@ class AccountDependencies:
                 erase_owned=parts.erase_owned,
             )
 
-        self.current_owner = current_owner
         self.auth_service = auth_service
         self.identity_service = identity_service
         self.user_service = user_service

@@ -479,8 +479,11 @@ class Authenticator:
         sessions: async_sessionmaker[AsyncSession],
         access_token_ttl: timedelta,
         clock: Callable[[], datetime],
+        also: Callable[[uuid.UUID], list[str]] | None = None,
     ) -> None:
         self.tokens = tokens
+        self.also = also
+        """The cache keys to read with a user, for another module (`read_with`)."""
         self.user_cache = user_cache
         self.sessions = sessions
         # Sessions ended longer ago than this have no live access token left (plus leeway
@@ -499,12 +502,15 @@ class Authenticator:
         except ValueError as exc:
             raise InvalidToken() from exc
         version = claims.extra.get("ver")
-        cached = await self.user_cache.get(user_id)
+        also = self.also(user_id) if self.also is not None else None
+        cached, read_with = await self.user_cache.get(user_id, also)
         if cached is None or cached.user.token_version != version:
             cached = await self._load(user_id, version)
         if session_id is not None and session_id in cached.ended_sessions:
             raise InvalidToken("This session has ended; log in again.")
-        return cached.user
+        user = cached.user
+        user.read_with = read_with
+        return user
 
     async def _load(self, user_id: uuid.UUID, version: object) -> CachedUser:
         async with self.sessions() as session:

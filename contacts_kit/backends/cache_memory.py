@@ -33,6 +33,10 @@ class MemoryCache:
         self._entries.move_to_end(key)
         return value
 
+    async def get_many(self, keys: list[str]) -> list[str | None]:
+        """`get` of each key."""
+        return [await self.get(key) for key in keys]
+
     async def set(self, key: str, value: str, ttl: int) -> None:
         """Store `value`, evicting the least recently used entry when full."""
         if ttl <= 0:

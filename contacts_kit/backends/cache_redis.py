@@ -26,6 +26,12 @@ class RedisCache:
         value = await self.client.get(key)
         return None if value is None else str(value)
 
+    async def get_many(self, keys: list[str]) -> list[str | None]:
+        """The values under `keys`, in one MGET: on a Redis Cluster the keys must share a slot
+        (a `{...}` hash tag), as the kit's keys of one user do."""
+        values = await self.client.mget(keys)
+        return [None if value is None else str(value) for value in values]
+
     async def set(self, key: str, value: str, ttl: int) -> None:
         """Store `value` for `ttl` seconds (a ttl of 0 deletes)."""
         if ttl <= 0:

@@ -40,6 +40,17 @@ class Cache(Protocol):
         ...
 
 
+@runtime_checkable
+class ManyGets(Protocol):
+    """What a cache may add to `Cache`: several keys read in one round trip. The kit reads a
+    user together with what the contacts module keeps for that user (one Redis Cluster slot:
+    the keys share a `{...}` hash tag); a cache without it is asked once per key."""
+
+    async def get_many(self, keys: list[str]) -> list[str | None]:
+        """The value under each key, in order (None for a missing one)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class MailMessage:
     """One email: a recipient, a subject, a plain-text part and an optional HTML part."""

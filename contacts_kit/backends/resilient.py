@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from contacts_kit.backends.breaker import CircuitBreaker
-from contacts_kit.backends.protocols import Cache
+from contacts_kit.backends.protocols import Cache, ManyGets
 
 logger = logging.getLogger("contacts_kit.cache")
 
@@ -24,6 +24,7 @@ class ResilientCache:
         self.inner = inner
         self.breaker = breaker
         self.prefix = f"{prefix}:"
+        self._many = inner if isinstance(inner, ManyGets) else None
 
     async def get(self, key: str) -> str | None:
         """The cached value, or None when missing or when the cache fails."""
@@ -36,6 +37,23 @@ class ResilientCache:
             return None
         self.breaker.succeeded()
         return value
+
+    async def get_many(self, keys: list[str]) -> list[str | None]:
+        """The value under each key (None when missing or when the cache fails): in one round
+        trip when the inner cache has `get_many`, else one `get` per key."""
+        if self.breaker.open:
+            return [None] * len(keys)
+        full = [self.prefix + key for key in keys]
+        try:
+            if self._many is not None:
+                values = await self._many.get_many(full)
+            else:
+                values = [await self.inner.get(key) for key in full]
+        except Exception as exc:
+            self.breaker.failed("cache get", exc)
+            return [None] * len(keys)
+        self.breaker.succeeded()
+        return values
 
     async def set(self, key: str, value: str, ttl: int) -> None:
         """Store the value; a failure is logged and ignored."""

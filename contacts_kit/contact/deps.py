@@ -4,7 +4,7 @@ accounts, through the composition root); nothing here knows about accounts."""
 
 # No `from __future__ import annotations`: FastAPI reads the annotations of the closures below
 # at run time, and they name local aliases.
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from contacts_kit.contact.errors import CalendarNotFound
 from contacts_kit.contact.events import ContactEvents
-from contacts_kit.contact.owner import Owner
+from contacts_kit.contact.owner import Owner, OwnerId
 from contacts_kit.contact.pages import KeptAnswers, OwnerPages
 from contacts_kit.contact.repository import ContactRepository, changed_owners
 from contacts_kit.contact.service import ContactService, calendar_reader
@@ -42,6 +42,10 @@ class ContactDependencies:
     Args:
         plumbing: the route class and the request's transaction.
         owner: the dependency that says whose book a request is about (`OwnerDependency`).
+        owner_id: what turns the value `owner` gives into the owner's id, when it is not the
+            id itself (the kit's accounts give the current user: its `id`).
+        read_with: what gives the cache entries `owner`'s supplier read along with the
+            owner (asked for with `kept.keys`), when it reads any.
         owner_errors: the errors `owner` answers with, for the OpenAPI document (the kit's
             accounts: 401s; a host's dependency: none of the kit's).
         engine: the primary's engine (the calendar feed's secret is looked up there).
@@ -57,6 +61,8 @@ class ContactDependencies:
         plumbing: Plumbing,
         *,
         owner: OwnerDependency,
+        owner_id: Callable[[Any], OwnerId] | None = None,
+        read_with: Callable[[Any], Mapping[str, str | None]] | None = None,
         owner_errors: tuple[type[ContactsKitError], ...] = (),
         engine: AsyncEngine,
         replicas: Replicas,
@@ -76,7 +82,7 @@ class ContactDependencies:
         self.events = events
         self.clock = clock
         self.timezone = ZoneInfo(self.settings.timezone)
-        self.current_owner = _current_owner(owner)
+        self.current_owner = _current_owner(owner, owner_id, read_with)
         self.limit_contacts = self.per_owner(limits.contacts)
         self.limit_contact_create = self.per_owner(limits.contact_create)
         self.limit_import = self.per_owner(limits.imports)
@@ -118,10 +124,15 @@ class ContactDependencies:
         await self.limits.contacts.hit(request, owner_identity(owner), others)
 
 
-def _current_owner(owner: OwnerDependency) -> Dependency:
-    async def current_owner(owner_id: Annotated[Any, Depends(owner)]) -> Owner:
+def _current_owner(
+    owner: OwnerDependency,
+    owner_id: Callable[[Any], OwnerId] | None,
+    read_with: Callable[[Any], Mapping[str, str | None]] | None,
+) -> Dependency:
+    async def current_owner(given: Annotated[Any, Depends(owner)]) -> Owner:
         """The owner of the request's address book, as the owner dependency says."""
-        return Owner.of(owner_id)
+        value = given if owner_id is None else owner_id(given)
+        return Owner.of(value) if read_with is None else Owner.of(value, read_with(given))
 
     return current_owner
 
@@ -138,7 +149,7 @@ def _contact_reads(deps: ContactDependencies) -> Dependency:
         # Called here rather than depended on: one dependency less to solve on the busiest
         # routes, and still counted for whoever `owner` (or its override) says.
         await limit_contacts(request, owner)
-        pages = None if kept is None else await kept.of(owner.key)
+        pages = None if kept is None else await kept.of(owner.key, owner.cached)
         return deps.service(await replicas.reader(owner.key), owner.key, pages)
 
     return contact_reads

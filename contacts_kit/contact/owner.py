@@ -8,6 +8,7 @@ are one supplier of it; a host with users of its own supplies its own ids.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 MAX_OWNER_KEY = 255
@@ -25,16 +26,19 @@ class InvalidOwner(TypeError):
 @dataclass(frozen=True, slots=True)
 class Owner:
     """The owner of an address book: `key` as the kit stores it, `id` as the host gave it
-    (what the `on_contact_*` hooks receive)."""
+    (what the `on_contact_*` hooks receive), and `cached`: entries of the shared cache its
+    supplier read along with it (the kit's accounts read the owner's generation with the
+    user: `contacts_kit.contact.pages`), by key."""
 
     key: str
     id: OwnerId
+    cached: Mapping[str, str | None] | None = None
 
     @classmethod
-    def of(cls, value: OwnerId) -> Owner:
+    def of(cls, value: OwnerId, cached: Mapping[str, str | None] | None = None) -> Owner:
         """The owner of the id a host's dependency returned; `InvalidOwner` for anything but
         an int, a UUID or a string of 1 to 255 characters."""
-        return cls(owner_key(value), value)
+        return cls(owner_key(value), value, cached)
 
 
 def owner_key(value: OwnerId) -> str:

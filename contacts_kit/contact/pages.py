@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import secrets
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
 from contacts_kit.backends.protocols import Cache
@@ -111,13 +111,23 @@ class KeptAnswers:
         self.pages = pages
         self.ttl = ttl
 
-    async def of(self, owner: str) -> OwnerPages:
-        """The owner's kept answers under the generation the cache holds now. With none yet,
-        one is written and nothing is kept for this request: only under a generation read
-        back from the cache is it sure that the writes before it are in what is kept."""
+    def keys(self, owner: str) -> list[str]:
+        """The cache keys `of` reads for `owner` (an owner's supplier may read them along
+        with the owner, in the same round trip, and hand them over)."""
+        return [generation_key(owner)] if self.pages is not None else []
+
+    async def of(self, owner: str, cached: Mapping[str, str | None] | None) -> OwnerPages:
+        """The owner's kept answers under the generation the cache holds now (as `cached`
+        holds it when the owner's supplier read it, else read here). With none yet, one is
+        written and nothing is kept for this request: only under a generation read back from
+        the cache is it sure that the writes before it are in what is kept."""
         if self.pages is None:
             return OwnerPages(None, owner, None)
-        generation = await self.cache.get(generation_key(owner))
+        key = generation_key(owner)
+        if cached is not None and key in cached:
+            generation = cached[key]
+        else:
+            generation = await self.cache.get(key)
         if generation is None:
             await self.cache.set(generation_key(owner), secrets.token_urlsafe(12), self.ttl)
             return OwnerPages(None, owner, None)

@@ -1,4 +1,5 @@
-"""The current user kept in the cache backend, so a warm request needs no SQL for it."""
+"""The current user kept in the cache backend, so a warm request needs no SQL for it; other
+entries of the user's slot are read in the same round trip when a caller asks."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from contacts_kit.users.schemas import AuthenticatedUser
 
 
 def user_cache_key(user_id: uuid.UUID | str) -> str:
-    """Cache key of one user's `CachedUser` JSON (under the kit's key prefix)."""
-    return f"user:{{{user_id}}}"
+    """Cache key of one user's `CachedUser` JSON (under the kit's key prefix). The braces are
+    a Redis Cluster hash tag, the id's 32 hex digits: keys of other modules tagged the same
+    (the contacts module's, keyed by the owner key) share the slot, and one MGET reads them."""
+    hex_id = user_id.hex if isinstance(user_id, uuid.UUID) else uuid.UUID(user_id).hex
+    return f"user:{{{hex_id}}}"
 
 
 class CachedUser(BaseModel):
@@ -33,10 +37,16 @@ class UserCache:
         self.cache = cache
         self.ttl = ttl
 
-    async def get(self, user_id: uuid.UUID) -> CachedUser | None:
-        """The cached user, if any."""
-        cached = await self.cache.get(user_cache_key(user_id))
-        return None if cached is None else CachedUser.model_validate_json(cached)
+    async def get(
+        self, user_id: uuid.UUID, also: list[str] | None = None
+    ) -> tuple[CachedUser | None, dict[str, str | None]]:
+        """The cached user, if any, and the entries under the keys `also` (read in the same
+        round trip; they must share the user's hash tag)."""
+        if not also:
+            cached = await self.cache.get(user_cache_key(user_id))
+            return _parse(cached), {}
+        cached, *values = await self.cache.get_many([user_cache_key(user_id), *also])
+        return _parse(cached), dict(zip(also, values, strict=True))
 
     async def put(self, entry: CachedUser) -> None:
         """Remember `entry` for the next requests."""
@@ -49,3 +59,7 @@ class UserCache:
     def forget_after_commit(self, session: AsyncSession, user_id: uuid.UUID) -> None:
         """Drop the cached user once the session's transaction has committed."""
         after_commit(session, lambda: self.forget(user_id))
+
+
+def _parse(cached: str | None) -> CachedUser | None:
+    return None if cached is None else CachedUser.model_validate_json(cached)

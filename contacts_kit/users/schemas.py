@@ -40,6 +40,10 @@ class AuthenticatedUser(UserRead):
     the current user returns one of these."""
 
     token_version: int
+    read_with: dict[str, str | None] = Field(default_factory=dict, exclude=True, repr=False)
+    """Cache entries read in the same round trip as the user, by key: what the composition
+    root asked the accounts to read along (`Authenticator(also=...)`), for another module;
+    the accounts do not know what they mean."""
 
 
 class PasswordConfirm(BaseModel):
