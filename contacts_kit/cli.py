@@ -57,6 +57,9 @@ def log_config(level: str) -> dict[str, Any]:
         "level": level.upper(),
         "propagate": False,
     }
+    # Links the kit mails or hands out carry secrets: the access log writes `***` instead.
+    config.setdefault("filters", {})["redact_secrets"] = {"()": "contacts_kit.logs.RedactSecrets"}
+    config["handlers"]["access"]["filters"] = ["redact_secrets"]
     return config
 
 

@@ -136,3 +136,23 @@ def test_the_served_app_is_built_with_its_start_up_heap_frozen(
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_the_access_log_keeps_no_secret_of_a_link(tmp_path: Path) -> None:
+    # Verification and reset tokens, provider codes and the calendar feed's secret travel in
+    # addresses; the server's access log writes `***` in their place (issue 29).
+    command = [sys.executable, "-m", "contacts_kit", "serve"]
+    with serving_command(tmp_path, command, env=clean_env(), ready="/healthz") as (base, log):
+        httpx.get(f"{base}/api/auth/verify", params={"token": "verify-secret-1"})
+        httpx.get(f"{base}/api/auth/password-reset/confirm", params={"token": "reset-secret-2"})
+        httpx.get(f"{base}/api/calendar/feed-secret-3/birthdays.ics")
+        httpx.get(f"{base}/api/contacts", params={"q": "visible-query"})
+        wait_for(log, r"(/api/contacts\?q=visible-query)")
+    text = log.read_text()
+    assert "/api/auth/verify?token=*** " in text
+    assert "/api/calendar/***/birthdays.ics" in text
+    assert not [
+        secret
+        for secret in ("verify-secret-1", "reset-secret-2", "feed-secret-3")
+        if secret in text
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 from typing import Literal
 
@@ -30,15 +31,15 @@ TAG_SEPARATOR = " ::: "
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+# Every line break a reader could split on: each is written as an escaped newline.
+_LINE_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
 def _text(value: str) -> str:
-    """A vCard text value, escaped (RFC 6350, 3.4)."""
-    return (
-        value.replace("\\", "\\\\")
-        .replace("\n", "\\n")
-        .replace("\r", "")
-        .replace(",", "\\,")
-        .replace(";", "\\;")
-    )
+    """A vCard text value, escaped (RFC 6350, 3.4): no line break of any kind is left to
+    start a line, and with it a property, of its own."""
+    escaped = value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
+    return _LINE_BREAKS.sub("\\\\n", escaped)
 
 
 def _fold(line: str) -> str:
@@ -123,7 +124,7 @@ def csv_row(record: ContactRecord) -> str:
             _cell(record.last_name or ""),
             _cell(record.email or ""),
             record.phone or "",
-            birthday_text(record.birthday) if record.birthday else "",
+            _cell(birthday_text(record.birthday)) if record.birthday else "",
             _cell(record.notes or ""),
             "true" if record.favorite else "",
             _cell(TAG_SEPARATOR.join(record.tags)),

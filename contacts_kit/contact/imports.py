@@ -19,6 +19,7 @@ from typing import Any, Literal
 import vobject
 
 from contacts_kit.contact.cards import FAVORITE, TAG_SEPARATOR
+from contacts_kit.contact.errors import ImportTooLarge, ImportUnreadable
 
 ImportFormat = Literal["vcard", "csv"]
 _BOM = "\ufeff"
@@ -34,14 +35,47 @@ class ParsedRecord:
     errors: list[str] = field(default_factory=list)
 
 
+# A multi-byte UTF-8 sequence: a file holding one is UTF-8, whatever else it holds.
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+
+
 def decode(raw: bytes) -> str:
     """The text of an uploaded file: UTF-8 (a BOM dropped), else Windows-1252 (what Outlook
-    writes), with any line endings."""
+    writes), with any line endings. UTF-8 with a broken byte is refused, never read as
+    Windows-1252 (`ZoÃ«`): `ImportUnreadable` says where."""
     try:
         text = raw.decode("utf-8")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        if _UTF8_SEQUENCE.search(raw):
+            raise ImportUnreadable(
+                f"The file is UTF-8 but for the byte at offset {exc.start}: save it as UTF-8 "
+                "again and send that."
+            ) from exc
         text = raw.decode("cp1252", errors="replace")
     return text.removeprefix(_BOM)
+
+
+def parse(raw: bytes, max_records: int) -> list[ParsedRecord]:
+    """The records of an uploaded file, every one read (CPU work: run it off the event
+    loop); `ImportUnreadable` for a file of neither format or one the CSV reader refuses,
+    `ImportTooLarge` past `max_records`."""
+    text = decode(raw)
+    kind = sniff(text)
+    if kind is None:
+        raise ImportUnreadable()
+    try:
+        records = list(read(text, kind))
+    except csv.Error as exc:
+        raise ImportUnreadable(f"The CSV file could not be read: {exc}.") from exc
+    if len(records) > max_records:
+        raise ImportTooLarge(
+            f"The file has {len(records)} records; an import takes at most {max_records}: split it."
+        )
+    if not records:
+        raise ImportUnreadable("The file holds no contact.")
+    return records
 
 
 def sniff(text: str) -> ImportFormat | None:
@@ -95,10 +129,15 @@ def _valid(year: int, month: int, day: int) -> bool:
 # --- vCard -------------------------------------------------------------------------------
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
 def _vcard_blocks(text: str) -> Iterator[tuple[int, str | None, str]]:
     """(first line number, the card's text or None, a problem) per BEGIN:VCARD ... END:VCARD;
     lines outside any card are a problem of their own."""
-    lines = text.splitlines()
+    # Only CR and LF end a line of a vCard (RFC 6350, 3.2): U+2028 or U+0085 inside a value
+    # stays in it, where `str.splitlines` would start a line (and a property) there.
+    lines = _LINE_END.split(text)
     start: int | None = None
     for number, line in enumerate(lines, start=1):
         marker = line.strip().upper()

@@ -6,6 +6,7 @@ prefix: the host includes it where it wants (`kit.router` puts them under `/cont
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
 # aliases local to the factory.
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -42,7 +43,7 @@ from contacts_kit.contact.errors import (
     TagNotFound,
     TooManyTags,
 )
-from contacts_kit.contact.imports import decode, read, sniff
+from contacts_kit.contact.imports import parse
 from contacts_kit.contact.owner import Owner
 from contacts_kit.contact.pages import Page
 from contacts_kit.contact.repository import ContactFilters
@@ -491,18 +492,10 @@ def _add_import_route(router: APIRouter, deps: ContactDependencies) -> None:
         says, per record, `created`, `updated`, `skipped` or `invalid` and why. The import
         is one transaction: it all lands or, on a failure of the database, none of it does
         (run it again: with `on_conflict=skip`, what landed is skipped)."""
-        text = decode(await _upload(request, import_limit))
-        kind = sniff(text)
-        if kind is None:
-            raise ImportUnreadable()
-        records = list(read(text, kind))
-        if len(records) > deps.settings.import_max_records:
-            raise ImportTooLarge(
-                f"The file has {len(records)} records; an import takes at most "
-                f"{deps.settings.import_max_records}: split it."
-            )
-        if not records:
-            raise ImportUnreadable("The file holds no contact.")
+        raw = await _upload(request, import_limit)
+        # Reading a 4 MB file takes seconds of CPU: in a thread, so every other request of
+        # this worker goes on meanwhile.
+        records = await asyncio.to_thread(parse, raw, deps.settings.import_max_records)
         return await contacts.import_book(records, on_conflict=on_conflict, dry_run=dry_run)
 
     router.add_api_route(

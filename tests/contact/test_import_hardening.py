@@ -1,0 +1,82 @@
+"""Imports and exports under hostile or broken files (issue 29): a clear 4xx instead of a
+500, no mojibake, and no line break in a value that splits a card on its way back in."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.contact.test_router import URL
+
+IMPORT = f"{URL}/import"
+
+
+async def _send(
+    client: httpx.AsyncClient, headers: dict[str, str], body: bytes, kind: str
+) -> httpx.Response:
+    return await client.post(
+        IMPORT, content=body, headers=headers | {"content-type": kind}, params={"dry_run": "true"}
+    )
+
+
+async def test_a_csv_cell_past_the_reader_limit_is_a_clear_415(
+    client: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    body = "First Name,Notes\nAda," + "x" * 140_000 + "\n"
+    answer = await _send(client, alice, body.encode(), "text/csv")
+    assert answer.status_code == 415
+    assert answer.json()["code"] == "IMPORT_UNREADABLE"
+    assert "field larger than field limit" in answer.json()["detail"]
+
+
+async def test_a_utf8_file_with_a_broken_byte_is_refused_not_misread(
+    client: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    card = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Zoë Ångström\r\nN:Ångström;Zoë;;;\r\nEND:VCARD\r\n"
+    broken = card.encode().replace(b"VERSION", b"VERSION\xff", 1)
+    answer = await _send(client, alice, broken, "text/vcard")
+    assert answer.status_code == 415
+    assert "UTF-8 but for the byte at offset" in answer.json()["detail"]
+    # A real Windows-1252 file (Outlook's) is still read as such.
+    legacy = await _send(
+        client,
+        alice,
+        "First Name,Last Name,Phone\nZoë,Ørsted,+12025550143\n".encode("cp1252"),
+        "text/csv",
+    )
+    assert legacy.status_code == 200
+    assert legacy.json()["records"][0]["outcome"] == "created"
+
+
+@pytest.mark.parametrize("breaker", ["\u2028", "\u2029", "\x85", "\r", "\n"])
+async def test_a_line_break_in_a_name_survives_the_round_trip(
+    client: httpx.AsyncClient, alice: dict[str, str], bob: dict[str, str], breaker: str
+) -> None:
+    notes = f"line one{breaker}END:VCARD{breaker}BEGIN:VCARD{breaker}FN:Injected"
+    created = await client.post(
+        URL,
+        json={"first_name": "Ada", "phone": "+12025550143", "notes": notes},
+        headers=alice,
+    )
+    assert created.status_code == 201, created.text
+    exported = await client.get(f"{URL}/export", headers=alice)
+    answer = await client.post(
+        IMPORT, content=exported.content, headers=bob | {"content-type": "text/vcard"}
+    )
+    assert [record["outcome"] for record in answer.json()["records"]] == ["created"]
+    [copy] = (await client.get(URL, headers=bob)).json()
+    assert copy["first_name"] == "Ada"
+    assert "Injected" in copy["notes"]  # still inside the notes, not a card of its own
+
+
+async def test_a_birthday_without_a_year_is_no_formula_in_a_spreadsheet(
+    client: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    created = await client.post(
+        URL,
+        json={"first_name": "Ada", "phone": "+12025550143", "birthday": "--12-24"},
+        headers=alice,
+    )
+    assert created.status_code == 201, created.text
+    exported = await client.get(f"{URL}/export", params={"format": "csv"}, headers=alice)
+    assert ",'--12-24," in exported.text
