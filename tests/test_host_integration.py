@@ -8,6 +8,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,13 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from contacts_kit import ContactsKit, hookimpl
-from contacts_kit.backends.protocols import MailMessage
 from contacts_kit.cli import main
 from contacts_kit.contact.models import Contact
 from contacts_kit.http import operation_id
 from contacts_kit.migrate import upgrade
 from contacts_kit.settings import normalize_database_url
 from tests.conftest import PASSWORD, empty_tables, make_settings
+from tests.test_embedding import _Outbox
 from tests.users.images import png_bytes
 
 
@@ -47,6 +48,18 @@ class ContactRead(BaseModel):
     """The host's own contact model (a CRM's, say)."""
 
     company: str
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, *kits: ContactsKit) -> AsyncIterator[httpx.AsyncClient]:
+    """`app` with the lifespans of its `kits` running, and a client talking to it."""
+    async with AsyncExitStack() as stack:
+        for kit in kits:
+            await stack.enter_async_context(kit.lifespan())
+        transport = httpx.ASGITransport(app=app)
+        yield await stack.enter_async_context(
+            httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        )
 
 
 HOST_SCHEME = OAuth2PasswordBearer(tokenUrl="/host/token")
@@ -79,20 +92,6 @@ def test_the_host_keeps_its_schema_names_and_its_security_scheme(tmp_path: Path)
     assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/host/token"
     assert schemes["ContactsKitOAuth2"]["flows"]["password"]["tokenUrl"] == "/api/auth/token"
     assert spec["paths"]["/host/me"]["get"]["security"] == [{"OAuth2PasswordBearer": []}]
-
-
-class _Outbox:
-    """A mailer plugin keeping what it sends."""
-
-    def __init__(self) -> None:
-        self.sent: list[MailMessage] = []
-
-    async def send(self, message: MailMessage) -> None:
-        self.sent.append(message)
-
-    @hookimpl
-    def provide_mailer(self) -> Any:
-        return self
 
 
 async def _tenant(
@@ -131,13 +130,7 @@ async def test_two_kits_in_one_app_link_to_their_own_mount_and_keep_tokens_apart
     assert len(
         {op["operationId"] for item in app.openapi()["paths"].values() for op in item.values()}
     ) == sum(len(item) for item in app.openapi()["paths"].values())
-    async with (
-        kits[0].lifespan(),
-        kits[1].lifespan(),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as client,
-    ):
+    async with serving(app, *kits) as client:
         first, _ = await _tenant(client, "/t1", outboxes[0])
         second, links = await _tenant(client, "/t2", outboxes[1])
         assert links["verify"] == "/t2/api/auth/verify"
@@ -174,12 +167,7 @@ async def test_one_kit_at_two_prefixes_answers_each_with_its_own_location(
     app = FastAPI()
     app.include_router(kit.router, prefix="/v1")
     app.include_router(kit.router, prefix="/v2", include_in_schema=False)
-    async with (
-        kit.lifespan(),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as client,
-    ):
+    async with serving(app, kit) as client:
         try:
             account = {"email": "both@example.com", "password": PASSWORD}
             assert (await client.post("/v2/api/auth/signup", json=account)).status_code == 201
@@ -214,12 +202,7 @@ async def test_an_error_of_the_host_dependency_reaches_the_host_handler(
         return JSONResponse({"host": str(exc)}, 504)
 
     app.include_router(kit.get_contacts_router(), prefix="/contacts")
-    async with (
-        kit.lifespan(),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as client,
-    ):
+    async with serving(app, kit) as client:
         answer = await client.get("/contacts")
     assert answer.status_code == 504
     assert answer.json() == {"host": "the host's session store did not answer"}
@@ -244,12 +227,7 @@ async def test_a_host_session_rolls_back_every_answered_kit_error(
     app = FastAPI()
     app.include_router(kit.get_contacts_router(), prefix="/contacts")
     app.dependency_overrides[kit.session] = host_session
-    async with (
-        kit.lifespan(),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as client,
-    ):
+    async with serving(app, kit) as client:
         try:
             first = {"first_name": "A", "email": "a@example.com"}
             assert (await client.post("/contacts", json=first)).status_code == 201

@@ -22,6 +22,7 @@ from contacts_kit import ContactsKit, Settings
 from contacts_kit.cli import main
 from examples.own_users.app import Base, build_app
 from tests.conftest import empty_tables, make_settings, statements
+from tests.test_host_integration import serving
 
 CONTACTS = "/api/contacts"
 ADA = {
@@ -264,12 +265,7 @@ async def test_a_team_shares_one_book_through_a_string_owner_key(
     kit = ContactsKit(host_settings(database_url, tmp_path), owner=team_of_user)
     app = FastAPI()
     app.include_router(kit.get_contacts_router(), prefix="/books/contacts")
-    async with (
-        kit.lifespan(),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as client,
-    ):
+    async with serving(app, kit) as client:
         try:
             created = await client.post("/books/contacts", json=ADA, headers={"x-user": "ann"})
             assert created.status_code == 201
