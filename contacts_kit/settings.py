@@ -6,9 +6,13 @@ module-level instance: build one and pass it to `ContactsKit` or `create_app`.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
+import logging
+import os
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -16,6 +20,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     EmailStr,
     Field,
@@ -28,6 +33,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from contacts_kit.oauth_config import OAuthProvider
 
 DEFAULT_SQLITE_FILE = "contacts_kit.db"
+ENV_PREFIX = "CONTACTS_KIT_"
+# The project's own tooling (tests, benchmarks, the scale lab), not settings of a kit.
+_TOOLING = ("CONTACTS_KIT_TEST_", "CONTACTS_KIT_BENCH_", "CONTACTS_KIT_LAB_")
+_TOOLING_NAMES = frozenset({"CONTACTS_KIT_REQUIRE_SERVICES", "CONTACTS_KIT_REQUIRE_SCALE"})
+
+logger = logging.getLogger("contacts_kit.settings")
 
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _RATE = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day)s?\s*$", re.I)
@@ -52,11 +63,13 @@ _SECONDS = re.compile(r"^\s*\d+(\.\d+)?\s*$")
 
 
 def _duration(value: object) -> object:
-    """Seconds (`900`, as a number or as text) or an ISO 8601 duration (`PT15M`)."""
+    """Seconds (`900`, as a number or as text) or an ISO 8601 duration (`PT15M`), blanks
+    around it ignored."""
     if isinstance(value, str):
+        value = value.strip()
         if _SECONDS.match(value):
             return timedelta(seconds=float(value))
-        if not value.strip().upper().startswith(("P", "-P")):
+        if not value.upper().startswith(("P", "-P")):
             raise ValueError(
                 f"{value!r} is not a duration: write seconds (900) or ISO 8601 (PT15M, P7D)"
             )
@@ -65,8 +78,30 @@ def _duration(value: object) -> object:
     return value
 
 
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
-"""A duration setting: seconds (`900`) or ISO 8601 (`PT15M`)."""
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError(
+            "must be longer than zero (a TTL or a retention of 0 or less would "
+            "end everything at once)"
+        )
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
+"""A duration setting, longer than zero: seconds (`900`) or ISO 8601 (`PT15M`)."""
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """The `CONTACTS_KIT_*` names of `environ` that are no setting of contacts-kit."""
+    fields = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    return sorted(
+        name
+        for name in environ
+        if name.startswith(ENV_PREFIX)
+        and name not in fields
+        and name not in _TOOLING_NAMES
+        and not name.startswith(_TOOLING)
+    )
 
 
 def configuration_errors(error: ValidationError) -> list[str]:
@@ -524,6 +559,15 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    def model_post_init(self, context: object, /) -> None:
+        """Say which `CONTACTS_KIT_*` variables of the environment are no setting (a typo
+        would otherwise leave the default in place without a word)."""
+        for name in unknown_variables(os.environ):
+            known = [f"{ENV_PREFIX}{field.upper()}" for field in type(self).model_fields]
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f": did you mean {close[0]}?" if close else ""
+            logger.warning("%s is not a setting of contacts-kit%s", name, hint)
 
     @property
     def is_sqlite(self) -> bool:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from contacts_kit import ContactsKit, Settings, create_app
 from contacts_kit.auth.tokens import TokenType
@@ -132,3 +132,29 @@ def test_production_refuses_avatars_on_a_disk_other_instances_cannot_see(tmp_pat
     # Development keeps the disk without a word.
     development = local.model_copy(update={"environment": "development"})
     assert type(ContactsKit(development).storage).__name__ == "LocalStorage"
+
+
+@pytest.mark.parametrize("value", ["-P1D", "0", "PT0S", -5])
+def test_a_duration_of_zero_or_less_is_refused(value: object) -> None:
+    # A trash retention of -P1D once purged the whole trash (issue 29).
+    with pytest.raises(ValidationError, match="must be longer than zero"):
+        Settings(_env_file=None, trash_retention=value)
+
+
+def test_a_duration_with_blanks_around_it_reads() -> None:
+    settings = Settings(_env_file=None, access_token_ttl=" PT15M ", refresh_token_ttl="900 ")
+    assert settings.access_token_ttl == timedelta(minutes=15)
+    assert settings.refresh_token_ttl == timedelta(seconds=900)
+
+
+def test_a_misspelled_variable_is_named_with_the_setting_it_resembles(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("CONTACTS_KIT_JWT_SECRT", "typed in a hurry")
+    monkeypatch.setenv("CONTACTS_KIT_TEST_ANYTHING", "the project's own tooling")
+    with caplog.at_level(logging.WARNING, logger="contacts_kit.settings"):
+        Settings(_env_file=None)
+    assert [record.getMessage() for record in caplog.records] == [
+        "CONTACTS_KIT_JWT_SECRT is not a setting of contacts-kit: did you mean "
+        "CONTACTS_KIT_JWT_SECRET?"
+    ]

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -61,9 +61,14 @@ class Outcome:
 
 def allowed_redirect(redirect_to: str, allowlist: list[str]) -> bool:
     """Whether `redirect_to` has the scheme, host and port of an allow-listed URL and a path
-    under its path (at a `/` boundary)."""
+    under its path (at a `/` boundary). A path with a dot segment (`..`, `.`, written plain
+    or percent-encoded) or a backslash is refused: a browser resolves it to another path of
+    the origin than the one the allow-list saw."""
     target = urlsplit(redirect_to)
     if target.username is not None or target.password is not None:
+        return False
+    decoded = unquote(target.path)
+    if "\\" in decoded or any(part in (".", "..") for part in decoded.split("/")):
         return False
     for allowed in map(urlsplit, allowlist):
         if (target.scheme, target.netloc.lower()) != (allowed.scheme, allowed.netloc.lower()):

@@ -277,6 +277,16 @@ def test_the_allow_list_matches_origin_and_path() -> None:
     assert allowed_redirect("http://localhost:5173/anything", allow)
     assert not allowed_redirect("http://localhost:5174/", allow)
     assert not allowed_redirect("https://app.example/", allow)
+    # Dot segments, plain or encoded, and backslashes leave the allowed path in a browser.
+    for escape in (
+        "https://app.example/after-login/../../admin",
+        "https://app.example/after-login/%2e%2e/%2E%2E/admin",
+        "https://app.example/after-login/.%2e/admin",
+        "https://app.example/after-login/%2e/x",
+        "https://app.example/after-login/..%2fadmin",
+        "https://app.example/after-login/..\\admin",
+    ):
+        assert not allowed_redirect(escape, allow), escape
 
 
 async def test_an_unknown_provider_is_a_404(app: Harness) -> None:
