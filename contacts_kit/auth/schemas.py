@@ -9,7 +9,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from contacts_kit.fields import not_null
-from contacts_kit.users.schemas import CurrentPassword, NormalizedEmail, Password
+from contacts_kit.users.schemas import CurrentPassword, MailableEmail, NormalizedEmail, Password
 
 Token = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
@@ -23,7 +23,7 @@ class UserCreate(BaseModel):
         json_schema_extra={"examples": [{"email": "ada@example.com", "password": "s3cret-pass"}]}
     )
 
-    email: NormalizedEmail
+    email: MailableEmail
     password: Password
 
 

@@ -11,7 +11,22 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Str
 
 from contacts_kit.fields import normal_email
 
+
+def _mailable(address: str) -> str:
+    # The kit's SMTP path (fastapi-mail) writes the address as pydantic normalises it, with a
+    # domain in Unicode, which a server without SMTPUTF8 refuses: such an account could never
+    # verify or reset. Refused until the mail can reach it.
+    if not address.isascii():
+        raise ValueError(
+            "an address with characters outside ASCII (an internationalised domain included) "
+            "cannot receive the kit's mail yet: use an ASCII address"
+        )
+    return address
+
+
 NormalizedEmail = Annotated[EmailStr, AfterValidator(normal_email)]
+MailableEmail = Annotated[NormalizedEmail, AfterValidator(_mailable)]
+"""The address of a new account: one the kit's mail can reach."""
 Password = Annotated[
     str,
     StringConstraints(min_length=8, max_length=128),

@@ -325,3 +325,19 @@ async def test_templates_can_be_overridden(
         await _signup(running.client, "custom@example.com")
         assert smtp.messages[-1]["Subject"] == "Welcome aboard, custom@example.com"
         assert "/api/auth/verify?token=" in parts(smtp.messages[-1])["text/plain"]
+
+
+@pytest.mark.parametrize(
+    "address", ["josé@example.com", "user@exämple.com", "user@xn--exmple-cua.com"]
+)
+async def test_an_address_the_mail_cannot_reach_is_refused_at_signup(
+    mail_app: Harness, smtp: SmtpServer, address: str
+) -> None:
+    # Such an account signed up (201), then every mail to it failed: it could never verify
+    # or reset (issue 29). The xn-- form is the same address, which pydantic turns to Unicode.
+    answer = await mail_app.client.post(
+        "/api/auth/signup", json={"email": address, "password": PASSWORD}
+    )
+    assert answer.status_code == 422
+    assert "cannot receive the kit's mail yet" in answer.text
+    assert smtp.messages == []
