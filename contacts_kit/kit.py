@@ -51,6 +51,7 @@ from contacts_kit.db.engine import (
     watch_statements,
 )
 from contacts_kit.db.replicas import Replicas
+from contacts_kit.db.stale_keys import StaleKeys
 from contacts_kit.deps import Plumbing
 from contacts_kit.errors import ConfigurationError, ContactsKitError
 from contacts_kit.events import HookContext
@@ -131,9 +132,9 @@ class ContactsKit:
         self.plugin_manager = make_plugin_manager(
             plugins, load_entry_points=settings.load_entry_points
         )
-        rate_limit_store = self._backends()
         self._owns_engine = engine is None
         self.engine = watch_statements(engine) if engine is not None else make_engine(settings)
+        rate_limit_store = self._backends()
         if settings.database_replica_urls and self.engine.dialect.name != "postgresql":
             raise ConfigurationError(
                 "CONTACTS_KIT_DATABASE_REPLICA_URLS needs a PostgreSQL CONTACTS_KIT_DATABASE_URL"
@@ -201,7 +202,21 @@ class ContactsKit:
         )
         self.cache_shared = cache_is_shared(cache)
         """Whether every process sees the same cache: revocations and kept answers need it."""
-        self.cache: ResilientCache = ResilientCache(cache, self.breaker, settings.key_prefix)
+        # On a shared cache, the keys of failed deletes go to the database: every process
+        # skips them until the cache has deleted them (a cache of its own never fails).
+        lost_deletes = (
+            StaleKeys(
+                self.engine,
+                cache,
+                self.breaker,
+                settings.cache_check_interval.total_seconds(),
+            )
+            if self.cache_shared
+            else None
+        )
+        self.cache: ResilientCache = ResilientCache(
+            cache, self.breaker, settings.key_prefix, lost_deletes
+        )
         self.mailer: Mailer = _checked(
             "provide_mailer", Mailer, hook.provide_mailer(settings=settings)
         )

@@ -2,6 +2,7 @@
 
 from contacts_kit.auth.models import RefreshToken
 from contacts_kit.contact.models import Contact
+from contacts_kit.db.stale_keys import StaleKey
 from contacts_kit.users.models import User
 
-__all__ = ["Contact", "RefreshToken", "User"]
+__all__ = ["Contact", "RefreshToken", "StaleKey", "User"]

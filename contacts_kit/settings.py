@@ -263,6 +263,13 @@ class Settings(BaseSettings):
         "during which both are skipped: users come from the database, rate limits fail open "
         "or closed as `RATE_LIMIT_FAIL_OPEN` says.",
     )
+    cache_check_interval: Duration = Field(
+        timedelta(milliseconds=500),
+        description="How often each process reads which cache entries a failed delete left "
+        "behind (a logout or a write while Redis was down); it skips them until Redis has "
+        "deleted them. A request whose cache delete failed answers this much later, once every "
+        "process skips the entry (seconds or ISO 8601 duration).",
+    )
     user_cache_ttl: int = Field(
         300, ge=0, description="Seconds the current user stays cached after authentication."
     )

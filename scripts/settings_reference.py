@@ -134,6 +134,7 @@ GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
             "redis_",
             "key_prefix",
             "cache_retry_after",
+            "cache_check_interval",
             "user_cache_ttl",
             "memory_cache_max_entries",
             "read_cache_bytes",
