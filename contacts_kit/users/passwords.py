@@ -1,8 +1,14 @@
-"""Password hashing with argon2 (pwdlib), always off the event loop."""
+"""Password hashing with argon2 (pwdlib), always off the event loop.
+
+Passwords are hashed in Unicode NFKC (NIST SP 800-63B, 5.1.1.2): `é` typed as one character
+or as `e` and a combining accent is the same password. A hash made before that was of the
+password as typed; such a password is tried as typed too when its normal form fails.
+"""
 
 from __future__ import annotations
 
 import os
+import unicodedata
 
 import anyio
 from pwdlib import PasswordHash
@@ -31,16 +37,22 @@ class PasswordHasher:
         self._limiter = anyio.CapacityLimiter(os.cpu_count() or 1)
 
     async def hash(self, password: str) -> str:
-        """Return the argon2 hash of `password`."""
-        return await anyio.to_thread.run_sync(self._hash.hash, password, limiter=self._limiter)
+        """Return the argon2 hash of `password` (in NFKC)."""
+        normal = unicodedata.normalize("NFKC", password)
+        return await anyio.to_thread.run_sync(self._hash.hash, normal, limiter=self._limiter)
 
     async def verify(self, password: str, hashed: str | None) -> bool:
         """Check `password` against `hashed`; with no hash, burn the same time and say no."""
+        normal = unicodedata.normalize("NFKC", password)
         if hashed is None:
-            await anyio.to_thread.run_sync(
-                self._hash.verify, password, self._dummy_hash, limiter=self._limiter
-            )
+            await self._verify(normal, self._dummy_hash)
             return False
+        if await self._verify(normal, hashed):
+            return True
+        # A hash made before passwords were normalised is of the password as typed.
+        return normal != password and await self._verify(password, hashed)
+
+    async def _verify(self, password: str, hashed: str) -> bool:
         return await anyio.to_thread.run_sync(
             self._hash.verify, password, hashed, limiter=self._limiter
         )

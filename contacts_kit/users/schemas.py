@@ -27,10 +27,21 @@ def _mailable(address: str) -> str:
 NormalizedEmail = Annotated[EmailStr, AfterValidator(normal_email)]
 MailableEmail = Annotated[NormalizedEmail, AfterValidator(_mailable)]
 """The address of a new account: one the kit's mail can reach."""
+def _not_blank(password: str) -> str:
+    if not password.strip():
+        raise ValueError("a password of only blanks is no password: use other characters too")
+    return password
+
+
 Password = Annotated[
     str,
     StringConstraints(min_length=8, max_length=128),
-    Field(description="8 to 128 characters.", examples=["correct horse battery"]),
+    AfterValidator(_not_blank),
+    Field(
+        description="8 to 128 characters, not only blanks. Compared in Unicode NFKC, so the "
+        "same characters typed on another keyboard (composed or not) are the same password.",
+        examples=["correct horse battery"],
+    ),
 ]
 CurrentPassword = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 

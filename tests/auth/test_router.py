@@ -6,11 +6,14 @@ import asyncio
 import base64
 import hashlib
 import json
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import func, select, update
 
 from contacts_kit.auth.models import RefreshToken
 from contacts_kit.db.engine import make_session_factory
@@ -58,6 +61,8 @@ async def test_signup_with_a_taken_email_in_any_case_is_409(client: httpx.AsyncC
         {"email": "not-an-email", "password": PASSWORD},
         {"email": "a@example.com", "password": "short"},
         {"email": "a@example.com", "password": "x" * 129},
+        {"email": "a@example.com", "password": " " * 8},
+        {"email": "a@example.com", "password": "\t \u00a0\u3000    "},
         {"email": "a@example.com"},
         {"password": PASSWORD},
     ],
@@ -71,6 +76,61 @@ async def test_signup_rejects_bad_input_with_422(harness: Harness, body: dict[st
 async def test_password_of_128_characters_is_accepted(client: httpx.AsyncClient) -> None:
     await signup(client, "long@example.com", "p" * 128)
     await login(client, "long@example.com", "p" * 128)
+
+
+async def test_a_password_is_the_same_composed_or_not(client: httpx.AsyncClient) -> None:
+    composed = unicodedata.normalize("NFC", "Crème brûlée für Zoë")
+    await signup(client, "unicode@example.com", composed)
+    await login(client, "unicode@example.com", unicodedata.normalize("NFD", composed))
+    await login(client, "unicode@example.com", composed)
+    wrong = {"email": "unicode@example.com", "password": "Creme brulee fur Zoe"}
+    assert (await client.post("/api/auth/login", json=wrong)).status_code == 401
+
+
+async def test_a_hash_made_before_normalisation_still_opens_the_account(
+    harness: Harness,
+) -> None:
+    # An account whose hash is of the password as it was typed (decomposed), as the kit
+    # stored it before it normalised passwords.
+    typed = unicodedata.normalize("NFD", "Crème brûlée für Zoë")
+    await signup(harness.client, "legacy@example.com")
+    settings = harness.kit.settings
+    legacy = PasswordHash(
+        (
+            Argon2Hasher(
+                time_cost=settings.password_hash_time_cost,
+                memory_cost=settings.password_hash_memory_cost,
+                parallelism=settings.password_hash_parallelism,
+            ),
+        )
+    ).hash(typed)
+    async with make_session_factory(harness.kit.engine)() as session:
+        await session.execute(update(User).values(hashed_password=legacy))
+        await session.commit()
+    await login(harness.client, "legacy@example.com", typed)
+
+
+async def test_the_reset_form_runs_only_its_own_script_and_is_never_framed(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/api/auth/password-reset/confirm", params={"token": "t"})
+    assert response.status_code == 200
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in response.headers["content-security-policy"].split(";")
+    )
+    assert policy["default-src"] == "'none'"
+    assert policy["frame-ancestors"] == "'none'"
+    assert policy["form-action"] == "'self'"
+    nonce = policy["script-src"].removeprefix("'nonce-").removesuffix("'")
+    assert f'<script nonce="{nonce}">' in response.text
+    assert "<script>" not in response.text
+    assert " style=" not in response.text
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["cache-control"] == "no-store"
+    again = await client.get("/api/auth/password-reset/confirm", params={"token": "t"})
+    assert again.headers["content-security-policy"] != response.headers["content-security-policy"]
 
 
 async def test_password_is_stored_as_an_argon2_hash(harness: Harness) -> None:
