@@ -21,6 +21,16 @@ class NotAnImage(ValueError):
     """The bytes are not a complete PNG, JPEG, WebP or GIF image."""
 
 
+class ImageTooLarge(NotAnImage):
+    """An image, but of more pixels than the kit decodes (`MAX_PIXELS`)."""
+
+
+def _too_large(width: int, height: int) -> ImageTooLarge:
+    return ImageTooLarge(
+        f"{width}x{height} pixels, more than the {MAX_PIXELS:,} an image may have"
+    )
+
+
 def clean_copy(data: bytes) -> tuple[bytes, str, str]:
     """The image re-encoded from its pixels alone: no EXIF (a GPS position, the camera), no
     XMP, no ICC profile or text chunks survive; EXIF orientation is applied first, so the
@@ -58,16 +68,20 @@ def identify(data: bytes) -> tuple[str, str]:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=list(FORMATS)) as image:
                 if image.width * image.height > MAX_PIXELS:
-                    raise NotAnImage("the image has too many pixels")
+                    raise _too_large(image.width, image.height)
                 kind = image.format
                 image.load()
+    except ImageTooLarge:
+        raise
     except UnidentifiedImageError as exc:
         # Pillow's message names a Python object (`<_io.BytesIO object at 0x...>`).
         raise NotAnImage("the bytes are not an image of a known format") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise NotAnImage("the image is damaged or cut short") from exc
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise NotAnImage("the image has too many pixels") from exc
+        raise ImageTooLarge(
+            f"more pixels than the {MAX_PIXELS:,} an image may have"
+        ) from exc
     if kind not in FORMATS:
         raise NotAnImage(f"unsupported image format {kind}")
     return FORMATS[kind]

@@ -63,6 +63,20 @@ class UserRepository:
         )
         return result.first() is not None
 
+    async def hold(self, user_id: uuid.UUID) -> User | None:
+        """The account, its row locked until the transaction ends, or None if it is gone.
+        A write (its `updated_at`), so that SQLite takes its write lock as PostgreSQL takes
+        the row's: a second writer of the account waits here, then reads what the first
+        committed."""
+        result = await self.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(updated_at=utcnow())
+            .returning(User)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        return result.scalar_one_or_none()
+
     async def set_avatar(self, user_id: uuid.UUID, url: str, key: str) -> User | None:
         """Point the account at a new avatar; the updated row, or None if it is gone."""
         result = await self.session.execute(

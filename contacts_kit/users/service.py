@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,7 @@ from contacts_kit.users.errors import (
     StorageFailed,
     UnsupportedImage,
 )
-from contacts_kit.users.images import NotAnImage, clean_copy
+from contacts_kit.users.images import ImageTooLarge, NotAnImage, clean_copy
 from contacts_kit.users.models import User
 from contacts_kit.users.passwords import PasswordHasher
 from contacts_kit.users.repository import UserRepository
@@ -63,22 +64,28 @@ class UserService:
         if len(data) > self.avatar_max_bytes:
             raise FileTooLarge(f"The avatar is larger than {self.avatar_max_bytes} bytes.")
         try:
-            # Re-encoded from its pixels: the metadata of the upload is never stored or served.
-            clean, content_type, extension = clean_copy(data)
+            # Re-encoded from its pixels, in a thread (the worker keeps answering): the
+            # metadata of the upload is never stored or served.
+            clean, content_type, extension = await asyncio.to_thread(clean_copy, data)
+        except ImageTooLarge as exc:
+            raise FileTooLarge(f"The image is too large: {exc}.") from exc
         except NotAnImage as exc:
             raise UnsupportedImage(
                 f"The file is not a PNG, JPEG, WebP or GIF image ({exc})."
             ) from exc
-        current = await self.users.get(user_id)
-        if current is None:
-            raise AccountGone()
-        previous = current.avatar_key
         key = f"avatars/{user_id}/{uuid.uuid4().hex}.{extension}"
         try:
             url = url_of(await self.storage.save(key, clean, content_type))
         except StorageError as exc:
             logger.warning("avatar upload for %s failed: %s", user_id, exc)
             raise StorageFailed(f"The avatar could not be stored: {exc}") from exc
+        # The account's row, held until the commit: uploads (and a deletion) of one account
+        # follow each other, so each removes the file it replaced and none is left behind.
+        current = await self.users.hold(user_id)
+        if current is None:
+            await self._remove(key)
+            raise AccountGone()
+        previous = current.avatar_key
         user = await self.users.set_avatar(user_id, url, key)
         if user is None:
             await self._remove(key)
@@ -95,13 +102,17 @@ class UserService:
         hashed = user.hashed_password if user else None
         if user is None or not await self.passwords.verify(password, hashed):
             raise InvalidCredentials("Incorrect password.")
-        await self.erase_owned(self.session, user.id)
-        await self.users.delete(user.id)
-        self.user_cache.forget_after_commit(self.session, user.id)
-        avatar = user.avatar_key
+        # Held before its avatar is read: an upload still running commits first.
+        held = await self.users.hold(user_id)
+        if held is None:
+            raise AccountGone()
+        await self.erase_owned(self.session, held.id)
+        await self.users.delete(held.id)
+        self.user_cache.forget_after_commit(self.session, held.id)
+        avatar = held.avatar_key
         if avatar is not None:
             after_commit(self.session, lambda: self._remove(avatar))
-        return user
+        return held
 
     async def _remove(self, key: str) -> None:
         """Delete a stored file; a failure is logged (the file is orphaned), never raised."""

@@ -6,7 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from contacts_kit.contact import imports
 from tests.contact.test_router import URL
+from tests.threads import calls_on_this_thread
 
 IMPORT = f"{URL}/import"
 
@@ -80,3 +82,16 @@ async def test_a_birthday_without_a_year_is_no_formula_in_a_spreadsheet(
     assert created.status_code == 201, created.text
     exported = await client.get(f"{URL}/export", params={"format": "csv"}, headers=alice)
     assert ",'--12-24," in exported.text
+
+
+async def test_an_import_is_parsed_off_the_event_loop(
+    client: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    card = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada Lovelace\r\nEMAIL:ada@example.com\r\nEND:VCARD\r\n"
+    with calls_on_this_thread(imports.parse) as on_the_loop:
+        answer = await _send(client, alice, card.encode(), "text/vcard")
+    assert answer.status_code == 200, answer.text
+    assert on_the_loop == []
+    with calls_on_this_thread(imports.parse) as here:
+        imports.parse(card.encode(), 10)
+    assert here == ["parse"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,8 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from contacts_kit.users.images import clean_copy, identify
 from tests.cloudinary_server import CloudinaryServer
 from tests.conftest import PASSWORD, Harness, RunningApp, auth_headers, make_settings
+from tests.threads import calls_on_this_thread
 from tests.users.images import metadata_of, photo_with_metadata, png_bytes
 
 URL = "/api/users/me/avatar"
@@ -241,3 +244,49 @@ async def test_cloudinary_destroys_a_replaced_avatar_and_a_deleted_accounts(
         assert deleted.status_code == 204
         assert cloudinary.destroyed == [first, second]
         assert cloudinary.stored == set()
+
+
+async def test_an_image_of_too_many_pixels_is_413_too_large_not_damaged(
+    harness: Harness, alice: dict[str, str]
+) -> None:
+    # 8000x8000 of one colour: a small file that decodes to 64 million pixels.
+    response = await _upload(harness.client, alice, png_bytes(size=(8000, 8000)))
+    assert response.status_code == 413, response.text
+    assert "8000x8000 pixels" in response.json()["detail"]
+    assert "damaged" not in response.json()["detail"]
+
+
+async def test_parallel_uploads_then_a_deletion_leave_no_file(
+    harness: Harness, alice: dict[str, str]
+) -> None:
+    media = harness.kit.settings.media_dir
+    uploads = await asyncio.gather(
+        *(_upload(harness.client, alice, png_bytes(size=(10 + n, 10))) for n in range(8))
+    )
+    assert [response.status_code for response in uploads] == [200] * 8
+    kept = list(media.rglob("*.png"))
+    assert len(kept) == 1  # each upload removed the file it replaced
+    me = await harness.client.get("/api/users/me", headers=alice)
+    assert me.json()["avatar_url"].endswith(kept[0].name)
+
+    racing = [_upload(harness.client, alice, png_bytes(size=(30 + n, 10))) for n in range(8)]
+    deletion = harness.client.request(
+        "DELETE", "/api/users/me", json={"password": PASSWORD}, headers=alice
+    )
+    *answers, deleted = await asyncio.gather(*racing, deletion)
+    assert deleted.status_code == 204, deleted.text
+    # Uploads before the deletion replaced each other; those after it found no account.
+    assert {response.status_code for response in answers} <= {200, 401, 410}
+    assert list(media.rglob("*.png")) == []
+
+
+async def test_an_avatar_is_re_encoded_off_the_event_loop(
+    harness: Harness, alice: dict[str, str]
+) -> None:
+    with calls_on_this_thread(clean_copy, identify) as on_the_loop:
+        response = await _upload(harness.client, alice, png_bytes(size=(64, 64)))
+    assert response.status_code == 200
+    assert on_the_loop == []
+    with calls_on_this_thread(clean_copy, identify) as here:  # it does see them on this thread
+        clean_copy(png_bytes())
+    assert here == ["clean_copy", "identify"]
