@@ -26,4 +26,8 @@ def normalize_phone(raw: str, default_region: str) -> str:
             f"{default_region} numbers)"
         )
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return f"{e164};ext={number.extension}" if number.extension else e164
+    if not number.extension:
+        return e164
+    # libphonenumber keeps an extension's digits as typed (Arabic-Indic, full-width, ...);
+    # RFC 3966 and every dialler want ASCII ones.
+    return f"{e164};ext={phonenumbers.normalize_digits_only(number.extension)}"

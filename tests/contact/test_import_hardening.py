@@ -95,3 +95,14 @@ async def test_an_import_is_parsed_off_the_event_loop(
     with calls_on_this_thread(imports.parse) as here:
         imports.parse(card.encode(), 10)
     assert here == ["parse"]
+
+
+@pytest.mark.parametrize(
+    "typed", ["+1 202 555 0143 ext. ١٢٣", "+1 202 555 0143 ext. ۱۲۳", "+1 202 555 0143 x１２３"]
+)
+async def test_a_phone_extension_in_other_digits_is_stored_in_ascii_ones(
+    client: httpx.AsyncClient, alice: dict[str, str], typed: str
+) -> None:
+    created = await client.post(URL, json={"first_name": "Ext", "phone": typed}, headers=alice)
+    assert created.status_code == 201, created.text
+    assert created.json()["phone"] == "+12025550143;ext=123"
