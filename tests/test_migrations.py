@@ -3,16 +3,30 @@ go down and up again cleanly."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import contacts_kit.models  # noqa: F401
 from contacts_kit.db.base import Base
-from contacts_kit.migrate import VERSION_TABLE, is_migration_only_index, migrations_dir, upgrade
+from contacts_kit.migrate import (
+    VERSION_TABLE,
+    is_migration_only_index,
+    migrations_dir,
+    upgrade,
+    upgrade_engine,
+)
+from contacts_kit.settings import normalize_database_url
+from tests import services
+from tests.server import temporary_database
 
 
 async def _diff_and_tables(url: str) -> tuple[list[Any], list[str]]:
@@ -66,28 +80,96 @@ def test_migrations_folder_is_found() -> None:
     assert any(migrations_dir().glob("versions/*.py"))
 
 
-def test_the_migration_folds_search_text_as_the_package_does() -> None:
+def _migration(name: str) -> Any:
     import importlib.util
 
-    from contacts_kit.contact.text import fold
-
-    path = migrations_dir() / "versions" / "0005_ids_and_folded_search.py"
-    spec = importlib.util.spec_from_file_location("folding_migration", path)
+    path = migrations_dir() / "versions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec
     assert spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    for text in (
-        "Zoë Ångström",
-        "ПЕТРОВ",
-        "Jose\u0301",
-        "Straße",
-        "\uff21\uff2c\uff29\uff23\uff25",
-        "",
-        None,
-    ):
-        assert module.fold(text) == fold(text)
-    assert module.SEPARATOR == "\x1f"
+    return module
+
+
+FOLDED = (
+    "Zoë Ångström",
+    "ПЕТРОВ",
+    "Jose\u0301",
+    "Straße",
+    "\uff21\uff2c\uff29\uff23\uff25",
+    "Ørsted Łukasz Żółć Đorđe Æsir Œuvre Þór",
+    "",
+    None,
+)
+
+
+def test_the_migrations_fold_search_text_as_the_package_does() -> None:
+    from contacts_kit.contact.text import fold
+
+    latest, first = (
+        _migration("0017_transliterated_search"),
+        _migration("0005_ids_and_folded_search"),
+    )
+    for written in FOLDED:
+        assert latest.fold(written) == fold(written)
+        assert latest.earlier_fold(written) == first.fold(written)
+    assert latest.SEPARATOR == first.SEPARATOR == "\x1f"
+
+
+@contextmanager
+def _empty_database(dialect: str, tmp_path: Path, server: str | None) -> Iterator[str]:
+    if dialect == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'refold.db'}"
+        return
+    if server is None:
+        services.unavailable("PostgreSQL")
+    with temporary_database(server, "contacts_kit_refold") as url:
+        yield normalize_database_url(url)
+
+
+async def _seed_at_0016(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        await upgrade_engine(engine, "0016_stale_keys")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO contacts_kit_contacts (owner_id, first_name, last_name, email, "
+                    "phone, search_text, version, created_at, updated_at) VALUES ('1', "
+                    "'Łukasz', 'Ørsted', 'zolc@example.com', '', "
+                    "'łukasz\x1førsted\x1fzolc@example.com', 1, '2026-01-01 00:00:00', "
+                    "'2026-01-01 00:00:00')"
+                )
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _search_text(url: str) -> str:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            found = await connection.scalar(text("SELECT search_text FROM contacts_kit_contacts"))
+    finally:
+        await engine.dispose()
+    return str(found)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_the_upgrade_folds_existing_contacts_again_and_the_downgrade_back(
+    dialect: str, tmp_path: Path, postgres_server_url: str | None
+) -> None:
+    from alembic import command
+
+    from contacts_kit.migrate import alembic_config
+
+    with _empty_database(dialect, tmp_path, postgres_server_url) as url:
+        asyncio.run(_seed_at_0016(url))
+        upgrade(url)
+        assert asyncio.run(_search_text(url)) == "lukasz\x1forsted\x1fzolc@example.com"
+        command.downgrade(alembic_config(url), "0016_stale_keys")
+        assert asyncio.run(_search_text(url)) == "łukasz\x1førsted\x1fzolc@example.com"
 
 
 def test_every_revision_id_fits_the_version_table() -> None:

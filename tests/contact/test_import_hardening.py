@@ -98,7 +98,8 @@ async def test_an_import_is_parsed_off_the_event_loop(
 
 
 @pytest.mark.parametrize(
-    "typed", ["+1 202 555 0143 ext. ١٢٣", "+1 202 555 0143 ext. ۱۲۳", "+1 202 555 0143 x１２３"]
+    "typed",
+    ["+1 202 555 0143 ext. ١٢٣", "+1 202 555 0143 ext. ۱۲۳", "+1 202 555 0143 x\uff11\uff12\uff13"],
 )
 async def test_a_phone_extension_in_other_digits_is_stored_in_ascii_ones(
     client: httpx.AsyncClient, alice: dict[str, str], typed: str
@@ -106,3 +107,29 @@ async def test_a_phone_extension_in_other_digits_is_stored_in_ascii_ones(
     created = await client.post(URL, json={"first_name": "Ext", "phone": typed}, headers=alice)
     assert created.status_code == 201, created.text
     assert created.json()["phone"] == "+12025550143;ext=123"
+
+
+@pytest.mark.parametrize(
+    ("name", "typed"),
+    [
+        ("Ørsted", "orsted"),
+        ("Łukasz", "lukasz"),
+        ("Żółć", "zolc"),
+        ("Đorđe", "dorde"),
+        ("Æsir", "aesir"),
+        ("Œuvre", "OEUVRE"),
+        ("Þórunn", "thorunn"),
+    ],
+)
+async def test_latin_letters_without_a_decomposition_are_found_by_their_ascii_spelling(
+    client: httpx.AsyncClient, alice: dict[str, str], name: str, typed: str
+) -> None:
+    created = await client.post(
+        URL, json={"first_name": name, "email": "letters@example.com"}, headers=alice
+    )
+    assert created.status_code == 201, created.text
+    for query in (typed, name):
+        found = await client.get(URL, params={"q": query}, headers=alice)
+        assert [item["first_name"] for item in found.json()] == [name]
+    other_script = await client.get(URL, params={"q": "Олександр"}, headers=alice)
+    assert other_script.json() == []
