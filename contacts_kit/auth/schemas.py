@@ -152,6 +152,19 @@ class MfaChallenge(BaseModel):
 class _OneCode(BaseModel):
     """An authenticator code or a recovery code, exactly one of them."""
 
+    # Exactly one: not both, and not neither (`_one_code`). Said with `not` rather than a
+    # top-level `oneOf`, which client generators turn into anonymous types.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "not": {
+                "anyOf": [
+                    {"required": ["code", "recovery_code"]},
+                    {"not": {"anyOf": [{"required": ["code"]}, {"required": ["recovery_code"]}]}},
+                ]
+            }
+        }
+    )
+
     code: TotpCode | None = Field(None, json_schema_extra=not_null)
     recovery_code: RecoveryCodeText | None = Field(None, json_schema_extra=not_null)
 

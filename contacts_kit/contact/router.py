@@ -54,6 +54,7 @@ from contacts_kit.contact.schemas import (
     CONTACTS_JSON,
     TAGS_JSON,
     TRASH_JSON,
+    BatchDelete,
     BatchFailure,
     BatchRequest,
     BatchResult,
@@ -80,7 +81,7 @@ from contacts_kit.contact.service import (
 )
 from contacts_kit.contact.text import tag_key
 from contacts_kit.errors import ContactsKitError, Unprocessable
-from contacts_kit.fields import CleanStr, not_null
+from contacts_kit.fields import CleanStr, entity_tags, not_null
 from contacts_kit.http import (
     BODY_ERRORS,
     RESPONSE_HEADERS,
@@ -117,7 +118,7 @@ IfMatch = Annotated[
     Header(
         description="ETag from a previous read; the write happens only if it is still current.",
         max_length=1024,
-        json_schema_extra=not_null,
+        json_schema_extra=entity_tags,
     ),
 ]
 IfNoneMatch = Annotated[
@@ -126,7 +127,7 @@ IfNoneMatch = Annotated[
         description="ETag of the copy you hold: when it is still current, the answer is a 304 "
         "without a body.",
         max_length=1024,
-        json_schema_extra=not_null,
+        json_schema_extra=entity_tags,
     ),
 ]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size.")]
@@ -761,7 +762,7 @@ def _add_batch_route(router: APIRouter, deps: ContactDependencies) -> None:
                 status_code, error = _operation_error(request, index, done.error)
                 results.append(BatchResult(status=status_code, error=error))
                 continue
-            if done.deleted is not None:
+            if isinstance(done.op, BatchDelete) and done.deleted is not None:
                 background.add_task(
                     events.contact_deleted, done.deleted, owner.id, permanent=done.op.permanent
                 )

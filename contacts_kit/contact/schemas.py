@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from contacts_kit.fields import Normal, Printable, Visible, normal_email, not_null
+from contacts_kit.fields import Normal, Printable, Visible, entity_tags, normal_email, not_null
 
 # Today is later east of UTC: a birthday is "in the future" only once it is tomorrow everywhere.
 _EARLIEST_OFFSET = timedelta(hours=14)
@@ -147,7 +147,15 @@ class ContactCreate(BaseModel):
 
     __qualname__ = "ContactsKitContactCreate"  # its OpenAPI name: never a host's
 
-    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [_EXAMPLE],
+            # An email or a phone (or both): not both missing or null (`_reachable`). Said
+            # with `not` rather than a top-level `anyOf`, which client generators turn into
+            # anonymous types.
+            "not": {"properties": {"email": {"type": "null"}, "phone": {"type": "null"}}},
+        }
+    )
 
     first_name: Name
     last_name: Name | None = None
@@ -361,52 +369,65 @@ BatchIfMatch = Annotated[
         max_length=1024,
         description="The contact's ETag from a read: the operation happens only if it is "
         "still current (as the `If-Match` header of a single request).",
-        json_schema_extra=not_null,
+        json_schema_extra=entity_tags,
     ),
 ]
 
 
-_OPERATION_FIELDS = {
-    "create": ({"data"}, set()),
-    "update": ({"id", "data"}, {"if_match"}),
-    "delete": ({"id"}, {"if_match", "permanent"}),
-}
-"""Per kind of operation: the fields it needs, and those it may have besides."""
+# The body an operation carries is any JSON object at the batch's level: it is checked per
+# operation, as its single request's body would be (`ContactService._apply`), so one bad body
+# fails its operation only (a 422 in its result), never the batch.
+OperationBody = dict[str, Any]
 
 
-class BatchOperation(BaseModel):
-    """One operation of a batch: `create` (`data`), `update` (`id`, `data`, optionally
-    `if_match`) or `delete` (`id`, optionally `if_match` and `permanent`)."""
+class BatchCreate(BaseModel):
+    """`create`, as `POST /contacts`."""
 
-    __qualname__ = "ContactsKitBatchOperation"  # its OpenAPI name: never a host's
+    __qualname__ = "ContactsKitBatchCreate"  # its OpenAPI name: never a host's
 
     model_config = ConfigDict(extra="forbid")
 
-    op: Literal["create", "update", "delete"] = Field(
-        description="`create` as `POST /contacts`, `update` as `PATCH /contacts/{id}`, "
-        "`delete` as `DELETE /contacts/{id}`."
-    )
-    id: BatchContactId | None = Field(None, json_schema_extra=not_null)
-    if_match: BatchIfMatch = None
-    data: dict[str, Any] | None = Field(
-        None,
-        description="The body of the single request: the new contact for a create, the "
-        "fields to change for an update.",
-        json_schema_extra=not_null,
-    )
-    permanent: Annotated[bool, Strict()] = Field(
-        False, description="A delete: `true` deletes for good instead of moving to the trash."
+    op: Literal["create"]
+    data: OperationBody = Field(
+        description="The new contact, as the body of `POST /contacts` "
+        "(`ContactsKitContactCreate`); checked as that body is, in this operation's result."
     )
 
-    @model_validator(mode="after")
-    def _fields_of_the_op(self) -> BatchOperation:
-        needed, optional = _OPERATION_FIELDS[self.op]
-        given = self.model_fields_set - {"op"}
-        if missing := needed - given:
-            raise ValueError(f"{self.op} needs {' and '.join(sorted(missing))}")
-        if unexpected := given - needed - optional:
-            raise ValueError(f"{self.op} takes no {' or '.join(sorted(unexpected))}")
-        return self
+
+class BatchUpdate(BaseModel):
+    """`update`, as `PATCH /contacts/{id}`."""
+
+    __qualname__ = "ContactsKitBatchUpdate"  # its OpenAPI name: never a host's
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: Literal["update"]
+    id: BatchContactId
+    if_match: BatchIfMatch = None
+    data: OperationBody = Field(
+        description="The fields to change, as the body of `PATCH /contacts/{id}` "
+        "(`ContactsKitContactUpdate`); checked as that body is, in this operation's result."
+    )
+
+
+class BatchDelete(BaseModel):
+    """`delete`, as `DELETE /contacts/{id}`."""
+
+    __qualname__ = "ContactsKitBatchDelete"  # its OpenAPI name: never a host's
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: Literal["delete"]
+    id: BatchContactId
+    if_match: BatchIfMatch = None
+    permanent: Annotated[bool, Strict()] = Field(
+        False, description="`true` deletes for good instead of moving to the trash."
+    )
+
+
+BatchOperation = Annotated[BatchCreate | BatchUpdate | BatchDelete, Field(discriminator="op")]
+"""One operation of a batch: `create` (`data`), `update` (`id`, `data`, optionally `if_match`)
+or `delete` (`id`, optionally `if_match` and `permanent`)."""
 
 
 class BatchRequest(BaseModel):

@@ -47,7 +47,9 @@ from contacts_kit.contact.repository import (
 from contacts_kit.contact.schemas import (
     MAX_TAGS_PER_OWNER,
     NEEDS_A_WAY_TO_REACH,
+    BatchCreate,
     BatchOperation,
+    BatchUpdate,
     BirthdayRecord,
     ChangesPage,
     ContactCreate,
@@ -367,15 +369,15 @@ class ContactService:
         return record
 
     async def _apply(self, op: BatchOperation) -> Applied:
-        # The operation's model has checked which fields each kind has.
-        if op.op == "create":
-            return Applied(op, await self.create(_validated(ContactCreate, op.data or {})))
-        contact_id = op.id or 0
-        if op.op == "update":
-            data = _validated(ContactUpdate, op.data or {})
-            return Applied(op, await self.patch(contact_id, data, op.if_match))
-        await self.delete(contact_id, op.if_match, permanent=op.permanent)
-        return Applied(op, deleted=contact_id)
+        # The operation's model has checked its fields; its body is checked here, as its
+        # single request's would be.
+        if isinstance(op, BatchCreate):
+            return Applied(op, await self.create(_validated(ContactCreate, op.data)))
+        if isinstance(op, BatchUpdate):
+            data = _validated(ContactUpdate, op.data)
+            return Applied(op, await self.patch(op.id, data, op.if_match))
+        await self.delete(op.id, op.if_match, permanent=op.permanent)
+        return Applied(op, deleted=op.id)
 
     async def batch(self, operations: Sequence[BatchOperation], *, atomic: bool) -> list[Applied]:
         """Apply the operations in order, each as its single request would. Each one alone

@@ -26,9 +26,7 @@ class ImageTooLarge(NotAnImage):
 
 
 def _too_large(width: int, height: int) -> ImageTooLarge:
-    return ImageTooLarge(
-        f"{width}x{height} pixels, more than the {MAX_PIXELS:,} an image may have"
-    )
+    return ImageTooLarge(f"{width}x{height} pixels, more than the {MAX_PIXELS:,} an image may have")
 
 
 def clean_copy(data: bytes) -> tuple[bytes, str, str]:
@@ -79,9 +77,7 @@ def identify(data: bytes) -> tuple[str, str]:
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise NotAnImage("the image is damaged or cut short") from exc
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise ImageTooLarge(
-            f"more pixels than the {MAX_PIXELS:,} an image may have"
-        ) from exc
+        raise ImageTooLarge(f"more pixels than the {MAX_PIXELS:,} an image may have") from exc
     if kind not in FORMATS:
         raise NotAnImage(f"unsupported image format {kind}")
     return FORMATS[kind]

@@ -27,6 +27,8 @@ def _mailable(address: str) -> str:
 NormalizedEmail = Annotated[EmailStr, AfterValidator(normal_email)]
 MailableEmail = Annotated[NormalizedEmail, AfterValidator(_mailable)]
 """The address of a new account: one the kit's mail can reach."""
+
+
 def _not_blank(password: str) -> str:
     if not password.strip():
         raise ValueError("a password of only blanks is no password: use other characters too")
