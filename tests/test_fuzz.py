@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from schemathesis.generation import GenerationMode
 from hypothesis import HealthCheck, settings
+from schemathesis.generation import GenerationMode
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
