@@ -21,6 +21,14 @@ from contacts_kit.migrate import upgrade
 from contacts_kit.settings import Settings, configuration_errors
 
 ENV_PREFIX = "CONTACTS_KIT_"
+logger = logging.getLogger("contacts_kit")
+
+
+def _shown(database_url: str) -> str:
+    """A database URL as a log line may show it: no password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url).render_as_string(hide_password=True)
 
 
 def app_factory() -> FastAPI:
@@ -74,9 +82,9 @@ def _public_url(settings: Settings, host: str, port: int) -> str | None:
 
 
 def _check_workers(settings: Settings, workers: int) -> None:
-    """Build the app once in this process, so a configuration error stops the command with
-    its message (rather than each worker failing and restarting); refuse several workers on
-    a cache each of them would have to itself."""
+    """Build the kit once in this process, so a configuration error stops the command with
+    its message (rather than each of the workers failing and restarting); refuse several
+    workers on a cache each of them would have to itself."""
     from contacts_kit.kit import ContactsKit
 
     kit = ContactsKit(settings)
@@ -93,17 +101,31 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = Settings()
-    _check_workers(settings, args.workers)
-    if settings.is_sqlite or args.migrate:
-        # The embedded default migrates itself, so a newcomer's first command just works.
-        upgrade(settings.database_url)
     public_url = _public_url(settings, args.host, args.port)
     if public_url is not None:
         # Emailed links and local avatar URLs name the address served, in every worker.
         os.environ[f"{ENV_PREFIX}PUBLIC_URL"] = public_url
+    # Built here first, so a configuration error stops the command with its message: one
+    # worker serves this very app (built once); several build their own from the factory.
+    app: FastAPI | str = "contacts_kit.cli:app_factory"
+    if args.workers > 1:
+        _check_workers(settings, args.workers)
+    else:
+        app = app_factory()
+    if settings.is_sqlite or args.migrate:
+        # The embedded default migrates itself, so a newcomer's first command just works:
+        # one line says so (`contacts-kit migrate` shows each step).
+        alembic = logging.getLogger("alembic")
+        level = alembic.level
+        alembic.setLevel(logging.WARNING)
+        try:
+            upgrade(settings.database_url)
+        finally:
+            alembic.setLevel(level)
+        logger.info("database %s is at the latest schema", _shown(settings.database_url))
     uvicorn.run(
-        "contacts_kit.cli:app_factory",
-        factory=True,
+        app,
+        factory=isinstance(app, str),
         host=args.host,
         port=args.port,
         workers=args.workers,

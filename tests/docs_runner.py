@@ -56,7 +56,7 @@ TEST_BIN = Path(sys.executable).parent
 """The test venv's scripts: `contacts-kit` and `uvicorn` for pages that do not install."""
 CLONE = "git clone https://github.com/contacts-kit/contacts-kit.git"
 PORT_ON_PAGES = "8000"
-INSTALLING_PAGES = {"index.md", "quickstart.md"}
+INSTALLING_PAGES = {"index.md", "quickstart.md", "README.md"}
 """Pages that install contacts-kit into a fresh venv themselves: the test venv stays off
 their PATH, so nothing they use comes from anywhere but the page."""
 BLOCK_TIMEOUT = 300.0
@@ -400,6 +400,15 @@ sybil = Sybil(
     parsers=[SkipParser(), BlockParser()],
     patterns=["*.md"],
     path=str(DOCS),
+    teardown=_teardown,
+    fixtures=["tmp_path_factory"],
+)
+readme = Sybil(
+    # The README, top to bottom, from a fresh clone of this checkout (`./scripts/serve`
+    # installs into the clone's own .venv, as on a newcomer's machine).
+    parsers=[SkipParser(), BlockParser()],
+    patterns=["README.md"],
+    path=str(ROOT),
     teardown=_teardown,
     fixtures=["tmp_path_factory"],
 )

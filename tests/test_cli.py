@@ -156,3 +156,14 @@ def test_the_access_log_keeps_no_secret_of_a_link(tmp_path: Path) -> None:
         for secret in ("verify-secret-1", "reset-secret-2", "feed-secret-3")
         if secret in text
     ]
+
+
+def test_serve_says_in_one_line_that_it_migrated_then_that_it_runs(tmp_path: Path) -> None:
+    with serving_command(
+        tmp_path, [sys.executable, "-m", "contacts_kit", "serve"], env=clean_env(), ready="/docs"
+    ) as (_, log):
+        wait_for(log, r"(Uvicorn running)")
+        before = log.read_text().split("Uvicorn running")[0]
+    assert "alembic" not in before
+    assert before.count("is at the latest schema") == 1
+    assert "sqlite+aiosqlite:///./contacts_kit.db is at the latest schema" in before

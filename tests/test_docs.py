@@ -63,7 +63,11 @@ def _section(text: str, heading: str) -> str:
 
 def test_the_readme_embedding_snippet_runs_as_written(tmp_path: Path) -> None:
     section = _section((ROOT / "README.md").read_text(), "Embed it in your app")
-    [command] = re.findall(r"```bash\n(.*?)```", section, re.DOTALL)
+    [command] = [
+        block
+        for block in re.findall(r"```bash\n(.*?)```", section, re.DOTALL)
+        if block.startswith("contacts-kit ")
+    ]
     [source] = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
     (tmp_path / "host.py").write_text(source)
     env = clean_env(CONTACTS_KIT_RATE_LIMIT_AUTH="100/minute")

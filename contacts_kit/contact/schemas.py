@@ -19,6 +19,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -394,32 +395,41 @@ class BatchCreate(BaseModel):
     )
 
 
-class BatchUpdate(BaseModel):
+class _Conditional(BaseModel):
+    """An operation on a contact that exists: its id, and optionally the ETag it must have."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: BatchContactId
+    if_match: BatchIfMatch = None
+
+    @field_validator("if_match", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Left out means "whatever its version"; null is not an entity tag.
+        if value is None:
+            raise ValueError("if_match is an ETag from a read, or left out; not null")
+        return value
+
+
+class BatchUpdate(_Conditional):
     """`update`, as `PATCH /contacts/{id}`."""
 
     __qualname__ = "ContactsKitBatchUpdate"  # its OpenAPI name: never a host's
 
-    model_config = ConfigDict(extra="forbid")
-
     op: Literal["update"]
-    id: BatchContactId
-    if_match: BatchIfMatch = None
     data: OperationBody = Field(
         description="The fields to change, as the body of `PATCH /contacts/{id}` "
         "(`ContactsKitContactUpdate`); checked as that body is, in this operation's result."
     )
 
 
-class BatchDelete(BaseModel):
+class BatchDelete(_Conditional):
     """`delete`, as `DELETE /contacts/{id}`."""
 
     __qualname__ = "ContactsKitBatchDelete"  # its OpenAPI name: never a host's
 
-    model_config = ConfigDict(extra="forbid")
-
     op: Literal["delete"]
-    id: BatchContactId
-    if_match: BatchIfMatch = None
     permanent: Annotated[bool, Strict()] = Field(
         False, description="`true` deletes for good instead of moving to the trash."
     )
