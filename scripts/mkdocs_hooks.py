@@ -39,10 +39,37 @@ def on_page_markdown(markdown: str, **kwargs: Any) -> str:
 
 
 def on_post_page(output: str, page: Any, **kwargs: Any) -> str:
-    """Fail the build when a page shows a snippet marker instead of the included file."""
+    """Fail the build when a page shows a snippet marker instead of the included file; give
+    each table cell the name of its column, for phones (docs/stylesheets/phone.css)."""
     text = html.unescape(TAG.sub("", output))
     found = LEFTOVER_SNIPPET.search(text)
     if found:
         context = text[found.start() : found.start() + 60].splitlines()[0]
         raise PluginError(f"{page.file.src_path}: a snippet include was not expanded: {context}")
-    return output
+    return TABLE.sub(_labelled, output)
+
+
+TABLE = re.compile(r"<table>.*?</table>", re.DOTALL)
+HEADER_CELL = re.compile(r"<th[^>]*>(.*?)</th>", re.DOTALL)
+ROW = re.compile(r"<tr>(.*?)</tr>", re.DOTALL)
+CELL = re.compile(r"<td(?P<attributes>[^>]*)>")
+
+
+def _labelled(table: re.Match[str]) -> str:
+    """The table with `data-label="<its column's name>"` on every body cell."""
+    source = table.group(0)
+    head, end_of_head, body = source.partition("</thead>")
+    names = [
+        html.escape(html.unescape(TAG.sub("", name)).strip()) for name in HEADER_CELL.findall(head)
+    ]
+
+    def row(match: re.Match[str]) -> str:
+        cells = iter(names)
+
+        def cell(found: re.Match[str]) -> str:
+            name = next(cells, "")
+            return f'<td data-label="{name}"{found.group("attributes")}>'
+
+        return "<tr>" + CELL.sub(cell, match.group(1)) + "</tr>"
+
+    return head + end_of_head + ROW.sub(row, body) if end_of_head else source

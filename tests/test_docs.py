@@ -32,7 +32,7 @@ def test_every_hook_has_a_section_in_the_hooks_reference() -> None:
 
 
 def test_every_test_named_in_the_security_page_exists() -> None:
-    page = (ROOT / "docs" / "security.md").read_text()
+    page = (ROOT / "docs" / "security-tests.md").read_text()
     references = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", page)
     assert len(references) >= 15
     for path, name in references:
@@ -255,6 +255,51 @@ async def test_pages_fit_a_1280_pixel_window_without_scrolling_sideways(
     assert await page.evaluate(OVERFLOWING) == ["x" * 80]
     await page.close()
     assert overflowing == {}
+
+
+WIDER_THAN_THE_SCREEN = """() => {
+    const wide = [...document.querySelectorAll('.md-content table')]
+        .filter(t => t.getBoundingClientRect().right > window.innerWidth + 1
+            || t.scrollWidth > t.clientWidth + 1)
+        .map(t => (t.textContent || '').trim().slice(0, 60));
+    if (document.documentElement.scrollWidth > window.innerWidth + 1) wide.push('the page');
+    return wide;
+}"""
+"""Each table of the page wider than the window, or scrolling inside itself; and the page
+itself, when it scrolls sideways."""
+
+
+async def test_tables_fit_a_390_pixel_phone(site: Path, browser: object, tmp_path: Path) -> None:
+    from playwright.async_api import Browser
+
+    assert isinstance(browser, Browser)
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    too_wide: dict[str, list[str]] = {}
+    for name in ("routes", "configuration", "reference", "security", "why"):
+        await page.goto((site / name / "index.html").as_uri())
+        assert await page.locator(".md-content table").count() > 0, name
+        wide = await page.evaluate(WIDER_THAN_THE_SCREEN)
+        if wide:
+            await page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+            too_wide[name] = wide
+    # Each stacked cell is named after its column.
+    await page.goto((site / "configuration" / "index.html").as_uri())
+    label = await page.locator('.md-content td[data-label="Setting"]').first.evaluate(
+        "td => getComputedStyle(td, '::before').content"
+    )
+    assert label == '"Setting"'
+    # The measure sees a table too wide: one more, of a single 600-pixel cell.
+    await page.evaluate(
+        """() => {
+            const table = document.createElement('table');
+            table.innerHTML = '<tr><td><div style="width: 600px">wide</div></td></tr>';
+            table.className = 'probe';
+            document.querySelector('.md-content').appendChild(table);
+        }"""
+    )
+    assert await page.evaluate(WIDER_THAN_THE_SCREEN) != []
+    await page.close()
+    assert too_wide == {}
 
 
 def test_the_docs_runner_fails_a_block_that_does_not_run(

@@ -1,7 +1,8 @@
 """An existing FastAPI application that embeds contacts-kit under its own prefix.
 
-Run it from the repository root, after `contacts-kit migrate`, with
-`uvicorn --factory examples.host_app.app:build_app`.
+Saved as `host_app.py`, after `contacts-kit migrate`, run it with
+`uvicorn --factory host_app:build_app` (from a clone of contacts-kit:
+`uvicorn --factory examples.host_app.app:build_app`).
 """
 
 # No `from __future__ import annotations` here: FastAPI must see the dependency alias defined

@@ -3,8 +3,9 @@ login (a signed session cookie), and contacts-kit's contacts, tags and birthday 
 those users. contacts-kit brings no account, no login and no security scheme of its own here.
 
 Create contacts-kit's tables with `contacts-kit migrate` (same `CONTACTS_KIT_DATABASE_URL`);
-the app creates its own `users` table when it starts. Run it with
-`uvicorn --factory examples.own_users.app:build_app`.
+the app creates its own `users` table when it starts. Saved as `own_users.py`, run it with
+`uvicorn --factory own_users:build_app` (from a clone of contacts-kit:
+`uvicorn --factory examples.own_users.app:build_app`).
 """
 
 # No `from __future__ import annotations` here: FastAPI must see the dependency alias defined
