@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +191,33 @@ def test_the_scale_topology_is_sound(env_names: set[str]) -> None:
             if source.startswith("./"):
                 assert (ROOT / source).is_file(), (name, source)
     assert services["app2"]["depends_on"] == services["app1"]["depends_on"]
+
+
+def test_the_scale_lab_names_what_it_misses_before_starting_anything(tmp_path: Path) -> None:
+    # No venv, no PostgreSQL programs, no PgBouncer, no Redis: one line for each, and nothing
+    # started (the lab's directory is never made).
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    for tool in ("bash", "ls", "sort", "tail", "id", "dirname", "cat"):
+        found = shutil.which(tool)
+        assert found is not None
+        (empty / tool).symlink_to(found)
+    lab = tmp_path / "lab"
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "scale-lab"), "up"],
+        env={
+            "PATH": str(empty),
+            "PYTHON": str(tmp_path / "no-venv" / "python"),
+            "PG_BIN": str(tmp_path / "no-postgres"),
+            "CONTACTS_KIT_LAB_DIR": str(lab),
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert any(line.startswith("no Python with contacts-kit") for line in lines), lines
+    assert any(line.startswith("no PostgreSQL server programs") for line in lines), lines
+    assert any("redis-server" in line for line in lines), lines
+    assert not lab.exists()
