@@ -21,6 +21,7 @@ from scripts import routes_reference, settings_reference
 GENERATED = {
     "<!-- settings-reference -->": settings_reference.grouped_markdown,
     "<!-- routes-reference -->": routes_reference.markdown,
+    "<!-- models-reference -->": routes_reference.models_markdown,
 }
 # What pymdownx.snippets leaves behind when a line is not an include it understands:
 # `--8<--`, or `--8 < --` once a formatter has spaced it out; searched in the page's text

@@ -202,8 +202,13 @@ def error_codes_section() -> list[str]:
     return [*lines, ""]
 
 
+MODELS_PAGE = "models.md"
+"""The page of the schemas and the error codes (docs/models.md); the routes link to it."""
+
+
 def markdown(document: dict[str, Any] | None = None) -> str:
-    """The whole reference as Markdown, from `document` (the served one by default)."""
+    """The routes, grouped by tag, as Markdown, from `document` (the served one by default);
+    the schemas and error codes they name are on the models page (`models_markdown`)."""
     document = document or served_openapi()
     lines: list[str] = []
     by_tag: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
@@ -217,7 +222,16 @@ def markdown(document: dict[str, Any] | None = None) -> str:
         lines.append("")
         for method, path, operation in routes:
             lines += route_section(method, path, operation)
-    lines += ["## Schemas", ""]
+    text = "\n".join(lines)
+    return text.replace("](#schema-", f"]({MODELS_PAGE}#schema-").replace(
+        "](#code-", f"]({MODELS_PAGE}#code-"
+    )
+
+
+def models_markdown(document: dict[str, Any] | None = None) -> str:
+    """The schemas of `document` (the served one by default) and the error codes."""
+    document = document or served_openapi()
+    lines = ["## Schemas", ""]
     for name, schema in document["components"]["schemas"].items():
         lines += schema_section(name, schema)
     lines += ["## Error codes {#error-codes}", ""]

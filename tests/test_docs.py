@@ -163,7 +163,7 @@ def test_the_routes_page_documents_every_route_the_app_serves(site: Path) -> Non
         (method, path): page.index(f'id="{routes_reference.anchor(method, path)}"')
         for method, path, _ in found
     }
-    ends = [*sorted(starts.values()), page.index('id="schemas"')]
+    ends = [*sorted(starts.values()), len(page)]
     for method, path, operation in found:
         assert f"{method} {path}" in text
         start = starts[method, path]
@@ -174,9 +174,13 @@ def test_the_routes_page_documents_every_route_the_app_serves(site: Path) -> Non
             shown = f"<strong>{status_code}</strong>" if status_code < "4" else f">{status_code}<"
             assert shown in section, (method, path, status_code)
             for code in response.get("x-error-codes", []):
-                assert f'href="#code-{code.lower()}"' in section, (method, path, code)
+                assert f'href="../models/#code-{code.lower()}"' in section, (method, path, code)
+    models = (site / "models" / "index.html").read_text()
     for code in ErrorCode:
-        assert f'id="code-{code.value.lower()}"' in page, code
+        assert f'id="code-{code.value.lower()}"' in models, code
+    for name in document["components"]["schemas"]:
+        assert f'id="schema-{name.lower()}"' in models, name
+        assert f'href="#schema-{name.lower()}"' not in page  # a link to the models page
 
 
 def test_every_error_code_has_a_status_and_a_meaning() -> None:
@@ -220,6 +224,7 @@ WIDE_PAGES = [
     "",
     "quickstart",
     "routes",
+    "models",
     "configuration",
     "benchmarks",
     "embedding",
@@ -275,7 +280,7 @@ async def test_tables_fit_a_390_pixel_phone(site: Path, browser: object, tmp_pat
     assert isinstance(browser, Browser)
     page = await browser.new_page(viewport={"width": 390, "height": 844})
     too_wide: dict[str, list[str]] = {}
-    for name in ("routes", "configuration", "reference", "security", "why"):
+    for name in ("routes", "models", "configuration", "reference", "security", "why"):
         await page.goto((site / name / "index.html").as_uri())
         assert await page.locator(".md-content table").count() > 0, name
         wide = await page.evaluate(WIDER_THAN_THE_SCREEN)
