@@ -31,11 +31,12 @@ def _shown(database_url: str) -> str:
     return make_url(database_url).render_as_string(hide_password=True)
 
 
-def app_factory() -> FastAPI:
-    """The app `serve` runs in each worker, configured from the environment and `.env`."""
+def app_factory(settings: Settings | None = None) -> FastAPI:
+    """The app `serve` runs in each worker, configured from the environment and `.env`
+    (or from `settings`)."""
     from contacts_kit.app import create_app
 
-    app = create_app(Settings())
+    app = create_app(settings or Settings())
     # Everything built so far (modules, routes, models, schemas) lives as long as the
     # process: take it out of the garbage collector's sight. Full collections then look only
     # at what requests allocate, and stop pausing the worker for ~100 ms at a time under
@@ -102,16 +103,21 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings()
     public_url = _public_url(settings, args.host, args.port)
-    if public_url is not None:
-        # Emailed links and local avatar URLs name the address served, in every worker.
-        os.environ[f"{ENV_PREFIX}PUBLIC_URL"] = public_url
     # Built here first, so a configuration error stops the command with its message: one
     # worker serves this very app (built once); several build their own from the factory.
     app: FastAPI | str = "contacts_kit.cli:app_factory"
     if args.workers > 1:
         _check_workers(settings, args.workers)
+        if public_url is not None:
+            # Emailed links and local avatar URLs name the address served, in every worker.
+            os.environ[f"{ENV_PREFIX}PUBLIC_URL"] = public_url
     else:
-        app = app_factory()
+        served = (
+            settings
+            if public_url is None
+            else settings.model_copy(update={"public_url": public_url})
+        )
+        app = app_factory(served)
     if settings.is_sqlite or args.migrate:
         # The embedded default migrates itself, so a newcomer's first command just works:
         # one line says so (`contacts-kit migrate` shows each step).

@@ -73,8 +73,12 @@ class StaleKeys:
 
     async def unsure(self) -> Collection[str] | None:
         """The keys not to believe now; None when no key is to be believed (the table could
-        not be read lately, or lists too many)."""
-        if self._clock() - self._read_at >= self.interval:
+        not be read lately, or lists too many).
+
+        A reading serves the requests that arrive within `interval` after it started, however
+        long it takes: it saw every key written before it started."""
+        asked = self._clock()
+        if asked - self._read_at >= self.interval:
             async with self._lock:
                 now = self._clock()
                 if now - self._read_at >= self.interval and now - self._failed_at >= self.interval:
@@ -84,7 +88,7 @@ class StaleKeys:
                     await asyncio.shield(
                         asyncio.create_task(self._read(), context=contextvars.Context())
                     )
-            if self._clock() - self._read_at >= self.interval:
+            if asked - self._read_at >= self.interval:
                 return None
         return self._keys
 
