@@ -14,8 +14,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+import contacts_kit.models  # noqa: F401 (registers every table on the metadata)
 from contacts_kit.contact.service import sync_token
 from contacts_kit.contact.text import tag_key
+from contacts_kit.db.base import Base
 from contacts_kit.migrate import upgrade_engine
 from contacts_kit.settings import Settings, normalize_database_url
 
@@ -169,7 +171,10 @@ async def seed(
     await upgrade_engine(engine)
     try:
         async with engine.begin() as connection:
-            await connection.execute(text("TRUNCATE contacts_kit_users CASCADE"))
+            # Every table of the kit: books are keyed by owner, with no foreign key to the
+            # users (a host's owners have none), so emptying the users empties nothing else.
+            tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+            await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
             await _users(connection, users, "small", "unused")
             await _users(connection, 1, "big", "unused")
             await connection.execute(
