@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -52,4 +53,18 @@ async def test_a_lost_delete_is_skipped_then_settled_once_the_cache_answers(
     finally:
         async with engine.begin() as connection:
             await connection.execute(delete(StaleKey))
+        await engine.dispose()
+
+
+async def test_a_process_that_cannot_read_the_table_believes_no_cache_entry(
+    tmp_path: Path,
+) -> None:
+    # The table is not there (a database it cannot read): no key is to be believed, and the
+    # next request does not try again before the interval.
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    try:
+        stale = StaleKeys(engine, MemoryCache(max_entries=10), CircuitBreaker("cache", 0), 60)
+        assert await stale.unsure() is None
+        assert await stale.unsure() is None
+    finally:
         await engine.dispose()
