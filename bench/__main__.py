@@ -127,8 +127,11 @@ def warm(base_url: str, items: list[Scenario]) -> None:
     """One request per scenario: the users land in the Redis cache."""
     for scenario in items:
         if scenario.read:
+            path = scenario.path
+            if scenario.random_ids is not None:
+                path += str(scenario.random_ids[0])
             response = httpx.get(
-                base_url + scenario.path,
+                base_url + path,
                 headers={"Authorization": f"Bearer {scenario.token}"},
                 timeout=30,
             )
@@ -190,8 +193,13 @@ def run(args: argparse.Namespace) -> tuple[str, str]:
     secret = secrets.token_urlsafe(48)
     codec = TokenCodec(secret.encode(), lambda: datetime.now(UTC))
     items = scenarios(seeded, codec)
+    if args.reads_only:
+        items = [scenario for scenario in items if scenario.read]
+        flags_reads = " --reads-only"
+    else:
+        flags_reads = ""
     env = server_env(database_url, args.redis_url, secret)
-    flags = " --quick" if args.quick else ""
+    flags = (" --quick" if args.quick else "") + flags_reads
     if args.read_cache_bytes is not None:
         env["CONTACTS_KIT_READ_CACHE_BYTES"] = str(args.read_cache_bytes)
         flags += f" --read-cache-bytes {args.read_cache_bytes}"
@@ -294,6 +302,11 @@ def main(argv: list[str] | None = None) -> int:
     runner.add_argument("--memory-requests", type=int, default=100_000)
     runner.add_argument("--quick", action="store_true", help="tiny data, 1-second runs")
     runner.add_argument(
+        "--reads-only",
+        action="store_true",
+        help="only the scenarios the floor serves too (no memory run)",
+    )
+    runner.add_argument(
         "--read-cache-bytes",
         type=int,
         default=None,
@@ -307,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.warmup, args.memory_requests, args.workers = 1, 1, 0, [1]
+    if args.reads_only:
+        args.memory_requests = 0
     report, short = run(args)
     print(report)
     print(short)

@@ -5,6 +5,7 @@ with the machine's load, unlike requests per second on a shared 2-core VM.
     python -m bench.instructions list floor      # the floor, first page
     python -m bench.instructions get fastapi     # a bare FastAPI route (no deps, fixed body)
     python -m bench.instructions get starlette   # the same bare route on Starlette
+    python -m bench.instructions get project --read-cache-bytes 0   # nothing kept: cold
 
 The app runs in-process under an ASGI loop (no HTTP server, requests one after the other)
 against the seeded PostgreSQL and Redis. Two runs of different lengths are counted and
@@ -31,7 +32,7 @@ from bench.scenarios import scenarios
 from bench.seed import Seeded, seed
 from contacts_kit.auth.tokens import TokenCodec
 
-PICK = {"list": 0, "search": 1, "birthdays": 2, "get": 3}
+PICK = {"list": 0, "search": 1, "birthdays": 2, "get": 3, "random": 4}
 SECRET = "bench-instructions-" + "s" * 40
 SHORT, LONG = 300, 1200
 _TYPES: dict[str, Any] = {
@@ -39,6 +40,7 @@ _TYPES: dict[str, Any] = {
     "small_user": uuid.UUID,
     "login_user": uuid.UUID,
     "sample_contact_big": int,
+    "big_ids": tuple,
     "users": int,
     "contacts": int,
     "changes_token": str,
@@ -84,10 +86,16 @@ async def _loop(target: str, scenario_name: str, requests: int, seeded: Seeded) 
     codec = TokenCodec(SECRET.encode(), lambda: datetime.now(UTC))
     scenario = scenarios(seeded, codec)[PICK[scenario_name]]
     path, _, query = scenario.path.partition("?")
+    paths = [path]
+    if scenario.random_ids is not None:
+        # The ids of the book in a fixed scattered order: every request reads another one.
+        low, high = scenario.random_ids
+        paths = [f"{path}{low + (i * 7919) % (high - low + 1)}" for i in range(1000)]
+        path = f"{path}{{contact_id:int}}"
     app = _app(target, path)
     headers = [(b"host", b"bench"), (b"authorization", f"Bearer {scenario.token}".encode())]
 
-    async def one() -> None:
+    async def one(path: str) -> None:
         status: list[int] = []
 
         async def receive() -> dict[str, Any]:
@@ -117,8 +125,8 @@ async def _loop(target: str, scenario_name: str, requests: int, seeded: Seeded) 
             raise RuntimeError(f"{scenario.path} answered {status}")
 
     async with app.router.lifespan_context(app):
-        for _ in range(200 + requests):
-            await one()
+        for i in range(200 + requests):
+            await one(paths[i % len(paths)])
 
 
 def _count(target: str, scenario_name: str, requests: int, seeded_file: Path) -> int:
@@ -160,9 +168,16 @@ def main(argv: list[str]) -> int:
 
         uvloop.run(_loop(target, scenario_name, int(requests), seeded))
         return 0
+    kept = None
+    if "--read-cache-bytes" in argv:
+        at = argv.index("--read-cache-bytes")
+        kept = argv[at + 1]
+        argv = argv[:at] + argv[at + 2 :]
     scenario_name = argv[0] if argv else "get"
     target = argv[1] if len(argv) > 1 else "project"
     os.environ.update(server_env(DEFAULT_DATABASE, DEFAULT_REDIS, SECRET))
+    if kept is not None:
+        os.environ["CONTACTS_KIT_READ_CACHE_BYTES"] = kept
     seeded = asyncio.run(seed(DEFAULT_DATABASE, users=50, per_user=20, big=20_000))
     with tempfile.TemporaryDirectory() as folder:
         seeded_file = Path(folder) / "seeded"

@@ -25,6 +25,9 @@ class Scenario:
     read: bool = True  # read scenarios are compared with the floor
     one_connection: bool = False  # also measured at 1 connection (latency alone)
     connections: int | None = None  # instead of the run's: a load one user can make
+    random_ids: tuple[int, int] | None = None  # GET `path` + a random id of this range
+    write_every: int = 0  # a PATCH of `write_path` with `body` after this many reads
+    write_path: str | None = None
 
     def lua(self, nonce: str = "") -> str:
         """A wrk script sending this request; unique emails come from a per-run `nonce`, the
@@ -33,7 +36,29 @@ class Scenario:
         if self.token:
             headers.append(f'wrk.headers["Authorization"] = "Bearer {self.token}"')
         lines = [f'wrk.method = "{self.method}"', *headers]
-        if self.unique_email and self.body:
+        if self.random_ids is not None:
+            low, high = self.random_ids
+            lines += [
+                "local threads = 0",
+                "function setup(thread) threads = threads + 1; thread:set('tid', threads) end",
+                "function init(args) math.randomseed(os.time() * 100 + tid) end",
+                "function request()",
+                f"  return wrk.format(nil, {json.dumps(self.path)} .. math.random({low}, {high}))",
+                "end",
+            ]
+        elif self.write_every:
+            lines += [
+                "local count = 0",
+                f"local body = {json.dumps(self.body)}",
+                "function request()",
+                "  count = count + 1",
+                f"  if count % {self.write_every + 1} == 0 then",
+                f"    return wrk.format('PATCH', {json.dumps(self.write_path)}, nil, body)",
+                "  end",
+                f"  return wrk.format('GET', {json.dumps(self.path)})",
+                "end",
+            ]
+        elif self.unique_email and self.body:
             # Each @@EMAIL@@ of the body (a batch has a hundred) becomes an email of its own.
             lines += [
                 "local counter = 0",
@@ -105,6 +130,22 @@ def scenarios(seeded: Seeded, codec: TokenCodec) -> list[Scenario]:
             one_connection=True,
         ),
         Scenario("get by id", "GET", f"/api/contacts/{seeded.sample_contact_big}", big),
+        Scenario(
+            "get random ids of the book (100k book)",
+            "GET",
+            "/api/contacts/",
+            big,
+            random_ids=seeded.big_ids,
+        ),
+        Scenario(
+            "list, one write per ten reads",
+            "GET",
+            "/api/contacts",
+            big,
+            json.dumps({"notes": "Read after write."}),
+            write_every=10,
+            write_path=f"/api/contacts/{seeded.sample_contact_big}",
+        ),
         Scenario("create", "POST", "/api/contacts", small, contact, unique_email=True, read=False),
         Scenario(
             "login (argon2)",

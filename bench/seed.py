@@ -111,6 +111,8 @@ class Seeded:
     small_user: uuid.UUID
     login_user: uuid.UUID
     sample_contact_big: int
+    big_ids: tuple[int, int]
+    """The lowest and highest id of the big book's contacts."""
     users: int
     contacts: int
     changes_token: str
@@ -222,6 +224,12 @@ async def seed(
             total = (
                 await connection.execute(text("SELECT count(*) FROM contacts_kit_contacts"))
             ).scalar_one()
+            low, high = (
+                await connection.execute(
+                    text("SELECT min(id), max(id) FROM contacts_kit_contacts WHERE owner_id = :o"),
+                    {"o": big_user.hex},
+                )
+            ).one()
             behind = (
                 await connection.execute(
                     text(
@@ -234,7 +242,9 @@ async def seed(
     finally:
         await engine.dispose()
     token = sync_token(big_user.hex, behind[0], behind[1])
-    return Seeded(big_user, small_user, login_user, sample, users + 2, int(total), token)
+    return Seeded(
+        big_user, small_user, login_user, sample, (low, high), users + 2, int(total), token
+    )
 
 
 async def _tag(connection: AsyncConnection, now: datetime) -> None:

@@ -38,7 +38,7 @@ from contacts_kit.contact.deps import ContactDependencies, OwnerDependency
 from contacts_kit.contact.events import ContactEvents
 from contacts_kit.contact.owner import OwnerId, owner_key
 from contacts_kit.contact.pages import KeptAnswers, PageCache
-from contacts_kit.contact.router import (
+from contacts_kit.contact.routers import (
     get_calendar_router,
     get_contacts_router,
     get_tags_router,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,16 +205,34 @@ async def auth_headers(client: httpx.AsyncClient, email: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
-@contextmanager
-def statements(kit: ContactsKit) -> Iterator[list[str]]:
-    """Every statement sent to the database while the block runs."""
+@asynccontextmanager
+async def statements(kit: ContactsKit) -> AsyncIterator[list[str]]:
+    """Every statement sent to the database while the block runs: those SQLAlchemy executes
+    (its `before_cursor_execute` event) and the reads that go straight to the asyncpg
+    connection of a pooled one (asyncpg's query logger, added as the pool hands it out;
+    asyncpg calls it soon after the statement, so the block's end lets the loop run once)."""
     seen: list[str] = []
+    logged: list[Any] = []
 
     def _record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append(statement)
 
+    def _log(query: Any) -> None:
+        seen.append(query.query)
+
+    def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        driver = record.driver_connection
+        if hasattr(driver, "add_query_logger") and driver not in logged:
+            driver.add_query_logger(_log)
+            logged.append(driver)
+
     event.listen(kit.engine.sync_engine, "before_cursor_execute", _record)
+    event.listen(kit.engine.sync_engine, "checkout", _checkout)
     try:
         yield seen
+        await asyncio.sleep(0)
     finally:
         event.remove(kit.engine.sync_engine, "before_cursor_execute", _record)
+        event.remove(kit.engine.sync_engine, "checkout", _checkout)
+        for driver in logged:
+            driver.remove_query_logger(_log)

@@ -42,7 +42,7 @@ async def test_a_warm_cache_spares_the_user_select(
     settings = make_settings(database_url, tmp_path, redis_url=redis_url)
     async with RunningApp(settings) as running:
         headers = await auth_headers(running.client, "cached@example.com")
-        with statements(running.kit) as seen:
+        async with statements(running.kit) as seen:
             first = await running.client.get("/api/users/me", headers=headers)
             assert len(_user_selects(seen)) == 1
             second = await running.client.get("/api/users/me", headers=headers)

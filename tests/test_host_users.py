@@ -204,12 +204,12 @@ async def test_kept_answers_serve_host_users_without_sql(host: Host) -> None:
     # its answer, the third is served from it.
     first = await ada.get(CONTACTS)
     await ada.get(CONTACTS)
-    with statements(host.kit) as seen:
+    async with statements(host.kit) as seen:
         third = await ada.get(CONTACTS)
     assert seen == []
     assert third.content == first.content
     await _create(ada, {"first_name": "Next", "email": "next@example.com"})
-    with statements(host.kit) as seen:
+    async with statements(host.kit) as seen:
         after = await ada.get(CONTACTS)
     assert seen != []
     assert len(after.json()) == 2

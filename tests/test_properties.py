@@ -24,9 +24,9 @@ from contacts_kit.contact.birthdays import (
     next_birthday,
 )
 from contacts_kit.contact.phones import normalize_phone
-from contacts_kit.contact.repository import ContactFilters, ContactRepository
+from contacts_kit.contact.repository import ContactFilters, ContactReads
 from contacts_kit.contact.text import fold, search_text
-from contacts_kit.db.engine import make_session_factory
+from contacts_kit.db.rows import rows_for
 
 DETERMINISTIC = settings(derandomize=True, deadline=None, max_examples=300)
 SLOW = settings(
@@ -92,16 +92,15 @@ def test_the_sql_birthday_query_matches_the_oracle(
         try:
             async with engine.begin() as connection:
                 await _insert_book(connection, owner, birthday_list)
-            async with make_session_factory(engine)() as session:
-                rows = await ContactRepository(session, owner.hex).upcoming_birthdays(
-                    birthday_window(today, days_ahead), limit=1000, offset=0
-                )
-                assert all(r.birthday is not None for r in rows)  # never one without
-                return [
-                    (next_birthday(r.birthday, today), int(r.first_name))
-                    for r in rows
-                    if r.birthday is not None
-                ]
+            rows = await ContactReads(engine, rows_for(engine), owner.hex).upcoming_birthdays(
+                birthday_window(today, days_ahead), limit=1000, offset=0
+            )
+            assert all(r.birthday is not None for r in rows)  # never one without
+            return [
+                (next_birthday(r.birthday, today), int(r.first_name))
+                for r in rows
+                if r.birthday is not None
+            ]
         finally:
             await engine.dispose()
 
@@ -155,11 +154,10 @@ def test_search_matches_exactly_the_substring_oracle(
         try:
             async with engine.begin() as connection:
                 await _insert_book(connection, owner, [date(1990, 1, 1)] * len(names), names)
-            async with make_session_factory(engine)() as session:
-                rows = await ContactRepository(session, owner.hex).search(
-                    ContactFilters(q=needle), limit=100, offset=0
-                )
-                return {int(row.first_name.split("#")[0]) for row in rows}
+            rows = await ContactReads(engine, rows_for(engine), owner.hex).search(
+                ContactFilters(q=needle), limit=100, offset=0
+            )
+            return {int(row.first_name.split("#")[0]) for row in rows}
         finally:
             await engine.dispose()
 

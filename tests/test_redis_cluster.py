@@ -72,7 +72,7 @@ async def test_limits_and_the_user_cache_on_a_cluster(
         # within one slot: a read is kept, then served with no SQL and no cache failure.
         for _ in range(2):
             await app.client.get(URL, headers=users[0])
-        with statements(app.kit) as seen:
+        async with statements(app.kit) as seen:
             assert (await app.client.get(URL, headers=users[0])).status_code == 200
         assert seen == []
         assert not app.kit.breaker.open

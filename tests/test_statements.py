@@ -39,7 +39,7 @@ async def test_a_warm_authenticated_read_is_one_statement(
         )
         url = path.replace("{id}", str(created.json()["id"]))
         assert (await running.client.get(url, headers=headers)).status_code == 200  # warm-up
-        with statements(running.kit) as seen:
+        async with statements(running.kit) as seen:
             response = await running.client.get(url, headers=headers)
         assert response.status_code == 200
         expected = 0 if path == "/api/users/me" else 1
@@ -55,13 +55,13 @@ async def test_a_search_shape_is_one_statement_text_whatever_its_values(
     async with RunningApp(settings) as running:
         headers = await auth_headers(running.client, "shapes@example.com")
         await running.client.get("/api/contacts", headers=headers)  # the user, now cached
-        with statements(running.kit) as seen:
+        async with statements(running.kit) as seen:
             for word in ("ada", "bob", "x%y", "turing"):
                 response = await running.client.get(f"/api/contacts?q={word}", headers=headers)
                 assert response.status_code == 200
         assert len(seen) == 4
         assert len(set(seen)) == 1
-        with statements(running.kit) as more:
+        async with statements(running.kit) as more:
             await running.client.get("/api/contacts?q=ada&email=example", headers=headers)
         assert more[0] not in seen
 
@@ -77,7 +77,7 @@ async def test_a_batch_costs_an_insert_and_a_savepoint_per_create(
             for i in range(20)
         ]
         await running.client.get("/api/users/me", headers=headers)  # the user in the cache
-        with statements(running.kit) as seen:
+        async with statements(running.kit) as seen:
             answer = await running.client.post(
                 "/api/contacts/batch", json={"operations": operations}, headers=headers
             )

@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from contacts_kit.contact.errors import CalendarNotFound
 from contacts_kit.contact.events import ContactEvents
 from contacts_kit.contact.owner import Owner, OwnerId
-from contacts_kit.contact.pages import KeptAnswers, OwnerPages
-from contacts_kit.contact.repository import ContactRepository, changed_owners
+from contacts_kit.contact.pages import KeptAnswer, KeptAnswers, OwnerPages
+from contacts_kit.contact.queries import ContactQueries
+from contacts_kit.contact.repository import ChangeNumbers, ContactReads, ContactRepository
 from contacts_kit.contact.service import ContactService, calendar_reader
 from contacts_kit.db.replicas import Replicas
+from contacts_kit.db.rows import rows_for
 from contacts_kit.db.session import after_commit
 from contacts_kit.deps import Plumbing
 from contacts_kit.errors import ContactsKitError
@@ -82,14 +84,20 @@ class ContactDependencies:
         self.events = events
         self.clock = clock
         self.timezone = ZoneInfo(self.settings.timezone)
+        self.rows = rows_for(engine, pgbouncer=self.settings.database_pgbouncer)
         self.current_owner = _current_owner(owner, owner_id, read_with)
         self.limit_contacts = self.per_owner(limits.contacts)
         self.limit_contact_create = self.per_owner(limits.contact_create)
         self.limit_import = self.per_owner(limits.imports)
         self.limit_calendar = per_ip(limits.calendar, "calendar", self.settings.trusted_proxies)
         self.contact_reads = _contact_reads(self)
+        self.kept_answer = _kept_answer(self)
         self.contact_writes = _contact_writes(self)
         self.calendar_reads = _calendar_reads(self)
+
+    async def provide(self) -> "ContactDependencies":
+        """Dependency: these dependencies themselves (an endpoint's settings and hooks)."""
+        return self
 
     def per_owner(self, limit: RateLimit) -> Dependency:
         """A dependency counting the request against the current owner (whoever
@@ -103,16 +111,21 @@ class ContactDependencies:
         return limit_per_owner
 
     def service(
-        self, source: AsyncSession | AsyncEngine, owner: str, pages: OwnerPages | None = None
+        self, session: AsyncSession, owner: str, changes: ChangeNumbers | None = None
     ) -> ContactService:
-        """The address book of `owner`, through `source` (the request's session, or an
-        engine for reads)."""
+        """The writes of `owner`'s address book, in the request's transaction `session`
+        (whose change numbers `changes` takes, when given)."""
         return ContactService(
-            ContactRepository(source, owner),
+            ContactRepository(session, owner, changes),
             phone_region=self.settings.phone_default_region,
             timezone=self.timezone,
             clock=self.clock,
-            pages=pages,
+        )
+
+    def queries(self, engine: AsyncEngine, owner: str) -> ContactQueries:
+        """The reads of `owner`'s address book, each on a connection of `engine`."""
+        return ContactQueries(
+            ContactReads(engine, self.rows, owner), timezone=self.timezone, clock=self.clock
         )
 
     async def count_operations(
@@ -139,20 +152,33 @@ def _current_owner(
 
 def _contact_reads(deps: ContactDependencies) -> Dependency:
     CurrentOwner = Annotated[Owner, Depends(deps.current_owner)]
-    limit_contacts, kept, replicas = deps.limit_contacts, deps.kept, deps.replicas
+    limit_contacts, replicas = deps.limit_contacts, deps.replicas
 
-    async def contact_reads(request: Request, owner: CurrentOwner) -> ContactService:
+    async def contact_reads(request: Request, owner: CurrentOwner) -> ContactQueries:
         """The owner's address book for reads, the request counted against the owner's
         contact requests limit: one pooled connection per statement, no transaction; on a
-        replica when one may serve this owner. Answers kept under the owner's generation are
-        served without SQL."""
+        replica when one may serve this owner."""
         # Called here rather than depended on: one dependency less to solve on the busiest
         # routes, and still counted for whoever `owner` (or its override) says.
         await limit_contacts(request, owner)
-        pages = None if kept is None else await kept.of(owner.key, owner.cached)
-        return deps.service(await replicas.reader(owner.key), owner.key, pages)
+        return deps.queries(await replicas.reader(owner.key), owner.key)
 
     return contact_reads
+
+
+def _kept_answer(deps: ContactDependencies) -> Dependency:
+    CurrentOwner = Annotated[Owner, Depends(deps.current_owner)]
+    kept = deps.kept
+
+    async def kept_answer(request: Request, owner: CurrentOwner) -> KeptAnswer:
+        """The answer this process keeps for the request, under the owner's generation (see
+        `contacts_kit.contact.pages`); none kept when the kit keeps none."""
+        pages = OwnerPages(None, owner.key, None)
+        if kept is not None:
+            pages = await kept.of(owner.key, owner.cached)
+        return KeptAnswer(pages, (request.url.path, tuple(request.query_params.multi_items())))
+
+    return kept_answer
 
 
 def _contact_writes(deps: ContactDependencies) -> Dependency:
@@ -165,14 +191,15 @@ def _contact_writes(deps: ContactDependencies) -> Dependency:
         commits, the owner's generation ends, and with it the read answers kept under it, in
         every process sharing the cache (`contacts_kit.contact.pages`)."""
         await replicas.note_write(owner.key)
+        changes = ChangeNumbers(session)
 
         async def forget_if_changed() -> None:
             if kept is not None:
-                for changed in changed_owners(session):
+                for changed in changes.owners:
                     await kept.forget(changed)
 
         after_commit(session, forget_if_changed)
-        return deps.service(session, owner.key)
+        return deps.service(session, owner.key, changes)
 
     return contact_writes
 
@@ -180,11 +207,11 @@ def _contact_writes(deps: ContactDependencies) -> Dependency:
 def _calendar_reads(deps: ContactDependencies) -> Dependency:
     async def calendar_reads(
         token: Annotated[str, Path(min_length=1, max_length=100)],
-    ) -> ContactService:
+    ) -> ContactQueries:
         """The address book whose birthday feed `token` opens; `CalendarNotFound`."""
         found = await calendar_reader(deps.engine, token)
         if found is None:
             raise CalendarNotFound()
-        return deps.service(await deps.replicas.reader(), found)
+        return deps.queries(await deps.replicas.reader(), found)
 
     return calendar_reads

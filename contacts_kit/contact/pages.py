@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import secrets
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 
 from contacts_kit.backends.protocols import Cache
@@ -93,6 +93,29 @@ class OwnerPages:
         if self.cache is None or self.generation is None:
             return page
         return self.cache.put(self.owner, self.generation, key, page)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptAnswer:
+    """The answer to one read request, as this process keeps it: under the owner's
+    generation (`pages`), keyed by the request itself (`key`: its path and its whole query,
+    as sent), so whatever a client asks decides what is kept, and no parameter can be left
+    out of a key by hand."""
+
+    pages: OwnerPages
+    key: Hashable
+
+    async def page(
+        self, build: Callable[[], Awaitable[Page]], *, varies_with: Hashable = None
+    ) -> Page:
+        """The kept answer, or the one `build` makes now (then kept). `varies_with`: what
+        else the answer depends on (the day, for a window of dates)."""
+        key = (self.key, varies_with)
+        found = self.pages.get(key)
+        if found is None:
+            built = await build()
+            found = self.pages.put(key, built.body, built.etag)
+        return found
 
 
 def generation_key(owner: str) -> str:

@@ -528,3 +528,14 @@ class ImportReport(BaseModel):
     skipped: int
     invalid: int
     records: list[ImportedRecord]
+
+
+class CalendarFeed(BaseModel):
+    """The address of your birthday calendar: subscribe to it in a calendar app."""
+
+    __qualname__ = "ContactsKitCalendarFeed"  # its OpenAPI name: never a host's
+
+    url: str = Field(
+        description="Secret: anyone with it reads your contacts' names and birthdays. Rotate "
+        "it with `POST` again, revoke it with `DELETE`."
+    )

@@ -7,7 +7,7 @@ import hashlib
 import re
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -16,9 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from contacts_kit.contact.birthdays import birthday_key, birthday_window, next_birthday
-from contacts_kit.contact.calendar import birthday_calendar
-from contacts_kit.contact.cards import VCardVersion, csv_header, csv_row, vcard
+from contacts_kit.contact.birthdays import birthday_key
 from contacts_kit.contact.errors import (
     BatchAborted,
     ContactEmailExists,
@@ -26,15 +24,12 @@ from contacts_kit.contact.errors import (
     InvalidSyncToken,
     MalformedEntityTags,
     PreconditionFailed,
-    SyncTokenExpired,
     TagNotFound,
     TooManyTags,
 )
 from contacts_kit.contact.imports import ParsedRecord
-from contacts_kit.contact.pages import OwnerPages
 from contacts_kit.contact.phones import InvalidPhoneNumber, normalize_phone
 from contacts_kit.contact.repository import (
-    ContactFilters,
     ContactRepository,
     StoredTag,
     Where,
@@ -50,8 +45,6 @@ from contacts_kit.contact.schemas import (
     BatchCreate,
     BatchOperation,
     BatchUpdate,
-    BirthdayRecord,
-    ChangesPage,
     ContactCreate,
     ContactRecord,
     ContactUpdate,
@@ -59,7 +52,6 @@ from contacts_kit.contact.schemas import (
     ImportReport,
     TagRead,
     TagWrite,
-    TrashedRecord,
 )
 from contacts_kit.contact.text import search_text, tag_key
 from contacts_kit.errors import ContactsKitError, InvalidData, InvalidField
@@ -174,7 +166,7 @@ async def calendar_reader(engine: AsyncEngine, token: str) -> str | None:
 
 
 _TOKEN_PREFIX = "v1"
-_END = 2**63 - 1
+END_OF_CHANGE = 2**63 - 1
 """Past every contact id: a position after everything of its change number."""
 
 
@@ -195,7 +187,12 @@ def read_sync_token(token: str, owner: str) -> tuple[int, int]:
         position = (int(seq), int(contact_id))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidSyncToken() from exc
-    if prefix != _TOKEN_PREFIX or key != owner or min(position) < 0 or max(position) > _END:
+    if (
+        prefix != _TOKEN_PREFIX
+        or key != owner
+        or min(position) < 0
+        or max(position) > END_OF_CHANGE
+    ):
         raise InvalidSyncToken()
     return position
 
@@ -248,9 +245,25 @@ def _stored(record: ContactRecord, name: str) -> Any:
     return "" if name == "last_name" and value is None else value
 
 
+_OPTIMISTIC_ATTEMPTS = 3
+"""Reads and writes of an update before it locks the contact: each lost one means another
+client wrote that contact in between."""
+
+
+def _tag_keys(names: list[str]) -> list[str]:
+    return sorted({tag_key(name) for name in names})
+
+
+def _check_if_match(current: ContactRecord, if_match: str | None) -> None:
+    """`PreconditionFailed` unless `If-Match` (if any) names the contact's representation."""
+    tags = parse_if_match(if_match)
+    if tags is not None and etag(current) not in tags:
+        raise PreconditionFailed()
+
+
 class ContactService:
-    """One user's address book, through a repository on the request's session (reads and
-    writes) or on the engine (reads only)."""
+    """The writes of one owner's address book, through a repository on the request's
+    session (`ContactQueries` reads it)."""
 
     def __init__(
         self,
@@ -259,14 +272,11 @@ class ContactService:
         phone_region: str,
         timezone: ZoneInfo,
         clock: Callable[[], datetime],
-        pages: OwnerPages | None = None,
     ) -> None:
         self.contacts = contacts
         self.phone_region = phone_region
         self.timezone = timezone
         self.now = clock
-        self.pages = pages or OwnerPages(None, contacts.owner_id, None)
-        """Read answers kept for this owner (none for writes)."""
 
     def today(self) -> date:
         """Today in the configured time zone."""
@@ -304,24 +314,12 @@ class ContactService:
     ) -> ContactRecord:
         """The contact (live, in the trash or either), locked for this transaction, if
         `If-Match` names its representation."""
-        tags = parse_if_match(if_match)
+        parse_if_match(if_match)  # a malformed header is a 400 before anything is locked
         current = await self.contacts.get_for_update(contact_id, where=where)
         if current is None:
             raise ContactNotFound(_NOT_IN_TRASH if where == "trash" else None)
-        if tags is not None and etag(current) not in tags:
-            raise PreconditionFailed()
+        _check_if_match(current, if_match)
         return current
-
-    async def get(self, contact_id: int) -> ContactRecord:
-        """The contact, or `ContactNotFound` (also for another user's contact)."""
-        contact = await self.contacts.get(contact_id)
-        if contact is None:
-            raise ContactNotFound()
-        return contact
-
-    async def search(self, filters: ContactFilters, limit: int, offset: int) -> list[ContactRecord]:
-        """A page of matching contacts."""
-        return await self.contacts.search(filters, limit, offset)
 
     async def replace(
         self, contact_id: int, data: ContactCreate, if_match: str | None
@@ -338,21 +336,52 @@ class ContactService:
     async def _update(
         self, contact_id: int, data: dict[str, Any], if_match: str | None
     ) -> ContactRecord:
-        current = await self._current(contact_id, if_match)
+        """Write the fields of `data` that differ from the contact's.
+
+        Optimistic: the contact is read without a lock, and the write names the version it
+        read; a write in between (the version moved) means reading again, where `If-Match`
+        then answers 412. The owner's change counter is locked only from the write to the
+        commit, not while the request reads and checks. A change of tags, which may create
+        tags under the counter, locks first (`_current`), as before."""
         values = self._values(data)
+        for _ in range(_OPTIMISTIC_ATTEMPTS):
+            current = await self.contacts.current(contact_id)
+            if current is None:
+                raise ContactNotFound()
+            _check_if_match(current, if_match)
+            if "tags" in values and _tag_keys(values["tags"]) != _tag_keys(current.tags):
+                break
+            changed = self._changes(current, values)
+            if not changed:
+                return current  # nothing changes: no new version, other clients' tags hold
+            record = await self.contacts.update(contact_id, current.version, changed)
+            if record is not None:
+                return record
+        current = await self._current(contact_id, if_match)
         tags = None
-        if "tags" in values:
-            asked = values.pop("tags")
-            if sorted({tag_key(name) for name in asked}) != [tag_key(n) for n in current.tags]:
-                tags = await self.contacts.resolve_tags(asked, MAX_TAGS_PER_OWNER, self.now())
-                values["tags"] = [tag.name for tag in tags]
+        if "tags" in values and _tag_keys(values["tags"]) != _tag_keys(current.tags):
+            tags = await self.contacts.resolve_tags(values["tags"], MAX_TAGS_PER_OWNER, self.now())
+            values = values | {"tags": [tag.name for tag in tags]}
+        changed = self._changes(current, values)
+        if not changed:
+            return current
+        record = await self._locked_update(contact_id, current, changed)
+        if tags is not None:
+            await self.contacts.link_tags(contact_id, tags)
+        return record
+
+    def _changes(self, current: ContactRecord, values: dict[str, Any]) -> dict[str, Any]:
+        """The columns that change when `values` are written over `current` (none: nothing
+        to write); `InvalidField` when the contact would have no email and no phone."""
         changed = {
             name: value
             for name, value in values.items()
             if name != "birthday_key" and _stored(current, name) != value
         }
+        if "tags" in changed and _tag_keys(changed["tags"]) == _tag_keys(current.tags):
+            del changed["tags"]  # the same tags, differently spelled: not a change
         if not changed:
-            return current  # nothing changes: no new version, other clients' tags hold
+            return changed
         reachable = [changed.get(name, getattr(current, name)) for name in ("email", "phone")]
         if reachable == [None, None]:
             raise InvalidField("email", NEEDS_A_WAY_TO_REACH, None)
@@ -363,9 +392,18 @@ class ContactService:
             fields |= {name: changed[name] for name in fields.keys() & changed.keys()}
             changed["search_text"] = search_text(**fields)
         changed["updated_at"] = self.now()
-        record = await self.contacts.update(contact_id, current.version, changed)
-        if tags is not None:
-            await self.contacts.link_tags(contact_id, tags)
+        return changed
+
+    async def _locked_update(
+        self,
+        contact_id: int,
+        current: ContactRecord,
+        values: dict[str, Any],
+        conflict: ContactEmailExists | None = None,
+    ) -> ContactRecord:
+        """Write `values` into `current`, which this transaction has locked (`_current`)."""
+        record = await self.contacts.update(contact_id, current.version, values, conflict)
+        assert record is not None, "a locked contact keeps its version"
         return record
 
     async def _apply(self, op: BatchOperation) -> Applied:
@@ -401,31 +439,9 @@ class ContactService:
                 applied.append(Applied(op, error=error))
         return applied
 
-    async def changes(self, since: str | None, limit: int) -> ChangesPage:
-        """What changed after `since` (the whole book, page by page, without it)."""
-        owner = self.contacts.owner_id
-        after = (0, 0) if since is None else read_sync_token(since, owner)
-        ceiling, horizon, found = await self.contacts.changes(after, limit, first=since is None)
-        # Tombstones up to the horizon are gone: a client before it may miss deletions.
-        if since is not None and horizon and after < (horizon, _END):
-            raise SyncTokenExpired()
-        page = found[:limit]
-        has_more = len(found) > limit
-        # The whole feed up to the counter was read: the next sync starts after all of it.
-        last = page[-1] if has_more else (ceiling, _END, None)
-        return ChangesPage(
-            changed=[record for _, _, record in page if record is not None],
-            deleted=[contact_id for _, contact_id, record in page if record is None],
-            next=sync_token(owner, last[0], last[1]),
-            has_more=has_more,
-        )
-
-    async def tags(self) -> list[TagRead]:
-        """Your tags by name, each with its count of live contacts."""
-        return await self.contacts.tags()
-
     async def _tag_read(self, tag_id: int) -> TagRead:
-        [tag] = await self.contacts.tags(tag_id)
+        tag = await self.contacts.tag(tag_id)
+        assert tag is not None  # read in the transaction that holds it
         return tag
 
     async def create_tag(self, data: TagWrite) -> TagRead:
@@ -459,32 +475,16 @@ class ContactService:
             return
         current = await self._current(contact_id, if_match)
         now = self.now()
-        await self.contacts.update(
-            contact_id, current.version, {"deleted_at": now, "updated_at": now}
-        )
-
-    async def trash(self, limit: int, offset: int) -> list[TrashedRecord]:
-        """A page of the trash, the most recently deleted first."""
-        return await self.contacts.trash(limit, offset)
+        await self._locked_update(contact_id, current, {"deleted_at": now, "updated_at": now})
 
     async def restore(self, contact_id: int, if_match: str | None) -> ContactRecord:
         """Bring a contact back from the trash; `ContactEmailExists` when a live contact has
         its email now."""
         current = await self._current(contact_id, if_match, "trash")
         values = {"deleted_at": None, "updated_at": self.now()}
-        return await self.contacts.update(
-            contact_id, current.version, values, conflict=ContactEmailExists(_RESTORE_CONFLICT)
+        return await self._locked_update(
+            contact_id, current, values, ContactEmailExists(_RESTORE_CONFLICT)
         )
-
-    async def export(self, kind: ExportFormat, version: VCardVersion) -> AsyncIterator[bytes]:
-        """The whole book (the trash aside) as vCards or CSV, in chunks, read as it is sent."""
-        if kind == "csv":
-            yield csv_header().encode()
-        async for records in self.contacts.stream_live():
-            if kind == "csv":
-                yield "".join(csv_row(record) for record in records).encode()
-            else:
-                yield "".join(vcard(record, version) for record in records).encode()
 
     def _importable(self, record: ParsedRecord) -> ContactCreate | None:
         """The record as a new contact, or None with its errors added to it."""
@@ -610,10 +610,6 @@ class ContactService:
     async def _resolve(self, names: list[str], now: datetime) -> list[StoredTag]:
         return await self.contacts.resolve_tags(names, MAX_TAGS_PER_OWNER, now)
 
-    async def birthday_calendar(self) -> bytes:
-        """The birthday feed: an iCalendar document of the contacts with a birthday."""
-        return birthday_calendar(await self.contacts.with_birthdays())
-
     async def new_calendar_token(self) -> str:
         """A new secret for the birthday feed; the previous one stops working."""
         token = secrets.token_urlsafe(32)
@@ -623,28 +619,3 @@ class ContactService:
     async def revoke_calendar_token(self) -> None:
         """No secret opens the birthday feed any more."""
         await self.contacts.drop_calendar_token()
-
-    async def upcoming_birthdays(self, days: int, limit: int, offset: int) -> list[BirthdayRecord]:
-        """Contacts whose next birthday is within `days` days from today, soonest first."""
-        today = self.today()
-        window = birthday_window(today, days)
-        rows = await self.contacts.upcoming_birthdays(window, limit, offset)
-        return [
-            BirthdayRecord(
-                row.id,
-                row.first_name,
-                row.last_name,
-                row.email,
-                row.phone,
-                row.birthday,
-                row.notes,
-                row.favorite,
-                row.tags,
-                row.version,
-                row.created_at,
-                row.updated_at,
-                next_birthday(row.birthday, today),
-            )
-            for row in rows
-            if row.birthday is not None  # always: the window's SQL has no other rows
-        ]

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import asyncpg
+from pydantic_core import from_json
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -111,6 +112,7 @@ def _replica_engine(settings: Settings, url: str, node: ReplicaNode) -> AsyncEng
     engine = create_async_engine(
         "postgresql+asyncpg://",
         creator=creator,
+        json_deserializer=from_json,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_connect_timeout.total_seconds(),

@@ -43,7 +43,7 @@ async def test_logout_ends_the_sessions_access_tokens_at_once(
         assert (await client.get("/api/contacts", headers=_bearer(session))).status_code == 401
         # Another session of the same user lives on, and a warm read of it needs no SQL.
         assert (await client.get("/api/users/me", headers=_bearer(other))).status_code == 200
-        with statements(running.kit) as seen:
+        async with statements(running.kit) as seen:
             assert (await client.get("/api/users/me", headers=_bearer(other))).status_code == 200
         assert seen == []
 

@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.seed import FOLD_SEARCH_TEXT
 from contacts_kit.contact.birthdays import birthday_window
-from contacts_kit.contact.repository import ContactFilters, ContactRepository
+from contacts_kit.contact.repository import ContactFilters, ContactReads
 from contacts_kit.db.engine import postgres_connect_args
+from contacts_kit.db.rows import ConnectionRows
 
 BOOK_SIZE = 100_000
 
@@ -85,7 +86,8 @@ async def _plan(engine: AsyncEngine, call: str, owner: uuid.UUID, *args: Any) ->
 
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
-        await getattr(ContactRepository(engine, owner.hex), call)(*args)
+        # Through SQLAlchemy's execution, whose event shows the statement and its values.
+        await getattr(ContactReads(engine, ConnectionRows(), owner.hex), call)(*args)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
     [(statement, parameters)] = sent

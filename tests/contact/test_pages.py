@@ -74,7 +74,7 @@ async def test_a_repeated_read_is_served_without_sql(
     # nothing), the second keeps its answer, the third is served from it.
     first = await running.client.get(url, headers=headers)
     second = await running.client.get(url, headers=headers)
-    with statements(running.kit) as seen:
+    async with statements(running.kit) as seen:
         third = await running.client.get(url, headers=headers)
         current = await running.client.get(
             url, headers=headers | {"If-None-Match": third.headers["etag"]}
@@ -98,7 +98,7 @@ async def test_a_write_costs_the_next_read_no_reload_of_the_user(
         await running.client.get(url, headers=headers)
     changed = await running.client.patch(url, json={"notes": "x"}, headers=headers)
     assert changed.status_code == 200
-    with statements(running.kit) as seen:
+    async with statements(running.kit) as seen:
         read = await running.client.get(url, headers=headers)
     assert read.json()["notes"] == "x"
     assert len(seen) == 1, seen  # the read; the user still comes from the cache
@@ -147,7 +147,7 @@ async def test_a_plugin_cache_that_says_it_is_shared_keeps_answers_too(
         for _ in range(2):
             await running.client.get(URL, headers=headers)
         gets = plugin.gets
-        with statements(running.kit) as seen:
+        async with statements(running.kit) as seen:
             listed = await running.client.get(URL, headers=headers)
         assert [c["email"] for c in listed.json()] == ["ada@example.com"]
         assert seen == []
@@ -159,7 +159,7 @@ async def _statements_of_a_third_read(running: Harness, url: str, headers: dict[
     kept its answer)."""
     for _ in range(2):
         assert (await running.client.get(url, headers=headers)).status_code == 200
-    with statements(running.kit) as seen:
+    async with statements(running.kit) as seen:
         assert (await running.client.get(url, headers=headers)).status_code == 200
     return len(seen)
 

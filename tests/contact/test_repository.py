@@ -14,9 +14,15 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contacts_kit.contact.birthdays import birthday_key, birthday_window
-from contacts_kit.contact.repository import ContactFilters, ContactRepository, erase_book
+from contacts_kit.contact.repository import (
+    ContactFilters,
+    ContactReads,
+    ContactRepository,
+    erase_book,
+)
 from contacts_kit.contact.schemas import ContactRecord
 from contacts_kit.db.engine import make_engine, make_session_factory, transactional
+from contacts_kit.db.rows import rows_for
 from tests.conftest import make_settings
 
 CREATED = datetime(2026, 3, 1, 12, 30, 15, 250000, tzinfo=UTC)
@@ -79,7 +85,7 @@ async def test_both_dialects_give_the_same_row_type_and_values(
         async with make_session_factory(transactional(engine))() as session:
             written = await ContactRepository(session, owner.hex).add(dict(VALUES))
             await session.commit()
-        reads = ContactRepository(engine, owner.hex)
+        reads = ContactReads(engine, rows_for(engine), owner.hex)
         window = birthday_window(date(2026, 3, 1), 10)
         records = [
             written,
@@ -87,6 +93,7 @@ async def test_both_dialects_give_the_same_row_type_and_values(
             (await reads.search(ContactFilters(), 10, 0))[0],
             (await reads.search(ContactFilters(q="zoë"), 10, 0))[0],
             (await reads.upcoming_birthdays(window, 10, 0))[0],
+            (await reads.changes((0, 0), 10, first=True))[2][0][2],
         ]
         assert all(type(record) is ContactRecord for record in records), records
         assert all(record == written for record in records[1:])

@@ -47,23 +47,38 @@ def replica_url(replica_server: str, postgres_database_url: str) -> str:
 
 
 class Counter:
-    """Statements run through each engine, by SQLAlchemy's `before_cursor_execute` event
-    (the replica checks' query of the primary aside)."""
+    """Statements run through each engine: SQLAlchemy's (its `before_cursor_execute` event)
+    and the reads that go straight to the asyncpg connection (asyncpg's query logger, added
+    as the pool hands a connection out), the replica checks' query of the primary aside.
+    asyncpg calls its loggers soon after a statement: read the counts with `settled`."""
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
+        self._logged: set[int] = set()
 
     def watch(self, name: str, engine: AsyncEngine) -> None:
         self.counts[name] = 0
 
-        def count(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        def seen(statement: str) -> None:
             # The replica checks' own statement is not a read.
             if "pg_current_wal_lsn" not in statement:
                 self.counts[name] += 1
 
-        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        def count(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+            seen(statement)
 
-    def snapshot(self) -> dict[str, int]:
+        def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+            driver = record.driver_connection
+            if id(driver) not in self._logged:
+                self._logged.add(id(driver))
+                driver.add_query_logger(lambda query: seen(query.query))
+
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        event.listen(engine.sync_engine, "checkout", checkout)
+
+    async def settled(self) -> dict[str, int]:
+        """The counts, once the loggers of the statements run so far have been called."""
+        await asyncio.sleep(0)
         return dict(self.counts)
 
 
@@ -110,17 +125,17 @@ async def test_reads_go_to_the_replica_and_readiness_shows_it(
         created = await client.post(URL, json=contact_body(first_name="Ann"), headers=headers)
         assert created.status_code == 201
         # Right after the write: the writer's reads stay on the primary.
-        before = counter.snapshot()
+        before = await counter.settled()
         assert (await client.get(URL, headers=headers)).json()[0]["first_name"] == "Ann"
-        assert counter.counts["replica"] == before["replica"]
+        assert (await counter.settled())["replica"] == before["replica"]
         # Once the window has passed, the replica serves them.
         await asyncio.sleep(forget_writes(app.kit.replicas))
-        before = counter.snapshot()
+        before = await counter.settled()
         for _ in range(5):
             listed = await client.get(URL, headers=headers)
             assert [c["first_name"] for c in listed.json()] == ["Ann"]
-        assert counter.counts["replica"] - before["replica"] == 5
-        assert counter.counts["primary"] == before["primary"]
+        assert (await counter.settled())["replica"] - before["replica"] == 5
+        assert (await counter.settled())["primary"] == before["primary"]
         ready = (await client.get("/readyz")).json()
         assert ready["status"] == "ok"
         (node,) = ready["replicas"]
@@ -140,7 +155,7 @@ async def test_read_your_writes_holds_while_the_replica_stops_replaying(
         async with pause.connect() as connection:
             await connection.execute(text("SELECT pg_wal_replay_pause()"))
         try:
-            before = counter.snapshot()
+            before = await counter.settled()
             for number in range(100):
                 created = await client.post(
                     URL,
@@ -150,17 +165,17 @@ async def test_read_your_writes_holds_while_the_replica_stops_replaying(
                 assert created.status_code == 201, created.text
                 read = await client.get(f"{URL}/{created.json()['id']}", headers=headers)
                 assert read.status_code == 200, (number, read.text)
-            assert counter.counts["replica"] == before["replica"]
+            assert (await counter.settled())["replica"] == before["replica"]
             # The replica replays nothing: once behind by more than the max lag, it is
             # skipped for everyone, and readiness says so.
             await until(lambda: app.kit.replicas.nodes[0].state == "lagging")
             other = await auth_headers(client, "other@example.com")
             await asyncio.sleep(forget_writes(app.kit.replicas))
-            before = counter.snapshot()
+            before = await counter.settled()
             listed = await client.get(URL, params={"limit": 100}, headers=headers)
             assert len(listed.json()) == 100
             assert (await client.get(URL, headers=other)).status_code == 200
-            assert counter.counts["replica"] == before["replica"]
+            assert (await counter.settled())["replica"] == before["replica"]
             ready = (await client.get("/readyz")).json()
             assert ready["status"] == "ok"
             assert ready["replicas"][0]["state"] == "lagging"
@@ -187,7 +202,7 @@ async def test_a_stopped_replica_fails_no_request(
         await asyncio.sleep(forget_writes(app.kit.replicas))
         # Warm the replica's pool: several connections to it, then stop it under load.
         await asyncio.gather(*(client.get(URL, headers=headers) for _ in range(8)))
-        assert counter.counts["replica"] >= 8
+        assert (await counter.settled())["replica"] >= 8
         stopping = asyncio.create_task(asyncio.to_thread(replica_ctl, "stop"))
         statuses: list[int] = []
         while not stopping.done() or len(statuses) < 200:
@@ -202,9 +217,9 @@ async def test_a_stopped_replica_fails_no_request(
         # Back again: it serves reads once more.
         replica_ctl("start")
         await until(lambda: app.kit.replicas.nodes[0].state == "ok")
-        before = counter.snapshot()
+        before = await counter.settled()
         assert (await client.get(URL, headers=headers)).status_code == 200
-        assert counter.counts["replica"] == before["replica"] + 1
+        assert (await counter.settled())["replica"] == before["replica"] + 1
 
 
 async def test_replicas_behind_pgbouncer_in_transaction_mode(
@@ -243,4 +258,4 @@ async def test_replicas_behind_pgbouncer_in_transaction_mode(
                 *(app.client.get(URL, headers=headers) for headers in users)
             )
             assert [len(answer.json()) for answer in answers] == [1] * len(users)
-        assert counter.counts["replica"] >= 32
+        assert (await counter.settled())["replica"] >= 32

@@ -1,0 +1,125 @@
+"""Reading one owner's address book: pages, search, upcoming birthdays, the trash, the
+changes feed, tags, the export and the birthday feed. Every read runs on a connection of its
+own (a replica's when one may serve the owner), never in the request's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from contacts_kit.contact.birthdays import birthday_window, next_birthday
+from contacts_kit.contact.calendar import birthday_calendar
+from contacts_kit.contact.cards import VCardVersion, csv_header, csv_row, vcard
+from contacts_kit.contact.errors import ContactNotFound, SyncTokenExpired
+from contacts_kit.contact.repository import ContactFilters, ContactReads
+from contacts_kit.contact.schemas import (
+    BirthdayRecord,
+    ChangesPage,
+    ContactRecord,
+    TagRead,
+    TrashedRecord,
+)
+from contacts_kit.contact.service import END_OF_CHANGE, ExportFormat, read_sync_token, sync_token
+
+
+class ContactQueries:
+    """The reads of one owner's address book, through `contacts` (see `ContactReads`).
+
+    Args:
+        contacts: the owner's read repository.
+        timezone: where "today" is, for birthdays.
+        clock: the current time.
+    """
+
+    def __init__(
+        self,
+        contacts: ContactReads,
+        *,
+        timezone: ZoneInfo,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.contacts = contacts
+        self.timezone = timezone
+        self.now = clock
+
+    def today(self) -> date:
+        """Today in the configured time zone."""
+        return self.now().astimezone(self.timezone).date()
+
+    async def get(self, contact_id: int) -> ContactRecord:
+        """The contact, or `ContactNotFound` (also for another user's contact)."""
+        contact = await self.contacts.get(contact_id)
+        if contact is None:
+            raise ContactNotFound()
+        return contact
+
+    async def search(self, filters: ContactFilters, limit: int, offset: int) -> list[ContactRecord]:
+        """A page of matching contacts."""
+        return await self.contacts.search(filters, limit, offset)
+
+    async def changes(self, since: str | None, limit: int) -> ChangesPage:
+        """What changed after `since` (the whole book, page by page, without it)."""
+        owner = self.contacts.owner_id
+        after = (0, 0) if since is None else read_sync_token(since, owner)
+        ceiling, horizon, found = await self.contacts.changes(after, limit, first=since is None)
+        # Tombstones up to the horizon are gone: a client before it may miss deletions.
+        if since is not None and horizon and after < (horizon, END_OF_CHANGE):
+            raise SyncTokenExpired()
+        page = found[:limit]
+        has_more = len(found) > limit
+        # The whole feed up to the counter was read: the next sync starts after all of it.
+        last = page[-1] if has_more else (ceiling, END_OF_CHANGE, None)
+        return ChangesPage(
+            changed=[record for _, _, record in page if record is not None],
+            deleted=[contact_id for _, contact_id, record in page if record is None],
+            next=sync_token(owner, last[0], last[1]),
+            has_more=has_more,
+        )
+
+    async def tags(self) -> list[TagRead]:
+        """Your tags by name, each with its count of live contacts."""
+        return await self.contacts.tags()
+
+    async def trash(self, limit: int, offset: int) -> list[TrashedRecord]:
+        """A page of the trash, the most recently deleted first."""
+        return await self.contacts.trash(limit, offset)
+
+    async def export(self, kind: ExportFormat, version: VCardVersion) -> AsyncIterator[bytes]:
+        """The whole book (the trash aside) as vCards or CSV, in chunks, read as it is sent."""
+        if kind == "csv":
+            yield csv_header().encode()
+        async for records in self.contacts.stream_live():
+            if kind == "csv":
+                yield "".join(csv_row(record) for record in records).encode()
+            else:
+                yield "".join(vcard(record, version) for record in records).encode()
+
+    async def birthday_calendar(self) -> bytes:
+        """The birthday feed: an iCalendar document of the contacts with a birthday."""
+        return birthday_calendar(await self.contacts.with_birthdays())
+
+    async def upcoming_birthdays(self, days: int, limit: int, offset: int) -> list[BirthdayRecord]:
+        """Contacts whose next birthday is within `days` days from today, soonest first."""
+        today = self.today()
+        window = birthday_window(today, days)
+        rows = await self.contacts.upcoming_birthdays(window, limit, offset)
+        return [
+            BirthdayRecord(
+                row.id,
+                row.first_name,
+                row.last_name,
+                row.email,
+                row.phone,
+                row.birthday,
+                row.notes,
+                row.favorite,
+                row.tags,
+                row.version,
+                row.created_at,
+                row.updated_at,
+                next_birthday(row.birthday, today),
+            )
+            for row in rows
+            if row.birthday is not None  # always: the window's SQL has no other rows
+        ]

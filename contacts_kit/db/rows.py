@@ -1,0 +1,134 @@
+"""Rows of one read statement on one pooled connection: the read side of every repository.
+
+On PostgreSQL a read goes down to the asyncpg connection that SQLAlchemy's pool holds
+(`AsyncConnection.get_raw_connection()` and its `driver_connection`, SQLAlchemy's documented
+way to the driver): the statement is compiled once per shape, asyncpg prepares it once per
+connection, and the rows come back as asyncpg records, without a cursor wrapper, a `Result`
+or SQLAlchemy's per-execution bookkeeping around them (docs/benchmarks-log.md has what that
+saves). The pool is the engine's own: its size, a replica's fallback to the primary, its
+connection options, its JSON codecs.
+
+Anything else (SQLite) reads through `AsyncConnection.execute`, as before.
+
+Both give rows that unpack like tuples, with the same Python values: a repository builds its
+records from either without knowing which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Protocol
+
+import asyncpg
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import Executable
+
+from contacts_kit.db.engine import count_statement
+
+Row = Any
+"""A row that unpacks like a tuple: an asyncpg `Record` or a SQLAlchemy `Row`."""
+
+
+class Rows(Protocol):
+    """Runs a read statement on a connection of its own and gives its rows."""
+
+    async def fetch(
+        self, engine: AsyncEngine, statement: Executable, params: Mapping[str, Any]
+    ) -> list[Row]:
+        """The rows of `statement` with `params`, read on a pooled connection of `engine`."""
+        ...
+
+
+class _Compiled(NamedTuple):
+    sql: str
+    names: tuple[str, ...]
+    fixed: dict[str, Any]
+    """Values the statement binds itself (a literal `''`), by parameter name."""
+
+
+# What tells asyncpg's exceptions apart: those that leave the connection unusable.
+_LOST = (OSError, TimeoutError, asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError)
+
+
+class DriverRows:
+    """PostgreSQL reads on the asyncpg connection of a pooled SQLAlchemy connection.
+
+    Args:
+        in_transaction: run each read in a read-only transaction (behind PgBouncer in
+            transaction mode, where a statement's prepare and its execution must meet one
+            server connection).
+    """
+
+    def __init__(self, *, in_transaction: bool = False) -> None:
+        self.in_transaction = in_transaction
+        self._compiled: dict[tuple[int, Executable], _Compiled] = {}
+
+    def _compile(self, engine: AsyncEngine, statement: Executable) -> _Compiled:
+        key = (id(engine.dialect), statement)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            result = statement.compile(dialect=engine.dialect)  # type: ignore[attr-defined]
+            fixed = {
+                name: bind.effective_value
+                for name, bind in result.binds.items()
+                if not bind.required
+            }
+            compiled = _Compiled(result.string, tuple(result.positiontup or ()), fixed)
+            self._compiled[key] = compiled
+        return compiled
+
+    async def fetch(
+        self, engine: AsyncEngine, statement: Executable, params: Mapping[str, Any]
+    ) -> list[Row]:
+        """The rows of `statement`, as asyncpg records."""
+        sql, names, fixed = self._compile(engine, statement)
+        args = [params[name] if name in params else fixed[name] for name in names]
+        async with engine.connect() as connection:
+            driver = await _open_driver(connection)
+            try:
+                if self.in_transaction:
+                    async with driver.transaction(readonly=True):
+                        rows = await driver.fetch(sql, *args)
+                else:
+                    rows = await driver.fetch(sql, *args)
+            except _LOST as exc:
+                # Not back to the pool: it may be gone, or still busy with what timed out.
+                await connection.invalidate(exc)
+                raise OperationalError(sql, args, exc, connection_invalidated=True) from exc
+            except asyncpg.PostgresError as exc:
+                # As SQLAlchemy would raise it: the SQLSTATE on `orig`, for the route's answers.
+                raise DBAPIError(sql, args, exc) from exc
+        count_statement()
+        return rows
+
+
+async def _open_driver(connection: AsyncConnection) -> asyncpg.Connection[Any]:
+    """The asyncpg connection of `connection`, open: one the server closed while it rested in
+    the pool (a restart, an idle timeout) is invalidated and replaced by a new one (a
+    `Connection` outside a transaction reconnects on its next use)."""
+    while True:
+        driver: asyncpg.Connection[Any] | None = (
+            await connection.get_raw_connection()
+        ).driver_connection
+        if driver is not None and not driver.is_closed():
+            return driver
+        await connection.invalidate()
+
+
+class ConnectionRows:
+    """Reads through SQLAlchemy's `AsyncConnection.execute` (SQLite)."""
+
+    async def fetch(
+        self, engine: AsyncEngine, statement: Executable, params: Mapping[str, Any]
+    ) -> list[Row]:
+        """The rows of `statement`, as SQLAlchemy rows."""
+        async with engine.connect() as connection:
+            return list(await connection.execute(statement, dict(params)))
+
+
+def rows_for(engine: AsyncEngine, *, pgbouncer: bool = False) -> Rows:
+    """How reads of `engine` (and of its replicas, which speak the same dialect) fetch rows."""
+    if engine.dialect.driver == "asyncpg":
+        return DriverRows(in_transaction=pgbouncer)
+    return ConnectionRows()
