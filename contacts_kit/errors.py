@@ -1,7 +1,8 @@
 """The base of every contacts-kit error and the machine-readable codes they carry.
 
 The errors themselves live with their domain (`contact/errors.py`, `auth/errors.py`, ...);
-`contacts_kit.http` maps them to status codes and JSON bodies in one place.
+each carries its code, and the code its HTTP status and meaning: a new error is a code here
+and its class there. `contacts_kit.http` turns them into JSON answers.
 """
 
 from __future__ import annotations
@@ -14,131 +15,267 @@ from typing import Any, ClassVar
 class ErrorCode(StrEnum):
     """Machine-readable `code` of every error body contacts-kit returns."""
 
+    # Each code is (its value, the HTTP status it is answered with, what it means: the error
+    # codes page shows both).
     __qualname__ = "ContactsKitErrorCode"  # its OpenAPI name: never a host's
 
-    EMAIL_ALREADY_REGISTERED = "EMAIL_ALREADY_REGISTERED"
-    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
-    INVALID_TOKEN = "INVALID_TOKEN"
-    NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
-    EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
-    INVALID_VERIFICATION_TOKEN = "INVALID_VERIFICATION_TOKEN"
-    INVALID_RESET_TOKEN = "INVALID_RESET_TOKEN"
-    SESSION_NOT_FOUND = "SESSION_NOT_FOUND"
-    MFA_REQUIRED = "MFA_REQUIRED"
-    INVALID_MFA_CODE = "INVALID_MFA_CODE"
-    TOTP_ALREADY_ENABLED = "TOTP_ALREADY_ENABLED"
-    TOTP_NOT_STARTED = "TOTP_NOT_STARTED"
-    TOTP_NOT_ENABLED = "TOTP_NOT_ENABLED"
-    OAUTH_PROVIDER_NOT_FOUND = "OAUTH_PROVIDER_NOT_FOUND"
-    OAUTH_REDIRECT_NOT_ALLOWED = "OAUTH_REDIRECT_NOT_ALLOWED"
-    OAUTH_FLOW_INVALID = "OAUTH_FLOW_INVALID"
-    INVALID_OAUTH_CODE = "INVALID_OAUTH_CODE"
-    IDENTITY_NOT_FOUND = "IDENTITY_NOT_FOUND"
-    LAST_LOGIN_METHOD = "LAST_LOGIN_METHOD"
-    PROVIDER_ALREADY_LINKED = "PROVIDER_ALREADY_LINKED"
-    OAUTH_PROVIDER_UNAVAILABLE = "OAUTH_PROVIDER_UNAVAILABLE"
-    CONTACT_NOT_FOUND = "CONTACT_NOT_FOUND"
-    CONTACT_EMAIL_EXISTS = "CONTACT_EMAIL_EXISTS"
-    PRECONDITION_FAILED = "PRECONDITION_FAILED"
-    TAG_NOT_FOUND = "TAG_NOT_FOUND"
-    CALENDAR_NOT_FOUND = "CALENDAR_NOT_FOUND"
-    IMPORT_UNREADABLE = "IMPORT_UNREADABLE"
-    INVALID_SYNC_TOKEN = "INVALID_SYNC_TOKEN"
-    SYNC_TOKEN_EXPIRED = "SYNC_TOKEN_EXPIRED"
-    TAG_EXISTS = "TAG_EXISTS"
-    TAG_LIMIT_REACHED = "TAG_LIMIT_REACHED"
-    MALFORMED_REQUEST = "MALFORMED_REQUEST"
-    NOT_FOUND = "NOT_FOUND"
-    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
-    HTTP_ERROR = "HTTP_ERROR"
-    RATE_LIMITED = "RATE_LIMITED"
-    RATE_LIMIT_UNAVAILABLE = "RATE_LIMIT_UNAVAILABLE"
-    UNSUPPORTED_IMAGE = "UNSUPPORTED_IMAGE"
-    FILE_TOO_LARGE = "FILE_TOO_LARGE"
-    BODY_TOO_LARGE = "BODY_TOO_LARGE"
-    STORAGE_FAILED = "STORAGE_FAILED"
-    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
-    DATABASE_NOT_MIGRATED = "DATABASE_NOT_MIGRATED"
+    status: int
+    meaning: str
+
+    def __new__(cls, value: str, status: int, meaning: str) -> ErrorCode:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.status = status
+        member.meaning = meaning
+        return member
+
+    EMAIL_ALREADY_REGISTERED = (
+        "EMAIL_ALREADY_REGISTERED",
+        409,
+        "Signup with an email that has an account (in any "
+        "letter case). Log in, or reset the password.",
+    )
+    INVALID_CREDENTIALS = (
+        "INVALID_CREDENTIALS",
+        401,
+        "Wrong email or password (the answer does not say which).",
+    )
+    INVALID_TOKEN = (
+        "INVALID_TOKEN",
+        401,
+        "The access or refresh token is malformed, expired, of the wrong "
+        "kind, or revoked (logout, password change, reuse of a spent refresh token). Refresh, or "
+        "log in again.",
+    )
+    NOT_AUTHENTICATED = (
+        "NOT_AUTHENTICATED",
+        401,
+        "No `Authorization: Bearer <access_token>` header.",
+    )
+    EMAIL_NOT_VERIFIED = (
+        "EMAIL_NOT_VERIFIED",
+        403,
+        "Login before the email is verified (when "
+        "`CONTACTS_KIT_REQUIRE_VERIFIED_EMAIL` is on). Open the emailed link, or ask for a new "
+        "one.",
+    )
+    INVALID_VERIFICATION_TOKEN = (
+        "INVALID_VERIFICATION_TOKEN",
+        400,
+        "The verification link is malformed or expired.",
+    )
+    INVALID_RESET_TOKEN = (
+        "INVALID_RESET_TOKEN",
+        400,
+        "The reset link is malformed, expired or already used.",
+    )
+    SESSION_NOT_FOUND = (
+        "SESSION_NOT_FOUND",
+        404,
+        "No live session with this id among yours: it ended already "
+        "(logout, expiry, a replayed refresh token) or is another user's.",
+    )
+    MFA_REQUIRED = (
+        "MFA_REQUIRED",
+        403,
+        "The account has two-factor authentication, which the OAuth2 "
+        "password form cannot carry: log in with `POST /auth/login`, then `POST /auth/login/2fa`.",
+    )
+    INVALID_MFA_CODE = (
+        "INVALID_MFA_CODE",
+        401,
+        "The authenticator code is wrong, expired or already used, or "
+        "the recovery code is wrong or spent. Wait for the next code and retry.",
+    )
+    TOTP_ALREADY_ENABLED = (
+        "TOTP_ALREADY_ENABLED",
+        409,
+        "Two-factor authentication is on already; turn it off first "
+        "to enrol another authenticator.",
+    )
+    TOTP_NOT_STARTED = (
+        "TOTP_NOT_STARTED",
+        409,
+        "No enrolment to confirm: start one with `POST /users/me/2fa/totp`.",
+    )
+    TOTP_NOT_ENABLED = (
+        "TOTP_NOT_ENABLED",
+        409,
+        "Two-factor authentication is not on for this account.",
+    )
+    OAUTH_PROVIDER_NOT_FOUND = (
+        "OAUTH_PROVIDER_NOT_FOUND",
+        404,
+        "No identity provider of this name in `CONTACTS_KIT_OAUTH_PROVIDERS`.",
+    )
+    OAUTH_REDIRECT_NOT_ALLOWED = (
+        "OAUTH_REDIRECT_NOT_ALLOWED",
+        400,
+        "`redirect_to` is not under a URL of "
+        "`CONTACTS_KIT_OAUTH_REDIRECT_ALLOWLIST` (same scheme, host and port, a path under it).",
+    )
+    OAUTH_FLOW_INVALID = (
+        "OAUTH_FLOW_INVALID",
+        400,
+        "The provider's callback came without the cookie of a "
+        "sign-in started in this browser, or after `CONTACTS_KIT_OAUTH_FLOW_TTL`: start again.",
+    )
+    INVALID_OAUTH_CODE = (
+        "INVALID_OAUTH_CODE",
+        400,
+        "The `code` of `POST /auth/oauth/exchange` is unknown, older "
+        "than `CONTACTS_KIT_OAUTH_CODE_TTL` or spent: sign in with the provider again.",
+    )
+    IDENTITY_NOT_FOUND = (
+        "IDENTITY_NOT_FOUND",
+        404,
+        "No linked provider account with this id among yours.",
+    )
+    LAST_LOGIN_METHOD = (
+        "LAST_LOGIN_METHOD",
+        409,
+        "The identity is the only way into the account: set a "
+        "password (the reset email) or link another provider before unlinking it.",
+    )
+    PROVIDER_ALREADY_LINKED = (
+        "PROVIDER_ALREADY_LINKED",
+        409,
+        "An account of this provider is linked to yours already; unlink it before linking another.",
+    )
+    OAUTH_PROVIDER_UNAVAILABLE = (
+        "OAUTH_PROVIDER_UNAVAILABLE",
+        502,
+        "The identity provider did not answer (its discovery "
+        "document, for one); nothing was changed. Try again later.",
+    )
+    CONTACT_NOT_FOUND = (
+        "CONTACT_NOT_FOUND",
+        404,
+        "No contact with this id in your book (another user's contacts are not found either).",
+    )
+    CONTACT_EMAIL_EXISTS = (
+        "CONTACT_EMAIL_EXISTS",
+        409,
+        "Another contact of yours has this email (in any letter case).",
+    )
+    PRECONDITION_FAILED = (
+        "PRECONDITION_FAILED",
+        412,
+        "`If-Match` names an older version: someone changed the "
+        "contact since you read it. Read it again, then retry; nothing was written.",
+    )
+    TAG_NOT_FOUND = (
+        "TAG_NOT_FOUND",
+        404,
+        "No tag with this id among yours (another user's tags are not found either).",
+    )
+    CALENDAR_NOT_FOUND = (
+        "CALENDAR_NOT_FOUND",
+        404,
+        "No birthday calendar feed has this secret: it was "
+        "rotated or revoked. Ask for a new address with `POST /users/me/calendar-token`.",
+    )
+    IMPORT_UNREADABLE = (
+        "IMPORT_UNREADABLE",
+        415,
+        "The file of an import is neither vCard nor CSV with a name "
+        "column: send a .vcf or a .csv export of an address book.",
+    )
+    INVALID_SYNC_TOKEN = (
+        "INVALID_SYNC_TOKEN",
+        400,
+        "`since` is not a token of `GET /contacts/changes`, or is "
+        "another user's. Sync from the start, without `since`.",
+    )
+    SYNC_TOKEN_EXPIRED = (
+        "SYNC_TOKEN_EXPIRED",
+        410,
+        "`since` is older than the deletions the server keeps "
+        "(`CONTACTS_KIT_TOMBSTONE_RETENTION`): drop the local copy and sync from the start.",
+    )
+    TAG_EXISTS = (
+        "TAG_EXISTS",
+        409,
+        "You have a tag with this name already, in some letter case: use it, "
+        "or choose another name.",
+    )
+    TAG_LIMIT_REACHED = (
+        "TAG_LIMIT_REACHED",
+        409,
+        "An address book has at most 200 tags; the write would create "
+        "more. Delete unused tags (`GET /tags` shows each one's count) and retry; nothing was "
+        "written.",
+    )
+    MALFORMED_REQUEST = (
+        "MALFORMED_REQUEST",
+        400,
+        "The request cannot be read: a body that is not UTF-8 or not "
+        "of its declared type, a malformed `If-Match` or `If-None-Match`, a `Content-Length` that "
+        "is not a number.",
+    )
+    NOT_FOUND = (
+        "NOT_FOUND",
+        404,
+        "No route at this path.",
+    )
+    METHOD_NOT_ALLOWED = (
+        "METHOD_NOT_ALLOWED",
+        405,
+        "The path exists, not with this method; `Allow` lists those that do.",
+    )
+    HTTP_ERROR = (
+        "HTTP_ERROR",
+        400,
+        "Any other HTTP error the framework raised; the status says which.",
+    )
+    RATE_LIMITED = (
+        "RATE_LIMITED",
+        429,
+        "Too many requests for this limit; wait `Retry-After` seconds.",
+    )
+    RATE_LIMIT_UNAVAILABLE = (
+        "RATE_LIMIT_UNAVAILABLE",
+        503,
+        "The rate-limit store (Redis) is down and "
+        "`CONTACTS_KIT_RATE_LIMIT_FAIL_OPEN` is off; retry after `Retry-After` seconds.",
+    )
+    UNSUPPORTED_IMAGE = (
+        "UNSUPPORTED_IMAGE",
+        415,
+        "The avatar is not a PNG, JPEG, WebP or GIF image that decodes.",
+    )
+    FILE_TOO_LARGE = (
+        "FILE_TOO_LARGE",
+        413,
+        "The avatar is over `CONTACTS_KIT_AVATAR_MAX_BYTES`.",
+    )
+    BODY_TOO_LARGE = (
+        "BODY_TOO_LARGE",
+        413,
+        "The body is over `CONTACTS_KIT_MAX_BODY_BYTES` (the avatar route has its own limit).",
+    )
+    STORAGE_FAILED = (
+        "STORAGE_FAILED",
+        502,
+        "The avatar store (Cloudinary, the disk) failed; the previous "
+        "avatar is kept. Try again later.",
+    )
+    SERVICE_UNAVAILABLE = (
+        "SERVICE_UNAVAILABLE",
+        503,
+        "The database did not answer in time or refused; retry "
+        "after `Retry-After` seconds. Nothing was half-written.",
+    )
+    DATABASE_NOT_MIGRATED = (
+        "DATABASE_NOT_MIGRATED",
+        503,
+        "The database lacks contacts-kit's tables or columns: the "
+        "operator has to run `contacts-kit migrate` (the log says so too).",
+    )
 
 
-ERROR_CODE_MEANINGS: dict[ErrorCode, str] = {
-    ErrorCode.EMAIL_ALREADY_REGISTERED: "Signup with an email that has an account (in any "
-    "letter case). Log in, or reset the password.",
-    ErrorCode.INVALID_CREDENTIALS: "Wrong email or password (the answer does not say which).",
-    ErrorCode.INVALID_TOKEN: "The access or refresh token is malformed, expired, of the wrong "
-    "kind, or revoked (logout, password change, reuse of a spent refresh token). Refresh, or "
-    "log in again.",
-    ErrorCode.NOT_AUTHENTICATED: "No `Authorization: Bearer <access_token>` header.",
-    ErrorCode.EMAIL_NOT_VERIFIED: "Login before the email is verified (when "
-    "`CONTACTS_KIT_REQUIRE_VERIFIED_EMAIL` is on). Open the emailed link, or ask for a new one.",
-    ErrorCode.INVALID_VERIFICATION_TOKEN: "The verification link is malformed or expired.",
-    ErrorCode.INVALID_RESET_TOKEN: "The reset link is malformed, expired or already used.",
-    ErrorCode.SESSION_NOT_FOUND: "No live session with this id among yours: it ended already "
-    "(logout, expiry, a replayed refresh token) or is another user's.",
-    ErrorCode.MFA_REQUIRED: "The account has two-factor authentication, which the OAuth2 "
-    "password form cannot carry: log in with `POST /auth/login`, then `POST /auth/login/2fa`.",
-    ErrorCode.INVALID_MFA_CODE: "The authenticator code is wrong, expired or already used, or "
-    "the recovery code is wrong or spent. Wait for the next code and retry.",
-    ErrorCode.TOTP_ALREADY_ENABLED: "Two-factor authentication is on already; turn it off first "
-    "to enrol another authenticator.",
-    ErrorCode.TOTP_NOT_STARTED: "No enrolment to confirm: start one with "
-    "`POST /users/me/2fa/totp`.",
-    ErrorCode.TOTP_NOT_ENABLED: "Two-factor authentication is not on for this account.",
-    ErrorCode.OAUTH_PROVIDER_NOT_FOUND: "No identity provider of this name in "
-    "`CONTACTS_KIT_OAUTH_PROVIDERS`.",
-    ErrorCode.OAUTH_REDIRECT_NOT_ALLOWED: "`redirect_to` is not under a URL of "
-    "`CONTACTS_KIT_OAUTH_REDIRECT_ALLOWLIST` (same scheme, host and port, a path under it).",
-    ErrorCode.OAUTH_FLOW_INVALID: "The provider's callback came without the cookie of a "
-    "sign-in started in this browser, or after `CONTACTS_KIT_OAUTH_FLOW_TTL`: start again.",
-    ErrorCode.INVALID_OAUTH_CODE: "The `code` of `POST /auth/oauth/exchange` is unknown, older "
-    "than `CONTACTS_KIT_OAUTH_CODE_TTL` or spent: sign in with the provider again.",
-    ErrorCode.IDENTITY_NOT_FOUND: "No linked provider account with this id among yours.",
-    ErrorCode.LAST_LOGIN_METHOD: "The identity is the only way into the account: set a "
-    "password (the reset email) or link another provider before unlinking it.",
-    ErrorCode.PROVIDER_ALREADY_LINKED: "An account of this provider is linked to yours "
-    "already; unlink it before linking another.",
-    ErrorCode.OAUTH_PROVIDER_UNAVAILABLE: "The identity provider did not answer (its discovery "
-    "document, for one); nothing was changed. Try again later.",
-    ErrorCode.CONTACT_NOT_FOUND: "No contact with this id in your book (another user's "
-    "contacts are not found either).",
-    ErrorCode.CONTACT_EMAIL_EXISTS: "Another contact of yours has this email (in any letter case).",
-    ErrorCode.INVALID_SYNC_TOKEN: "`since` is not a token of `GET /contacts/changes`, or is "
-    "another user's. Sync from the start, without `since`.",
-    ErrorCode.SYNC_TOKEN_EXPIRED: "`since` is older than the deletions the server keeps "
-    "(`CONTACTS_KIT_TOMBSTONE_RETENTION`): drop the local copy and sync from the start.",
-    ErrorCode.IMPORT_UNREADABLE: "The file of an import is neither vCard nor CSV with a name "
-    "column: send a .vcf or a .csv export of an address book.",
-    ErrorCode.CALENDAR_NOT_FOUND: "No birthday calendar feed has this secret: it was "
-    "rotated or revoked. Ask for a new address with `POST /users/me/calendar-token`.",
-    ErrorCode.TAG_NOT_FOUND: "No tag with this id among yours (another user's tags are not "
-    "found either).",
-    ErrorCode.TAG_EXISTS: "You have a tag with this name already, in some letter case: use it, "
-    "or choose another name.",
-    ErrorCode.TAG_LIMIT_REACHED: "An address book has at most 200 tags; the write would create "
-    "more. Delete unused tags (`GET /tags` shows each one's count) and retry; nothing was written.",
-    ErrorCode.PRECONDITION_FAILED: "`If-Match` names an older version: someone changed the "
-    "contact since you read it. Read it again, then retry; nothing was written.",
-    ErrorCode.MALFORMED_REQUEST: "The request cannot be read: a body that is not UTF-8 or not "
-    "of its declared type, a malformed `If-Match` or `If-None-Match`, a `Content-Length` that "
-    "is not a number.",
-    ErrorCode.NOT_FOUND: "No route at this path.",
-    ErrorCode.METHOD_NOT_ALLOWED: "The path exists, not with this method; `Allow` lists those "
-    "that do.",
-    ErrorCode.HTTP_ERROR: "Any other HTTP error the framework raised; the status says which.",
-    ErrorCode.RATE_LIMITED: "Too many requests for this limit; wait `Retry-After` seconds.",
-    ErrorCode.RATE_LIMIT_UNAVAILABLE: "The rate-limit store (Redis) is down and "
-    "`CONTACTS_KIT_RATE_LIMIT_FAIL_OPEN` is off; retry after `Retry-After` seconds.",
-    ErrorCode.UNSUPPORTED_IMAGE: "The avatar is not a PNG, JPEG, WebP or GIF image that decodes.",
-    ErrorCode.FILE_TOO_LARGE: "The avatar is over `CONTACTS_KIT_AVATAR_MAX_BYTES`.",
-    ErrorCode.BODY_TOO_LARGE: "The body is over `CONTACTS_KIT_MAX_BODY_BYTES` (the avatar "
-    "route has its own limit).",
-    ErrorCode.STORAGE_FAILED: "The avatar store (Cloudinary, the disk) failed; the previous "
-    "avatar is kept. Try again later.",
-    ErrorCode.SERVICE_UNAVAILABLE: "The database did not answer in time or refused; retry "
-    "after `Retry-After` seconds. Nothing was half-written.",
-    ErrorCode.DATABASE_NOT_MIGRATED: "The database lacks contacts-kit's tables or columns: the "
-    "operator has to run `contacts-kit migrate` (the log says so too).",
-}
+ERROR_CODE_MEANINGS: dict[ErrorCode, str] = {code: code.meaning for code in ErrorCode}
+"""What each error code means, for the docs."""
 """What each code means and what a client can do about it (the routes reference lists it)."""
 
 

@@ -105,21 +105,7 @@ class ContactQueries:
         window = birthday_window(today, days)
         rows = await self.contacts.upcoming_birthdays(window, limit, offset)
         return [
-            BirthdayRecord(
-                row.id,
-                row.first_name,
-                row.last_name,
-                row.email,
-                row.phone,
-                row.birthday,
-                row.notes,
-                row.favorite,
-                row.tags,
-                row.version,
-                row.created_at,
-                row.updated_at,
-                next_birthday(row.birthday, today),
-            )
+            BirthdayRecord.of(row, next_birthday(row.birthday, today))
             for row in rows
             if row.birthday is not None  # always: the window's SQL has no other rows
         ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -278,11 +278,20 @@ class ContactRecord:
     updated_at: datetime
 
 
+_RECORD_FIELDS = tuple(field.name for field in fields(ContactRecord))
+
+
 @dataclass(slots=True)
 class BirthdayRecord(ContactRecord):
     """A contact with the date of its next birthday, serialized as `ContactBirthday`."""
 
     next_birthday: date
+
+    @classmethod
+    def of(cls, record: ContactRecord, next_birthday: date) -> BirthdayRecord:
+        """`record`, with the date of its next birthday."""
+        values = {name: getattr(record, name) for name in _RECORD_FIELDS}
+        return cls(**values, next_birthday=next_birthday)
 
 
 @dataclass(slots=True)
