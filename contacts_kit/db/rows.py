@@ -1,8 +1,8 @@
 """Rows of one read statement on one pooled connection: the read side of every repository.
 
 On PostgreSQL a read goes down to the asyncpg connection that SQLAlchemy's pool holds
-(`AsyncConnection.get_raw_connection()` and its `driver_connection`, SQLAlchemy's documented
-way to the driver): the statement is compiled once per shape, asyncpg prepares it once per
+(`AsyncEngine.raw_connection()` and its `driver_connection`, SQLAlchemy's documented way to
+the driver): the statement is compiled once per shape, asyncpg prepares it once per
 connection, and the rows come back as asyncpg records, without a cursor wrapper, a `Result`
 or SQLAlchemy's per-execution bookkeeping around them (docs/benchmarks-log.md has what that
 saves). The pool is the engine's own: its size, a replica's fallback to the primary, its
@@ -21,7 +21,8 @@ from typing import Any, NamedTuple, Protocol
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.sql import Executable
 
 from contacts_kit.db.engine import count_statement
@@ -47,8 +48,16 @@ class _Compiled(NamedTuple):
     """Values the statement binds itself (a literal `''`), by parameter name."""
 
 
-# What tells asyncpg's exceptions apart: those that leave the connection unusable.
-_LOST = (OSError, TimeoutError, asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError)
+# asyncpg's errors that leave the connection unusable: a socket gone, a timeout (the
+# statement may still run), a connection asyncpg itself knows to be closed or in a state it
+# cannot go on from (a server's FATAL message met mid-way).
+_LOST = (
+    OSError,
+    TimeoutError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 
 
 class DriverRows:
@@ -84,36 +93,57 @@ class DriverRows:
         """The rows of `statement`, as asyncpg records."""
         sql, names, fixed = self._compile(engine, statement)
         args = [params[name] if name in params else fixed[name] for name in names]
-        async with engine.connect() as connection:
-            driver = await _open_driver(connection)
-            try:
-                if self.in_transaction:
-                    async with driver.transaction(readonly=True):
-                        rows = await driver.fetch(sql, *args)
-                else:
-                    rows = await driver.fetch(sql, *args)
-            except _LOST as exc:
-                # Not back to the pool: it may be gone, or still busy with what timed out.
-                await connection.invalidate(exc)
-                raise OperationalError(sql, args, exc, connection_invalidated=True) from exc
-            except asyncpg.PostgresError as exc:
-                # As SQLAlchemy would raise it: the SQLSTATE on `orig`, for the route's answers.
-                raise DBAPIError(sql, args, exc) from exc
+        pool = engine.sync_engine.pool
+        if not isinstance(pool, QueuePool):
+            # A pool that may close what it is given back (a host's NullPool): SQLAlchemy
+            # must be the one to give it back.
+            async with engine.connect() as connection:
+                rows = await self._run(await connection.get_raw_connection(), sql, args)
+            count_statement()
+            return rows
+        pooled = await _open_connection(engine)
+        try:
+            rows = await self._run(pooled, sql, args)
+        finally:
+            if pooled.is_valid and pool.checkedin() >= pool.size():
+                # The pool is full: it would close this one, which takes awaiting; closed
+                # here instead (an overflow connection, when the pool has overflow).
+                pooled.invalidate()
+            pooled.close()
         count_statement()
         return rows
 
+    async def _run(self, pooled: PoolProxiedConnection, sql: str, args: list[Any]) -> list[Row]:
+        """The rows of `sql` on the asyncpg connection of `pooled`, which is invalidated (kept
+        out of the pool) when it failed or may still be busy."""
+        driver: asyncpg.Connection[Any] | None = pooled.driver_connection
+        assert driver is not None, "a pooled connection holds its driver's"
+        try:
+            if self.in_transaction:
+                async with driver.transaction(readonly=True):
+                    return await driver.fetch(sql, *args)
+            return await driver.fetch(sql, *args)
+        except _LOST as exc:
+            pooled.invalidate(exc)
+            raise OperationalError(sql, args, exc, connection_invalidated=True) from exc
+        except asyncpg.PostgresError as exc:
+            # As SQLAlchemy would raise it: the SQLSTATE on `orig`, for the route's answers.
+            raise DBAPIError(sql, args, exc) from exc
+        except BaseException:
+            pooled.invalidate()  # cancelled mid-statement: the connection may still be busy
+            raise
 
-async def _open_driver(connection: AsyncConnection) -> asyncpg.Connection[Any]:
-    """The asyncpg connection of `connection`, open: one the server closed while it rested in
-    the pool (a restart, an idle timeout) is invalidated and replaced by a new one (a
-    `Connection` outside a transaction reconnects on its next use)."""
+
+async def _open_connection(engine: AsyncEngine) -> PoolProxiedConnection:
+    """A pooled connection whose socket is open: one the server closed while it rested in the
+    pool (a restart, an idle timeout) is dropped, and another taken."""
     while True:
-        driver: asyncpg.Connection[Any] | None = (
-            await connection.get_raw_connection()
-        ).driver_connection
+        pooled = await engine.raw_connection()
+        driver = pooled.driver_connection
         if driver is not None and not driver.is_closed():
-            return driver
-        await connection.invalidate()
+            return pooled
+        pooled.invalidate()
+        pooled.close()
 
 
 class ConnectionRows:

@@ -4,6 +4,8 @@ failures reported as SQLAlchemy reports them, so the routes answer them the same
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -91,11 +93,15 @@ async def test_a_connection_the_server_closed_is_replaced_before_the_read(
         async with admin.begin() as connection:
             await connection.execute(select(func.pg_terminate_backend(first[0])))
         await admin.dispose()
-        # The loop learns that the socket closed; the next read gets a new connection.
-        for _ in range(50):
+        # Once the loop has seen the socket close, the read takes a new connection; a read
+        # that meets the closing first fails as a lost connection (a request runs again).
+        failures: list[BaseException] = []
+        try:
             [second] = await reads.fetch(engine, select(func.pg_backend_pid()), {})
-            if second[0] != first[0]:
-                break
+        except DBAPIError as exc:
+            failures.append(exc)
+            [second] = await reads.fetch(engine, select(func.pg_backend_pid()), {})
+        assert all(lost_connection(failure) for failure in failures)
         assert second[0] != first[0]
         assert len(opened) == 2
     finally:
@@ -117,5 +123,35 @@ async def test_a_statement_past_its_timeout_is_a_database_unavailable(
         assert database_unavailable(raised.value)
         [row] = await DriverRows().fetch(engine, select(literal_column("1")), {})
         assert tuple(row) == (1,)
+    finally:
+        await engine.dispose()
+
+
+async def test_connections_beyond_the_pool_are_closed_when_given_back(
+    postgres_database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A pool of one with overflow: four reads at once open three more connections, which the
+    # pool would close when given back (an await, which only SQLAlchemy may do): they are
+    # closed by the read instead, and the pool keeps its one.
+    settings = make_settings(
+        postgres_database_url, tmp_path, database_pool_size=1, database_max_overflow=3
+    )
+    engine = make_engine(settings)
+    reads = DriverRows()
+    try:
+        with caplog.at_level(logging.ERROR, logger="sqlalchemy.pool"):
+            found = await asyncio.gather(
+                *(
+                    reads.fetch(engine, select(func.pg_sleep(0.05), func.pg_backend_pid()), {})
+                    for _ in range(4)
+                )
+            )
+        assert len({rows[0][1] for rows in found}) == 4  # four connections at once
+        pool = engine.sync_engine.pool
+        assert pool.checkedout() == 0
+        assert pool.checkedin() == 1  # type: ignore[attr-defined]
+        assert "Exception closing connection" not in caplog.text
+        [again] = await reads.fetch(engine, select(func.pg_backend_pid()), {})
+        assert again[0] in {rows[0][1] for rows in found}
     finally:
         await engine.dispose()
