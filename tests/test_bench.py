@@ -4,6 +4,7 @@ benchmark is not part of the suite)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 import uuid
@@ -55,7 +56,7 @@ def test_seeding_and_every_scenario_run_end_to_end(
         assert seeded.contacts == 5 * 10 + 300
         secret = secrets.token_urlsafe(48)
         items = scenarios(seeded, TokenCodec(secret.encode(), lambda: datetime.now(UTC)))
-        assert len(items) == 9
+        assert len(items) == 11
         env = server_env(database_url, redis_server_url, secret)
         project_port, floor_port = free_port(), free_port()
         project = f"http://127.0.0.1:{project_port}"
@@ -72,16 +73,21 @@ def test_seeding_and_every_scenario_run_end_to_end(
                 body = re.sub(
                     "@@EMAIL@@", lambda _: f"{uuid.uuid4()}@example.com", scenario.body or ""
                 )
+                path = scenario.path
+                if scenario.random_ids is not None:
+                    path += str(scenario.random_ids[0])
+                if scenario.write_every:
+                    body = ""  # its reads here; its write below, after the changes feed's
                 response = httpx.request(
                     scenario.method,
-                    project + scenario.path,
+                    project + path,
                     content=body or None,
                     headers=headers,
                     timeout=30,
                 )
                 assert response.status_code in (200, 201), (scenario.name, response.text)
                 if scenario.read:
-                    floor_response = httpx.get(floor + scenario.path, headers=headers, timeout=30)
+                    floor_response = httpx.get(floor + path, headers=headers, timeout=30)
                     assert floor_response.status_code == 200, scenario.name
                     # The floor answers the same question: the same contacts, in the same order.
                     ours, theirs = response.json(), floor_response.json()
@@ -102,7 +108,7 @@ def test_seeding_and_every_scenario_run_end_to_end(
                     },
                     timeout=30,
                 ).json()
-                for s in items[6:]
+                for s in items[8:]
             )
             # As many changes behind as seeded, contacts tagged and only those, 100 created.
             assert len(changes["changed"]) == CHANGES_BEHIND
@@ -110,9 +116,26 @@ def test_seeding_and_every_scenario_run_end_to_end(
             assert tagged
             assert all(contact["tags"] == [TAG] for contact in tagged)
             assert [r["status"] for r in batch["results"]] == [201] * 100, batch
+            # The read-after-write mix's write, on both: the same contact changed.
+            mix = items[5]
+            assert mix.write_path is not None
+            assert mix.body is not None
+            for base in (project, floor):
+                written = httpx.patch(
+                    base + mix.write_path,
+                    content=mix.body,
+                    headers={
+                        "Authorization": f"Bearer {mix.token}",
+                        "content-type": "application/json",
+                    },
+                    timeout=30,
+                )
+                assert written.status_code == 200, (base, written.text)
+                assert written.json()["notes"] == json.loads(mix.body)["notes"]
             if wrk.available():
-                # A read, creation with a unique email, and a batch with a hundred of them.
-                for scenario in (items[0], items[4], items[8]):
+                # A read, random ids, the read-after-write mix, creation with a unique email,
+                # and a batch with a hundred of them.
+                for scenario in (items[0], items[4], items[5], items[6], items[10]):
                     result = wrk.run(project, scenario, seconds=1, connections=4)
                     assert result.requests > 0
                     assert result.non_2xx == 0, scenario.name

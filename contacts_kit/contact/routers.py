@@ -67,9 +67,10 @@ def get_contacts_router(deps: ContactDependencies) -> APIRouter:
     current owner's contacts. `kit.router` includes it at `/contacts`."""
     router = APIRouter(route_class=deps.route_class, responses=error_responses(DatabaseUnavailable))
     _add_reads(router, deps)
-    _add_files(router, deps)
-    # FastAPI tries routes in order. The paths above answer 405 for the methods they lack,
-    # rather than reaching `/{contact_id}` below (a malformed id, 422): tests/test_bad_input.py.
+    _add_import(router, deps)
+    # FastAPI tries routes in order. The fixed paths answer 405 for the methods they lack,
+    # rather than reaching `/{contact_id}` below (a malformed id, 422): a user-visible answer
+    # no route declaration gives otherwise (tests/test_bad_input.py).
     for fixed, allowed in FIXED_PATHS.items():
         router.add_api_route(
             fixed,
@@ -83,7 +84,8 @@ def get_contacts_router(deps: ContactDependencies) -> APIRouter:
 
 
 def _add_reads(router: APIRouter, deps: ContactDependencies) -> None:
-    """The list (and search), upcoming birthdays, the trash and the changes feed."""
+    """The list (and search), upcoming birthdays, the trash, the changes feed and the
+    export."""
     reads = {"contacts": deps.contact_reads}
     kept = reads | {"kept": deps.kept_answer}
     errors = (*_errors(deps), MalformedEntityTags)
@@ -125,10 +127,6 @@ def _add_reads(router: APIRouter, deps: ContactDependencies) -> None:
             DatabaseUnavailable, *_errors(deps), InvalidSyncToken, SyncTokenExpired
         ),
     )
-
-
-def _add_files(router: APIRouter, deps: ContactDependencies) -> None:
-    """The whole book out (vCard, CSV), and cards in."""
     router.add_api_route(
         "/export",
         wired(endpoints.export, contacts=deps.contact_reads),
@@ -148,6 +146,10 @@ def _add_files(router: APIRouter, deps: ContactDependencies) -> None:
             }
         },
     )
+
+
+def _add_import(router: APIRouter, deps: ContactDependencies) -> None:
+    """Cards in (vCard, CSV)."""
     import_limit = deps.settings.import_max_bytes
     router.add_api_route(
         "/import",
@@ -167,7 +169,7 @@ def _add_files(router: APIRouter, deps: ContactDependencies) -> None:
 
 
 def _add_one_contact(router: APIRouter, deps: ContactDependencies) -> None:
-    """One contact by id (read, create, replace, change, delete, restore), and batches."""
+    """One contact by id (read, replace, change), and a new one."""
     writes: dict[str, Any] = {
         "contacts": deps.contact_writes,
         "owner": deps.current_owner,
