@@ -4,16 +4,24 @@ its routers declare. The endpoints are in `contact.router`, the routers in `cont
 
 # No `from __future__ import annotations`: FastAPI reads the parameter types below.
 import json
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Header, Path, Query, Request, Response
+from fastapi import BackgroundTasks, Header, Path, Query, Request, Response
 from fastapi import status as http_status
 from pydantic import BeforeValidator
 from starlette.datastructures import UploadFile
 
 from contacts_kit.contact.errors import BatchAborted, ImportTooLarge
+from contacts_kit.contact.owner import Owner, OwnerId
 from contacts_kit.contact.pages import Page
-from contacts_kit.contact.schemas import CONTACT_JSON, BatchFailure, ContactRecord, TagName
+from contacts_kit.contact.schemas import (
+    CONTACT_JSON,
+    BatchFailure,
+    ContactRead,
+    ContactRecord,
+    TagName,
+)
 from contacts_kit.contact.service import etag, listing_etag, none_match
 from contacts_kit.errors import ContactsKitError, Unprocessable
 from contacts_kit.fields import CleanStr, entity_tags, not_null
@@ -94,6 +102,18 @@ def json_answer(
 
 def contact_answer(record: ContactRecord, headers: dict[str, str] | None = None) -> Response:
     return json_answer(CONTACT_JSON.dump_json(record), {"ETag": etag(record), **(headers or {})})
+
+
+def announced(
+    record: ContactRecord,
+    event: Callable[[ContactRead, OwnerId], Awaitable[None]],
+    owner: Owner,
+    background: BackgroundTasks,
+) -> Response:
+    """The answer of a write that left `record`, its `on_contact_*` hook run once the
+    answer is sent."""
+    background.add_task(event, ContactRead.model_validate(record), owner.id)
+    return contact_answer(record)
 
 
 def not_modified(tag: str) -> Response:

@@ -29,6 +29,7 @@ from contacts_kit.contact.http import (
     TagQuery,
     TextQuery,
     aborted_batch,
+    announced,
     answer,
     contact_answer,
     json_answer,
@@ -262,9 +263,7 @@ async def replace_contact(
 ) -> Response:
     """Replace every field. With `If-Match`, only if nobody changed the contact since."""
     record = await contacts.replace(contact_id, body, if_match)
-    updated = ContactRead.model_validate(record)
-    background.add_task(module.events.contact_updated, updated, owner.id)
-    return contact_answer(record)
+    return announced(record, module.events.contact_updated, owner, background)
 
 
 async def update_contact(
@@ -278,9 +277,7 @@ async def update_contact(
 ) -> Response:
     """Change the fields sent. With `If-Match`, only if nobody changed the contact since."""
     record = await contacts.patch(contact_id, body, if_match)
-    updated = ContactRead.model_validate(record)
-    background.add_task(module.events.contact_updated, updated, owner.id)
-    return contact_answer(record)
+    return announced(record, module.events.contact_updated, owner, background)
 
 
 async def delete_contact(
@@ -316,9 +313,7 @@ async def restore_contact(
     """Bring a contact back from the trash, as it was. A 409 when another contact has
     its email now."""
     record = await contacts.restore(contact_id, if_match)
-    restored = ContactRead.model_validate(record)
-    background.add_task(module.events.contact_restored, restored, owner.id)
-    return contact_answer(record)
+    return announced(record, module.events.contact_restored, owner, background)
 
 
 async def batch(
