@@ -67,11 +67,22 @@ def get_contacts_router(deps: ContactDependencies) -> APIRouter:
     current owner's contacts. `kit.router` includes it at `/contacts`."""
     router = APIRouter(route_class=deps.route_class, responses=error_responses(DatabaseUnavailable))
     _add_reads(router, deps)
-    _add_import(router, deps)
     # FastAPI tries routes in order. The fixed paths answer 405 for the methods they lack,
-    # rather than reaching `/{contact_id}` below (a malformed id, 422): a user-visible answer
-    # no route declaration gives otherwise (tests/test_bad_input.py).
-    for fixed, allowed in FIXED_PATHS.items():
+    # rather than reaching `/{contact_id}` (a malformed id, 422): a user-visible answer no
+    # route declaration gives otherwise (tests/test_bad_input.py). Those of the two that take
+    # no GET come before the read by id, which every fixed path's GET comes before too.
+    _add_other_methods(router, ("/import", "/batch"))
+    _add_read_of_one(router, deps)
+    _add_import(router, deps)
+    _add_other_methods(router, ("/birthdays", "/trash", "/changes", "/export"))
+    _add_changes_of_one(router, deps)
+    return router
+
+
+def _add_other_methods(router: APIRouter, paths: tuple[str, ...]) -> None:
+    """A 405 naming the one method of each of `paths`, for the others."""
+    for fixed in paths:
+        allowed = FIXED_PATHS[fixed]
         router.add_api_route(
             fixed,
             answer_405(allowed),
@@ -79,8 +90,6 @@ def get_contacts_router(deps: ContactDependencies) -> APIRouter:
             name=f"contacts:{fixed[1:]}_other_methods",
             include_in_schema=False,
         )
-    _add_one_contact(router, deps)
-    return router
 
 
 def _add_reads(router: APIRouter, deps: ContactDependencies) -> None:
@@ -168,15 +177,8 @@ def _add_import(router: APIRouter, deps: ContactDependencies) -> None:
     )
 
 
-def _add_one_contact(router: APIRouter, deps: ContactDependencies) -> None:
-    """One contact by id (read, replace, change), and a new one."""
-    writes: dict[str, Any] = {
-        "contacts": deps.contact_writes,
-        "owner": deps.current_owner,
-        "module": deps.provide,
-    }
-    auth = _errors(deps)
-    limited = [Depends(deps.limit_contacts)]
+def _add_read_of_one(router: APIRouter, deps: ContactDependencies) -> None:
+    """One contact by id."""
     router.add_api_route(
         "/{contact_id}",
         wired(endpoints.get_contact, contacts=deps.contact_reads, kept=deps.kept_answer),
@@ -184,8 +186,20 @@ def _add_one_contact(router: APIRouter, deps: ContactDependencies) -> None:
         name="contacts:get",
         summary="Get a contact",
         response_model=ContactRead,
-        responses=error_responses(*auth, MalformedEntityTags, ContactNotFound) | CONDITIONAL,
+        responses=error_responses(*_errors(deps), MalformedEntityTags, ContactNotFound)
+        | CONDITIONAL,
     )
+
+
+def _add_changes_of_one(router: APIRouter, deps: ContactDependencies) -> None:
+    """A new contact; one by id replaced, changed, deleted or restored; batches."""
+    writes: dict[str, Any] = {
+        "contacts": deps.contact_writes,
+        "owner": deps.current_owner,
+        "module": deps.provide,
+    }
+    auth = _errors(deps)
+    limited = [Depends(deps.limit_contacts)]
     router.add_api_route(
         "",
         wired(endpoints.create_contact, **writes),
