@@ -244,6 +244,10 @@ def _fail(request: Request, attempt: int) -> None:
     request.scope.setdefault(_FAILED_ATTEMPTS, set()).add(attempt)
 
 
+_ATTEMPTS = 3
+"""Runs of a request whose first statement keeps meeting dropped connections."""
+
+
 class KitRoute(APIRoute):
     """The route class of every kit route: FastAPI's handler, wrapped.
 
@@ -254,7 +258,8 @@ class KitRoute(APIRoute):
       (FastAPI's `max_body_size` would answer a declared oversized body with Starlette's
       plain-text 413, which no route class or handler can change.)
     - A request whose first SQL statement met a connection the server had dropped (a
-      restart, a failover) runs once more: nothing it did has reached the database, and
+      restart, a failover) runs again, twice at most: nothing it did has reached the
+      database (a second loss: the node stopped between the two), and
       SQLAlchemy has already replaced the stale connections.
     """
 
@@ -272,7 +277,7 @@ class KitRoute(APIRoute):
                     return refused
                 if "content-length" not in request.headers:
                     request = Request(request.scope, _counting(request.receive, limit))
-            for attempt in range(2):
+            for attempt in range(_ATTEMPTS):
                 request.scope[_ATTEMPT] = attempt
                 with counting_statements() as statements:
                     try:
@@ -297,7 +302,7 @@ class KitRoute(APIRoute):
                     except Exception as exc:
                         _fail(request, attempt)
                         retry = (
-                            attempt == 0
+                            attempt < _ATTEMPTS - 1
                             and lost_connection(exc)
                             and statements.completed == 0
                             and _replayable(request)
@@ -329,7 +334,7 @@ class KitRoute(APIRoute):
                             )
                             return error_response(request, DatabaseUnavailable())
                         raise
-            raise AssertionError("unreachable: the second attempt returns or raises")
+            raise AssertionError("unreachable: the last attempt returns or raises")
 
         return handle
 

@@ -16,10 +16,12 @@ records from either without knowing which.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 
 import asyncpg
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
@@ -60,6 +62,14 @@ _LOST = (
 )
 
 
+_BORN = "contacts_kit.born"
+
+
+def _note_birth(dbapi_connection: Any, record: Any) -> None:
+    """When a pooled connection was opened (SQLAlchemy's `connect` event)."""
+    record.info[_BORN] = time.monotonic()
+
+
 class DriverRows:
     """PostgreSQL reads on the asyncpg connection of a pooled SQLAlchemy connection.
 
@@ -72,6 +82,8 @@ class DriverRows:
     def __init__(self, *, in_transaction: bool = False) -> None:
         self.in_transaction = in_transaction
         self._compiled: dict[tuple[int, Executable], _Compiled] = {}
+        self._lost: dict[int, float] = {}
+        """When each pool (by id) last lost a connection (`time.monotonic`)."""
 
     def _compile(self, engine: AsyncEngine, statement: Executable) -> _Compiled:
         key = (id(engine.dialect), statement)
@@ -101,9 +113,16 @@ class DriverRows:
                 rows = await self._run(await connection.get_raw_connection(), sql, args)
             count_statement()
             return rows
-        pooled = await _open_connection(engine)
+        pooled = await self._open_connection(engine)
         try:
             rows = await self._run(pooled, sql, args)
+        except OperationalError as exc:
+            if exc.connection_invalidated:
+                # As SQLAlchemy does on a disconnect: the connections opened before this
+                # moment are suspect (a server restarted, a replica stopped), and are
+                # replaced as they are taken, rather than failing one request each.
+                self._lost[id(pool)] = time.monotonic()
+            raise
         finally:
             if pooled.is_valid and pool.checkedin() >= pool.size():
                 # The pool is full: it would close this one, which takes awaiting; closed
@@ -112,6 +131,23 @@ class DriverRows:
             pooled.close()
         count_statement()
         return rows
+
+    async def _open_connection(self, engine: AsyncEngine) -> PoolProxiedConnection:
+        """A pooled connection whose socket is open and that was opened after the pool's last
+        lost connection: others (a server closed it while it rested, or it is from before a
+        failure) are dropped, and another taken."""
+        sync_engine = engine.sync_engine
+        if not event.contains(sync_engine, "connect", _note_birth):
+            event.listen(sync_engine, "connect", _note_birth)
+        lost = self._lost.get(id(sync_engine.pool), 0.0)
+        while True:
+            pooled = await engine.raw_connection()
+            driver = pooled.driver_connection
+            suspect = lost and pooled.info.get(_BORN, 0.0) < lost
+            if driver is not None and not driver.is_closed() and not suspect:
+                return pooled
+            pooled.invalidate()
+            pooled.close()
 
     async def _run(self, pooled: PoolProxiedConnection, sql: str, args: list[Any]) -> list[Row]:
         """The rows of `sql` on the asyncpg connection of `pooled`, which is invalidated (kept
@@ -132,18 +168,6 @@ class DriverRows:
         except BaseException:
             pooled.invalidate()  # cancelled mid-statement: the connection may still be busy
             raise
-
-
-async def _open_connection(engine: AsyncEngine) -> PoolProxiedConnection:
-    """A pooled connection whose socket is open: one the server closed while it rested in the
-    pool (a restart, an idle timeout) is dropped, and another taken."""
-    while True:
-        pooled = await engine.raw_connection()
-        driver = pooled.driver_connection
-        if driver is not None and not driver.is_closed():
-            return pooled
-        pooled.invalidate()
-        pooled.close()
 
 
 class ConnectionRows:
