@@ -118,7 +118,6 @@ class ContactDependencies:
         return ContactService(
             ContactRepository(session, owner, changes),
             phone_region=self.settings.phone_default_region,
-            timezone=self.timezone,
             clock=self.clock,
         )
 

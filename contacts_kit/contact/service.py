@@ -9,9 +9,8 @@ import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -254,10 +253,10 @@ def _tag_keys(names: list[str]) -> list[str]:
     return sorted({tag_key(name) for name in names})
 
 
-def _check_if_match(current: ContactRecord, if_match: str | None) -> None:
-    """`PreconditionFailed` unless `If-Match` (if any) names the contact's representation."""
-    tags = parse_if_match(if_match)
-    if tags is not None and etag(current) not in tags:
+def _check_if_match(current: ContactRecord, wanted: list[str] | None) -> None:
+    """`PreconditionFailed` unless the entity tags `If-Match` listed (None: any) name the
+    contact's representation."""
+    if wanted is not None and etag(current) not in wanted:
         raise PreconditionFailed()
 
 
@@ -270,17 +269,11 @@ class ContactService:
         contacts: ContactRepository,
         *,
         phone_region: str,
-        timezone: ZoneInfo,
         clock: Callable[[], datetime],
     ) -> None:
         self.contacts = contacts
         self.phone_region = phone_region
-        self.timezone = timezone
         self.now = clock
-
-    def today(self) -> date:
-        """Today in the configured time zone."""
-        return self.now().astimezone(self.timezone).date()
 
     def _values(self, data: dict[str, Any]) -> dict[str, Any]:
         """The columns of the fields given: the phone in E.164, the birthday's key, a missing
@@ -314,11 +307,11 @@ class ContactService:
     ) -> ContactRecord:
         """The contact (live, in the trash or either), locked for this transaction, if
         `If-Match` names its representation."""
-        parse_if_match(if_match)  # a malformed header is a 400 before anything is locked
+        wanted = parse_if_match(if_match)  # malformed: a 400 before anything is locked
         current = await self.contacts.get_for_update(contact_id, where=where)
         if current is None:
             raise ContactNotFound(_NOT_IN_TRASH if where == "trash" else None)
-        _check_if_match(current, if_match)
+        _check_if_match(current, wanted)
         return current
 
     async def replace(
@@ -343,12 +336,13 @@ class ContactService:
         then answers 412. The owner's change counter is locked only from the write to the
         commit, not while the request reads and checks. A change of tags, which may create
         tags under the counter, locks first (`_current`), as before."""
+        wanted = parse_if_match(if_match)  # malformed: a 400 before anything is read
         values = self._values(data)
         for _ in range(_OPTIMISTIC_ATTEMPTS):
             current = await self.contacts.current(contact_id)
             if current is None:
                 raise ContactNotFound()
-            _check_if_match(current, if_match)
+            _check_if_match(current, wanted)
             if "tags" in values and _tag_keys(values["tags"]) != _tag_keys(current.tags):
                 break
             changed = self._changes(current, values)

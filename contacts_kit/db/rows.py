@@ -83,6 +83,7 @@ class DriverRows:
         self.in_transaction = in_transaction
         self._compiled: dict[tuple[int, Executable], _Compiled] = {}
         self._lost: dict[int, float] = {}
+        self._watched: set[int] = set()
         """When each pool (by id) last lost a connection (`time.monotonic`)."""
 
     def _compile(self, engine: AsyncEngine, statement: Executable) -> _Compiled:
@@ -137,8 +138,10 @@ class DriverRows:
         lost connection: others (a server closed it while it rested, or it is from before a
         failure) are dropped, and another taken."""
         sync_engine = engine.sync_engine
-        if not event.contains(sync_engine, "connect", _note_birth):
-            event.listen(sync_engine, "connect", _note_birth)
+        if id(sync_engine) not in self._watched:  # once per engine, not once per read
+            if not event.contains(sync_engine, "connect", _note_birth):
+                event.listen(sync_engine, "connect", _note_birth)
+            self._watched.add(id(sync_engine))
         lost = self._lost.get(id(sync_engine.pool), 0.0)
         while True:
             pooled = await engine.raw_connection()

@@ -91,6 +91,25 @@ async def test_a_malformed_if_none_match_is_a_400_that_says_why(
         assert "If-None-Match" in answer.json()["detail"]
 
 
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+async def test_a_malformed_if_match_is_a_400_before_the_contact_is_looked_up(
+    client: httpx.AsyncClient, alice: dict[str, str], method: str
+) -> None:
+    contact = await create(client, alice)
+    body = {"first_name": "Ada", "email": "ada@example.com"} if method != "DELETE" else None
+    for contact_id in (contact["id"], 10**12):  # an existing contact, and none at all
+        answer = await client.request(
+            method,
+            f"{URL}/{contact_id}",
+            json=body,
+            headers={**alice, "If-Match": "42-1"},
+        )
+        assert answer.status_code == 400, answer.text
+        assert "If-Match" in answer.json()["detail"]
+    # Nothing changed: the contact reads as it was created.
+    assert (await client.get(f"{URL}/{contact['id']}", headers=alice)).json() == contact
+
+
 async def test_conditional_reads_in_a_host_app_under_its_own_prefix(
     database_url: str, tmp_path: Path
 ) -> None:

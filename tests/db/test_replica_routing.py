@@ -47,6 +47,12 @@ async def test_a_replica_serves_reads_once_the_writers_window_has_passed(
         assert len((await app.client.get(URL, headers=headers)).json()) == 1
         assert (await counter.settled())["replica"] == 1
         assert (await counter.settled())["primary"] == before["primary"]
+        # The changes feed and the tag list only read: the replica serves them too.
+        changes = await app.client.get(f"{URL}/changes", headers=headers)
+        assert len(changes.json()["changed"]) == 1
+        assert (await app.client.get("/api/tags", headers=headers)).status_code == 200
+        assert (await counter.settled())["replica"] > 1
+        assert (await counter.settled())["primary"] == before["primary"]
         ready = (await app.client.get("/readyz")).json()
         assert [node["state"] for node in ready["replicas"]] == ["ok"]
 

@@ -56,22 +56,26 @@ from contacts_kit.contact.text import tag_key
 from contacts_kit.db.base import Base
 
 
-def _upsert(session: AsyncSession, table: type[Base]) -> Any:
+def _insert(dialect: str) -> Any:
     """The dialect's INSERT, which has ON CONFLICT (PostgreSQL and SQLite alike)."""
-    on_postgres = session.get_bind().dialect.name == "postgresql"
-    return (postgresql if on_postgres else sqlite).insert(table)
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def _upsert(session: AsyncSession, table: type[Base]) -> Any:
+    """An INSERT into `table` with ON CONFLICT, in the session's dialect."""
+    return _insert(session.get_bind().dialect.name)(table)
 
 
 @functools.cache
 def _next_change(dialect: str) -> Executable:
     """The owner's counter, one up (or created at 1), and its new value."""
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        insert_(ChangeLog)
+    statement: Executable = (
+        _insert(dialect)(ChangeLog)
         .values(owner_id=bindparam("counter_owner", type_=String()), seq=1, horizon=0)
         .on_conflict_do_update(index_elements=["owner_id"], set_={"seq": ChangeLog.seq + 1})
         .returning(ChangeLog.seq)
     )
+    return statement
 
 
 @functools.cache
