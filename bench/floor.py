@@ -96,8 +96,9 @@ _NEXT_CHANGE = (
 _UPDATE_NOTES = (
     "UPDATE contacts_kit_contacts SET notes = $1, version = version + 1, updated_at = now(), "
     "change_seq = $2 WHERE id = $3 AND owner_id = $4 AND deleted_at IS NULL RETURNING id, "
-    "first_name, nullif(last_name, '') AS last_name, email, phone, birthday, notes, favorite, "
-    "tags, version, created_at, updated_at"
+    "first_name, nullif(last_name, '') AS last_name, email, phone, emails, phones, addresses, "
+    "urls, nickname, organization, job_title, birthday, anniversary, notes, favorite, tags, "
+    "photo_url, version, created_at, updated_at"
 )
 
 
@@ -108,9 +109,10 @@ def _json(content: Any, status_code: int = 200) -> Response:
 
 
 def _visible(row: Any) -> dict[str, Any]:
-    """A row as the API shows it: every column but the version."""
+    """A row as the API shows it: every column but the version and the card's own lines."""
     fields = dict(row)
     del fields["version"]
+    fields.pop("extra", None)
     return fields
 
 

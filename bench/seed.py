@@ -83,10 +83,42 @@ CONTACTS = text(
 )
 
 
-FOLD_SEARCH_TEXT = (
-    "UPDATE contacts_kit_contacts"
-    " SET search_text = lower(first_name || chr(31) || last_name || chr(31) || email)"
+# Full cards, as a phone's address book holds them: a second email, three phones, an
+# address, an organisation and a job title each, stored as the API stores them.
+FULL_CARDS = """
+    UPDATE contacts_kit_contacts SET
+        emails = json_build_array(
+            json_build_object('value', email, 'label', 'home'),
+            json_build_object('value', 'w' || id::text || '@work.example', 'label', 'work')),
+        phones = json_build_array(
+            json_build_object('value', phone, 'label', 'mobile'),
+            json_build_object('value', '+1312555' || lpad((id % 10000)::text, 4, '0'),
+                              'label', 'work'),
+            json_build_object('value', '+1415555' || lpad((id % 10000)::text, 4, '0'),
+                              'label', 'home')),
+        addresses = json_build_array(json_build_object(
+            'street', (id % 900)::text || ' Main Street', 'locality', 'Springfield',
+            'region', 'IL', 'postal_code', '62701', 'country', 'United States',
+            'label', 'home')),
+        organization = 'Company ' || (id % 500)::text,
+        job_title = 'Engineer'
+"""
+CLAIM_EMAILS = (
+    "INSERT INTO contacts_kit_contact_emails (owner_id, email, contact_id)"
+    " SELECT c.owner_id, e ->> 'value', c.id"
+    " FROM contacts_kit_contacts c, json_array_elements(c.emails) AS e"
 )
+# The application folds the search column (`contact.text.search_text`): for this ASCII data
+# that is lower(); a +1 number's digits are all search keeps of it.
+FOLD_SEARCH_TEXT = """
+    UPDATE contacts_kit_contacts SET search_text = lower(
+        first_name || chr(31) || last_name || chr(31)
+        || coalesce((SELECT string_agg(e ->> 'value', ' ') FROM json_array_elements(emails) e), '')
+        || chr(31) || concat_ws(' ',
+            (SELECT string_agg(replace(p ->> 'value', '+', ''), ' ')
+             FROM json_array_elements(phones) p),
+            organization, nickname))
+"""
 
 
 # Every contact its own change number, as writes one by one would leave them, and each
@@ -192,7 +224,8 @@ async def seed(
                 CONTACTS, {**params, "pattern": "small%", "per_user": per_user}
             )
             await connection.execute(CONTACTS, {**params, "pattern": "big%", "per_user": big})
-            # The application folds the search column; for this ASCII data that is lower().
+            await connection.execute(text(FULL_CARDS))
+            await connection.execute(text(CLAIM_EMAILS))
             await connection.execute(text(FOLD_SEARCH_TEXT))
             await connection.execute(text(NUMBER_CHANGES))
             await connection.execute(text(CHANGE_COUNTERS))

@@ -150,17 +150,12 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 async def _purge_trash(settings: Settings) -> tuple[int, int]:
-    from contacts_kit.contact.service import prune, purge
-    from contacts_kit.db.engine import make_engine, make_session_factory, transactional
+    from contacts_kit.kit import ContactsKit
 
-    engine = make_engine(settings)
-    try:
-        sessions = make_session_factory(transactional(engine))
-        now = datetime.now(UTC)
-        purged = await purge(sessions, now, settings.trash_retention)
-        return purged, await prune(sessions, now, settings.tombstone_retention)
-    finally:
-        await engine.dispose()
+    # A kit without accounts, as `erase-owner`'s: its storage removes the purged photos.
+    kit = ContactsKit(settings, owner=_nobody)
+    async with kit.lifespan():
+        return await kit.purge(datetime.now(UTC))
 
 
 def _purge(args: argparse.Namespace) -> int:

@@ -38,12 +38,13 @@ from contacts_kit.contact.deps import ContactDependencies, OwnerDependency
 from contacts_kit.contact.events import ContactEvents
 from contacts_kit.contact.owner import OwnerId, owner_key
 from contacts_kit.contact.pages import KeptAnswers, PageCache
+from contacts_kit.contact.photos import Photos
 from contacts_kit.contact.routers import (
     get_calendar_router,
     get_contacts_router,
     get_tags_router,
 )
-from contacts_kit.contact.service import Erasure, erase
+from contacts_kit.contact.service import Erasure, erase, prune, purge
 from contacts_kit.db.engine import (
     make_engine,
     make_session_factory,
@@ -149,6 +150,8 @@ class ContactsKit:
         override it with a session of its own: every error a kit route answers reaches it as
         an exception, so a session that commits only when the endpoint returns rolls back."""
         context = HookContext(settings, self.cache, self.mailer, self.storage)
+        self.photos = Photos(self.storage, settings.avatar_max_bytes)
+        """Contact photos, in the storage avatars use, within the avatars' size limit."""
         self.accounts: AccountDependencies | None = None
         """The accounts module's dependencies, or None when the host supplies the owner."""
         self.kept = self._kept_answers(settings)
@@ -174,6 +177,8 @@ class ContactsKit:
             limits=self.limits,
             kept=self.kept,
             events=ContactEvents(self.plugin_manager, context),
+            photos=self.photos,
+            media_dir=settings.media_dir if isinstance(self.storage, LocalStorage) else None,
             # Through a lambda, so a clock swapped on the kit later is seen too.
             clock=lambda: self.now(),
         )
@@ -257,7 +262,7 @@ class ContactsKit:
                 events=AccountEvents(self.plugin_manager, context),
                 clock=lambda: self.now(),
                 token_url=f"{settings.api_prefix}/auth/token",
-                erase_owned=_erase_account_book,
+                erase_owned=self._erase_account_book,
                 read_along=self._read_along(),
             ),
         )
@@ -380,14 +385,31 @@ class ContactsKit:
 
     async def erase_owner(self, owner_id: OwnerId) -> Erasure:
         """Remove an owner's whole address book: contacts (the trash too), tags, the changes
-        feed and the calendar secret, in one transaction; what went, per table. The owner
-        may start a new book later. `contacts-kit erase-owner` does the same."""
+        feed and the calendar secret, in one transaction, then its contacts' photo files;
+        what went, per table. The owner may start a new book later. `contacts-kit
+        erase-owner` does the same."""
         key = owner_key(owner_id)
         async with self.sessions.begin() as session:
             erasure = await erase(session, key)
+        await self.photos.remove(erasure.files)
         if self.kept is not None:
             await self.kept.forget(key)
         return erasure
+
+    async def _erase_account_book(self, session: AsyncSession, user_id: uuid.UUID) -> None:
+        """What goes with a deleted account besides its rows: its address book (the photos'
+        files once the deletion has committed)."""
+        erasure = await erase(session, owner_key(user_id))
+        self.photos.remove_after_commit(session, erasure.files)
+
+    async def purge(self, now: datetime | None = None) -> tuple[int, int]:
+        """Empty the trash of what has been there longer than `trash_retention` (the photos'
+        files too) and forget deletions older than `tombstone_retention`: (contacts
+        purged, deletions forgotten). `contacts-kit purge` runs it."""
+        now = now or self.now()
+        settings = self.settings
+        purged = await purge(self.sessions, now, settings.trash_retention, photos=self.photos)
+        return purged, await prune(self.sessions, now, settings.tombstone_retention)
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI | None = None) -> AsyncIterator[None]:
@@ -407,11 +429,6 @@ class ContactsKit:
                 await self.redis.aclose()
             if self._owns_engine:
                 await self.engine.dispose()
-
-
-async def _erase_account_book(session: AsyncSession, user_id: uuid.UUID) -> None:
-    """What goes with a deleted account besides its rows: its address book."""
-    await erase(session, owner_key(user_id))
 
 
 def cache_is_shared(cache: object) -> bool:

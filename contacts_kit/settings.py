@@ -438,7 +438,9 @@ class Settings(BaseSettings):
         10_000, ge=1, description="Most cards or rows an import takes (413)."
     )
     avatar_max_bytes: int = Field(
-        5 * 1024 * 1024, ge=1024, description="Largest avatar upload, in bytes (413)."
+        5 * 1024 * 1024,
+        ge=1024,
+        description="Largest avatar or contact photo upload, in bytes (413).",
     )
     cloudinary_url: SecretStr | None = Field(
         None,

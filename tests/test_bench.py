@@ -9,6 +9,7 @@ import re
 import secrets
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from bench.__main__ import floor_command, project_command, server_env, started, 
 from bench.scenarios import scenarios
 from bench.seed import CHANGES_BEHIND, TAG, seed
 from contacts_kit.auth.tokens import TokenCodec
+from contacts_kit.contact.repository import search_text_of
 from tests.server import free_port, temporary_database
 
 WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:8000/api/contacts
@@ -41,6 +43,41 @@ def test_wrk_reports_are_read() -> None:
     assert result.p99_ms == pytest.approx(10.31)
 
 
+async def _seeded_card(database_url: str, contact_id: int) -> tuple[dict[str, Any], int]:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from contacts_kit.settings import normalize_database_url
+
+    engine = create_async_engine(normalize_database_url(database_url))
+    try:
+        async with engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    text(
+                        "SELECT first_name, last_name, emails::text, phones::text, "
+                        "addresses::text, organization, nickname, search_text "
+                        "FROM contacts_kit_contacts WHERE id = :id"
+                    ),
+                    {"id": contact_id},
+                )
+            ).one()
+            claimed = (
+                await connection.execute(
+                    text("SELECT count(*) FROM contacts_kit_contact_emails WHERE contact_id = :id"),
+                    {"id": contact_id},
+                )
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+    names = ("first_name", "last_name", "emails", "phones", "addresses")
+    card: dict[str, Any] = dict(zip(names, row[:5], strict=True))
+    for key in ("emails", "phones", "addresses"):
+        card[key] = json.loads(card[key])
+    card |= {"organization": row[5], "nickname": row[6], "search_text": row[7]}
+    return card, int(claimed)
+
+
 def test_seeding_and_every_scenario_run_end_to_end(
     postgres_server_url: str | None, redis_server_url: str | None
 ) -> None:
@@ -54,6 +91,12 @@ def test_seeding_and_every_scenario_run_end_to_end(
     ) as database_url:
         seeded = asyncio.run(seed(database_url, users=5, per_user=10, big=300))
         assert seeded.contacts == 5 * 10 + 300
+        # The seed stores full cards as the API would: the search column as it folds it,
+        # every email claimed.
+        stored, claimed = asyncio.run(_seeded_card(database_url, seeded.sample_contact_big))
+        assert stored["search_text"] == search_text_of(stored)
+        assert [len(stored[k]) for k in ("emails", "phones", "addresses")] == [2, 3, 1]
+        assert claimed == 2
         secret = secrets.token_urlsafe(48)
         items = scenarios(seeded, TokenCodec(secret.encode(), lambda: datetime.now(UTC)))
         assert len(items) == 11
@@ -175,3 +218,20 @@ def test_the_transfer_bench_file_is_a_valid_address_book() -> None:
     contacts = [ContactCreate.model_validate(record.data) for record in records]
     assert len({contact.email for contact in contacts}) == 30
     assert contacts[3].tags == ["Imported", "Group3"]
+
+
+def test_the_full_card_bench_file_imports_every_field() -> None:
+    from bench.transfer import full_card_file
+    from contacts_kit.contact.imports import decode, read
+    from contacts_kit.contact.phones import normalize_phone
+    from contacts_kit.contact.schemas import ContactCreate
+
+    records = list(read(decode(full_card_file(20)), "vcard"))
+    contacts = [ContactCreate.model_validate(record.data) for record in records]
+    assert [len(c.phones) for c in contacts] == [3] * 20
+    assert [len(c.emails) for c in contacts] == [2] * 20
+    assert all(len(c.addresses) == 1 and c.organization for c in contacts)
+    assert not any(record.extra for record in records)  # nothing but fields
+    for contact in contacts:
+        for phone in contact.phones:
+            normalize_phone(phone.value, "US")  # raises for a number that is no number

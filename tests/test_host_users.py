@@ -346,3 +346,41 @@ def test_the_erase_owner_command_says_what_it_removed(
     printed = capsys.readouterr().out
     assert "contacts_kit_contacts: 2 row(s) deleted" in printed
     assert "contacts_kit_change_logs: 1 row(s) deleted" in printed
+
+
+async def test_full_cards_and_photos_work_for_host_users(host: Host) -> None:
+    ada, bob = host.users
+    card = ADA | {
+        "email": None,
+        "phone": None,
+        "emails": [{"value": "ada@example.com", "label": "home"}, {"value": "ada@work.example"}],
+        "phones": [{"value": "+380 50 123 45 67", "label": "mobile"}],
+        "organization": "Engines",
+        "anniversary": "2001-05-04",
+    }
+    del card["email"], card["phone"]
+    first = await _create(ada, card)
+    assert [e["value"] for e in first["emails"]] == ["ada@example.com", "ada@work.example"]
+    found = await ada.get(CONTACTS, params={"q": "050-123-4567"})
+    assert [c["id"] for c in found.json()] == [first["id"]]
+    taken = await ada.post(CONTACTS, json={"first_name": "B", "email": "ada@work.example"})
+    assert taken.status_code == 409
+    await _create(bob, {"first_name": "B", "email": "ada@work.example"})  # another book
+    from tests.users.images import png_bytes
+
+    photo = await ada.put(
+        f"{CONTACTS}/{first['id']}/photo", files={"file": ("a.png", png_bytes(), "image/png")}
+    )
+    assert photo.status_code == 200, photo.text
+    url = photo.json()["photo_url"]
+    assert url.startswith(f"http://testserver{CONTACTS}/photos/")
+    assert (await host.anonymous.get(url.removeprefix("http://testserver"))).status_code == 200
+    exported = (await ada.get(f"{CONTACTS}/export", params={"format": "vcard"})).text
+    assert "ANNIVERSARY:20010504" in exported
+    assert f"PHOTO:{url}" in exported.replace("\r\n ", "")  # unfolded
+    files = host.kit.settings.media_dir / "photos"
+    assert len(list(files.iterdir())) == 1
+    erased = await host.kit.erase_owner(host.ids[0])
+    assert erased.files
+    assert list(files.iterdir()) == []
+    assert erased.rows["contacts_kit_contact_emails"] == 2

@@ -115,6 +115,26 @@ def test_the_migrations_fold_search_text_as_the_package_does() -> None:
         assert latest.fold(written) == fold(written)
         assert latest.earlier_fold(written) == first.fold(written)
     assert latest.SEPARATOR == first.SEPARATOR == "\x1f"
+    cards = _migration("0018_full_cards")
+    for written in FOLDED:
+        assert cards.fold(written) == fold(written)
+    assert cards.SEPARATOR == "\x1f"
+
+
+def test_the_full_card_migration_finds_phone_digits_as_the_package_does() -> None:
+    from contacts_kit.contact.phones import phone_digits
+
+    cards = _migration("0018_full_cards")
+    for stored in (
+        "+380501234567",
+        "+442079460958",
+        "+12025550143;ext=12",
+        "+36123456789",
+        "+79161234567",
+        "+999",
+        "+",
+    ):
+        assert cards.phone_digits(stored) == phone_digits(stored)
 
 
 @contextmanager
@@ -166,7 +186,7 @@ def test_the_upgrade_folds_existing_contacts_again_and_the_downgrade_back(
 
     with _empty_database(dialect, tmp_path, postgres_server_url) as url:
         asyncio.run(_seed_at_0016(url))
-        upgrade(url)
+        upgrade(url, "0017_transliterated_search")
         assert asyncio.run(_search_text(url)) == "lukasz\x1forsted\x1fzolc@example.com"
         command.downgrade(alembic_config(url), "0016_stale_keys")
         assert asyncio.run(_search_text(url)) == "łukasz\x1førsted\x1fzolc@example.com"

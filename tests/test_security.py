@@ -50,9 +50,12 @@ async def test_user_b_reaches_none_of_user_as_contacts_through_any_route(
         for method, operation in operations.items():
             url = path.replace("{contact_id}", str(created["id"]))
             kwargs: dict[str, Any] = {"headers": bob}
-            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            content = operation.get("requestBody", {}).get("content", {})
+            body = content.get("application/json")
             if body:
                 kwargs["json"] = _sample(body["schema"], spec)
+            if "multipart/form-data" in content and "{contact_id}" in path:
+                kwargs["files"] = {"file": ("a.png", png_bytes(), "image/png")}  # a photo
             if "{contact_id}" in path:
                 response = await client.request(method.upper(), url, **kwargs)
                 assert response.status_code == 404, (method, path, response.text)

@@ -1,5 +1,5 @@
 """The birthday calendar feed: an iCalendar document (RFC 5545, built with icalendar) with
-one yearly all-day event per contact with a birthday. No SQL and no HTTP here."""
+one yearly all-day event per birthday and per anniversary. No SQL and no HTTP here."""
 
 from __future__ import annotations
 
@@ -25,13 +25,24 @@ def _name(record: ContactRecord) -> str:
     return f"{record.first_name} {record.last_name}" if record.last_name else record.first_name
 
 
-def birthday_uid(contact_id: int) -> str:
+def birthday_uid(contact_id: int, occasion: str = "birthday") -> str:
     """The event's UID: the same for a contact in every version of the feed."""
-    return f"birthday-{contact_id}@contacts-kit"
+    return f"{occasion}-{contact_id}@contacts-kit"
+
+
+def _event(record: ContactRecord, day: date, occasion: str) -> icalendar.Event:
+    event = icalendar.Event()
+    event.add("uid", birthday_uid(record.id, occasion))
+    event.add("dtstamp", record.updated_at)
+    event.add("dtstart", day)  # a date: an all-day event
+    event.add("rrule", _every_year(day))
+    event.add("summary", f"{_name(record)}'s {occasion}")
+    event.add("transp", "TRANSPARENT")  # a birthday does not make anyone busy
+    return event
 
 
 def birthday_calendar(records: Iterable[ContactRecord]) -> bytes:
-    """The feed of the `records` that have a birthday. Each event's DTSTAMP is its
+    """The feed of the `records`' birthdays and anniversaries. Each event's DTSTAMP is its
     contact's last change, so the document changes only when a contact does (its ETag
     holds between polls)."""
     calendar = icalendar.Calendar()
@@ -40,15 +51,9 @@ def birthday_calendar(records: Iterable[ContactRecord]) -> bytes:
     calendar.add("calscale", "GREGORIAN")
     calendar.add("x-wr-calname", "Birthdays")
     for record in records:
-        if record.birthday is None:
-            continue
-        event = icalendar.Event()
-        event.add("uid", birthday_uid(record.id))
-        event.add("dtstamp", record.updated_at)
-        event.add("dtstart", record.birthday)  # a date: an all-day event
-        event.add("rrule", _every_year(record.birthday))
-        event.add("summary", f"{_name(record)}'s birthday")
-        event.add("transp", "TRANSPARENT")  # a birthday does not make anyone busy
-        calendar.add_component(event)
+        if record.birthday is not None:
+            calendar.add_component(_event(record, record.birthday, "birthday"))
+        if record.anniversary is not None:
+            calendar.add_component(_event(record, record.anniversary, "anniversary"))
     document: bytes = calendar.to_ical()
     return document

@@ -4,6 +4,7 @@ accounts, through the composition root); nothing here knows about accounts."""
 
 # No `from __future__ import annotations`: FastAPI reads the annotations of the closures below
 # at run time, and they name local aliases.
+import pathlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from contacts_kit.contact.errors import CalendarNotFound
 from contacts_kit.contact.events import ContactEvents
 from contacts_kit.contact.owner import Owner, OwnerId
 from contacts_kit.contact.pages import KeptAnswer, KeptAnswers, OwnerPages
+from contacts_kit.contact.photos import Photos
 from contacts_kit.contact.queries import ContactQueries
 from contacts_kit.contact.repository import ChangeNumbers, ContactReads, ContactRepository
 from contacts_kit.contact.service import ContactService, calendar_reader
@@ -56,6 +58,8 @@ class ContactDependencies:
         kept: the owners' generations and the read answers this process keeps, or None.
         events: the `on_contact_*` hooks.
         clock: the current time.
+        photos: where contact photos are stored (None: the photo routes answer 503).
+        media_dir: the local storage's folder, when photos are files the kit serves.
     """
 
     def __init__(
@@ -72,6 +76,8 @@ class ContactDependencies:
         kept: KeptAnswers | None,
         events: ContactEvents,
         clock: Callable[[], datetime],
+        photos: Photos | None = None,
+        media_dir: pathlib.Path | None = None,
     ) -> None:
         self.plumbing = plumbing
         self.settings = plumbing.settings
@@ -83,6 +89,8 @@ class ContactDependencies:
         self.kept = kept
         self.events = events
         self.clock = clock
+        self.photos = photos
+        self.media_dir = media_dir
         self.timezone = ZoneInfo(self.settings.timezone)
         self.rows = rows_for(engine, pgbouncer=self.settings.database_pgbouncer)
         self.current_owner = _current_owner(owner, owner_id, read_with)
@@ -119,6 +127,7 @@ class ContactDependencies:
             ContactRepository(session, owner, changes),
             phone_region=self.settings.phone_default_region,
             clock=self.clock,
+            photos=self.photos,
         )
 
     def queries(self, engine: AsyncEngine, owner: str) -> ContactQueries:

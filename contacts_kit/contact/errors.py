@@ -119,3 +119,24 @@ class BatchAborted(Exception):
         super().__init__(f"operation {index}: {error.detail}")
         self.index = index
         self.error = error
+
+
+class UnsupportedPhoto(ContactsKitError):
+    """A contact photo that is not a PNG, JPEG, WebP or GIF image."""
+
+    code = ErrorCode.UNSUPPORTED_IMAGE
+    message = "The file is not a PNG, JPEG, WebP or GIF image."
+
+
+class PhotoTooLarge(ContactsKitError):
+    """A contact photo over the size limit."""
+
+    code = ErrorCode.FILE_TOO_LARGE
+    message = "The photo is larger than allowed."
+
+
+class PhotoNotStored(ContactsKitError):
+    """The storage backend (Cloudinary, disk) refused or failed to keep the photo."""
+
+    code = ErrorCode.STORAGE_FAILED
+    message = "The photo could not be stored; the previous one is kept. Try again later."

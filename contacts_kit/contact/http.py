@@ -166,7 +166,12 @@ async def upload(request: Request, limit: int) -> bytes:
     return raw
 
 
-EXPORTS = {"vcard": ("text/vcard", "contacts.vcf"), "csv": ("text/csv", "contacts.csv")}
+EXPORTS = {
+    "vcard": ("text/vcard", "contacts.vcf"),
+    "csv": ("text/csv", "contacts.csv"),
+    "google-csv": ("text/csv", "contacts-google.csv"),
+    "outlook-csv": ("text/csv", "contacts-outlook.csv"),
+}
 CONDITIONAL = success_headers(200, "ETag") | {
     304: {
         "description": "Not Modified: the copy named by `If-None-Match` is current.",

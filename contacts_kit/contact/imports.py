@@ -2,8 +2,9 @@
 Google Contacts, Outlook and contacts-kit's own export (with the csv module). No SQL and no
 HTTP here: text in, one `ParsedRecord` per card or row out, each with what it could not read.
 
-What a contact has no field for is not lost silently: the second and later emails and phones
-go to the notes ("Other emails: ...")."""
+Every email, phone, address and URL of a card becomes an entry of its list, with its label;
+what a contact has no field for (`X-...`, `IMPP`, `GEO`, `RELATED`, an inline photo, ...) is
+kept as the card's own content lines (`ParsedRecord.extra`), which the export writes back."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from typing import Any, Literal
 
 import vobject
 
-from contacts_kit.contact.cards import FAVORITE, TAG_SEPARATOR
+from contacts_kit.contact import sheets
+from contacts_kit.contact.cards import FAVORITE, TAG_SEPARATOR, split_line
 from contacts_kit.contact.errors import ImportTooLarge, ImportUnreadable
+from contacts_kit.contact.labels import label_of
 
 ImportFormat = Literal["vcard", "csv"]
 _BOM = "\ufeff"
@@ -33,6 +36,10 @@ class ParsedRecord:
     line: int
     data: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    """Content lines of the properties the contact has no field for, unfolded."""
+    photo_url: str | None = None
+    """A photo the card links to (`PHOTO` as a URI)."""
 
 
 # A multi-byte UTF-8 sequence: a file holding one is UTF-8, whatever else it holds.
@@ -96,7 +103,7 @@ def _merge_other(data: dict[str, Any], label: str, values: list[str]) -> None:
         data["notes"] = f"{data['notes']}\n{extra}" if data.get("notes") else extra
 
 
-def _birthday(text: str, data: dict[str, Any]) -> None:
+def _birthday(text: str, data: dict[str, Any], key: str = "birthday") -> None:
     """A vCard or CSV birthday: `1815-12-10`, `18151210`, `12/10/1815` (Outlook), with or
     without a time; `--1210` or `--12-10` without a year (Apple's 3.0 writes the year 1604
     with `X-APPLE-OMIT-YEAR`, which is how contacts-kit stores it too)."""
@@ -105,17 +112,17 @@ def _birthday(text: str, data: dict[str, Any]) -> None:
         return
     digits = value.replace("-", "")
     if value.startswith("--"):
-        data["birthday"] = value  # --MMDD or --MM-DD: the API takes both
+        data[key] = value  # --MMDD or --MM-DD: the API takes both
         return
     if re.fullmatch(r"\d{8}", digits):
-        data["birthday"] = f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
+        data[key] = f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
         return
     us = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", value)
     if us:
         month, day, year = (int(part) for part in us.groups())
-        data["birthday"] = date(year, month, day).isoformat() if _valid(year, month, day) else value
+        data[key] = date(year, month, day).isoformat() if _valid(year, month, day) else value
         return
-    data["birthday"] = value  # validation explains what is wrong with it
+    data[key] = value  # validation explains what is wrong with it
 
 
 def _valid(year: int, month: int, day: int) -> bool:
@@ -227,14 +234,12 @@ def _params(line: Any) -> set[str]:
     return found
 
 
-def _preferred(lines: list[Any]) -> tuple[str | None, list[str]]:
-    """The value of the preferred line (PREF, else the first) and the others'."""
-    values = [(str(line.value).strip(), "PREF" in _params(line)) for line in lines]
-    values = [(value, pref) for value, pref in values if value]
-    if not values:
-        return None, []
-    chosen = next((value for value, pref in values if pref), values[0][0])
-    return chosen, [value for value, _ in values if value != chosen]
+def _types(line: Any) -> list[str]:
+    """A property's TYPE values (`TYPE=work,fax`, `TYPE=work;TYPE=fax`, 2.1's bare `WORK`)."""
+    types = [str(name) for name in getattr(line, "singletonparams", [])]
+    for value in line.params.get("TYPE", []):
+        types += str(value).split(",")
+    return types
 
 
 def _text_value(value: Any) -> str:
@@ -243,12 +248,18 @@ def _text_value(value: Any) -> str:
     return str(value or "")
 
 
-def _name(card: Any, data: dict[str, Any]) -> None:
+def _name(card: Any, data: dict[str, Any]) -> bool:
+    """The first and last name; whether the card's N or FN holds more than them (a middle
+    name, a prefix, a full name written otherwise)."""
     given = family = ""
+    more = False
     if "n" in card.contents:
         name = card.contents["n"][0].value
         given = _text_value(getattr(name, "given", "")).strip()
         family = _text_value(getattr(name, "family", "")).strip()
+        more = any(
+            _text_value(getattr(name, part, "")) for part in ("additional", "prefix", "suffix")
+        )
     if not given and "fn" in card.contents:
         full = str(card.contents["fn"][0].value).strip()
         if family and full.endswith(family):
@@ -259,28 +270,178 @@ def _name(card: Any, data: dict[str, Any]) -> None:
         data["first_name"] = given
     if family:
         data["last_name"] = family
+    if "fn" in card.contents:
+        more = more or str(card.contents["fn"][0].value).strip() != f"{given} {family}".strip()
+    return more
 
 
 def _phone(value: str) -> str:
     return value.removeprefix("tel:").removeprefix("TEL:")
 
 
-def _card(record: ParsedRecord, card: Any) -> None:
+def _ordered(lines: list[Any]) -> list[Any]:
+    """Lines with a value, the preferred one (PREF) first, the others in card order."""
+    lines = [line for line in lines if _text_value(line.value).strip()]
+    preferred = [line for line in lines if "PREF" in _params(line)][:1]
+    return preferred + [line for line in lines if line not in preferred]
+
+
+def _address(line: Any, label: str | None) -> dict[str, str | None]:
+    value = line.value
+    street = "\n".join(
+        part
+        for part in (
+            _text_value(getattr(value, name, "")).strip() for name in ("box", "extended", "street")
+        )
+        if part
+    )
+    parts = {
+        "street": street,
+        "locality": _text_value(getattr(value, "city", "")).strip(),
+        "region": _text_value(getattr(value, "region", "")).strip(),
+        "postal_code": _text_value(getattr(value, "code", "")).strip(),
+        "country": _text_value(getattr(value, "country", "")).strip(),
+    }
+    return {name: part or None for name, part in parts.items()} | {"label": label}
+
+
+# Properties read into fields (or regenerated on export): never kept as extra lines.
+_FIELDS = frozenset(
+    {
+        "VERSION",
+        "PRODID",
+        "REV",
+        "N",
+        "FN",
+        "EMAIL",
+        "TEL",
+        "ADR",
+        "URL",
+        "ORG",
+        "NICKNAME",
+        "TITLE",
+        "BDAY",
+        "ANNIVERSARY",
+        "X-ANNIVERSARY",
+        "X-MS-ANNIVERSARY",
+        "NOTE",
+        "CATEGORIES",
+        FAVORITE,
+        "BEGIN",
+        "END",
+    }
+)
+_LISTED = ("EMAIL", "TEL", "ADR", "URL")
+_URI = re.compile(r"^https?://", re.IGNORECASE)
+_MAX_PHOTO_URL = 1024  # the column's size: a longer link is kept as an extra line
+
+
+def _unfolded(block: str) -> list[str]:
+    """The content lines of a card, unfolded (RFC 6350, 3.2)."""
+    lines: list[str] = []
+    for line in block.split("\r\n"):
+        if line[:1] in (" ", "\t") and lines:
+            lines[-1] += line[1:]
+        elif line.strip():
+            lines.append(line)
+    return lines
+
+
+def _labels(card: Any) -> dict[str, str]:
+    """Apple's `X-ABLabel` of each group."""
+    return {
+        str(line.group).lower(): str(line.value)
+        for line in card.getChildren()
+        if line.name.upper() == "X-ABLABEL" and line.group
+    }
+
+
+def _lists(card: Any, data: dict[str, Any]) -> set[str]:
+    """The emails, phones, addresses and URLs, each with its label; the groups they used."""
+    labels = _labels(card)
+    used: set[str] = set()
+    for name, key in (
+        ("email", "emails"),
+        ("tel", "phones"),
+        ("adr", "addresses"),
+        ("url", "urls"),
+    ):
+        entries = []
+        for line in _ordered(card.contents.get(name, [])):
+            group = str(line.group).lower() if line.group else ""
+            used.add(group)
+            label = label_of(_types(line), labels.get(group))
+            if name == "adr":
+                entries.append(_address(line, label))
+                continue
+            value = str(line.value).strip()
+            entries.append({"value": _phone(value) if name == "tel" else value, "label": label})
+        if entries:
+            data[key] = entries
+    return used
+
+
+def _anniversary(card: Any, data: dict[str, Any]) -> set[str]:
+    """ANNIVERSARY (4.0), X-ANNIVERSARY (Evolution, Thunderbird), X-MS-ANNIVERSARY (Outlook)
+    or Apple's X-ABDATE labelled as one; the group of Apple's, when it was read."""
+    for name in ("anniversary", "x-anniversary", "x-ms-anniversary"):
+        if name in card.contents:
+            _birthday(str(card.contents[name][0].value), data, "anniversary")
+            return set()
+    labels = _labels(card)
+    for line in card.contents.get("x-abdate", []):
+        group = str(line.group).lower() if line.group else ""
+        if label_of([], labels.get(group)) == "anniversary":
+            _birthday(str(line.value), data, "anniversary")
+            return {group}
+    return set()
+
+
+def _extra(
+    record: ParsedRecord, block: str, used: set[str], more_name: bool, organization: bool
+) -> None:
+    """Keep the lines of what the contact has no field for: unknown properties, a second
+    nickname or title, an inline photo, the N/FN/ORG that held more than the fields do."""
+    seen: set[str] = set()
+    for line in _unfolded(block):
+        group, name, params, value = split_line(line)
+        repeated = name in seen
+        seen.add(name)
+        linked = (
+            name == "PHOTO" and _URI.match(value) and "ENCODING" not in params.upper()
+        ) and len(value) <= _MAX_PHOTO_URL
+        if linked and record.photo_url is None:
+            record.photo_url = value
+            continue
+        labelled = name in ("X-ABLABEL", "X-ABDATE") and group.lower() in used
+        more = (name in ("N", "FN") and more_name) or (
+            name == "ORG" and organization and len([p for p in value.split(";") if p]) > 1
+        )
+        if more or (repeated and name in _SINGLE) or (name not in _FIELDS and not labelled):
+            record.extra.append(line)
+
+
+_SINGLE = ("NICKNAME", "TITLE", "BDAY", "NOTE", "ANNIVERSARY", "X-ANNIVERSARY", "ORG")
+"""Fields of one value: a second line of them is kept as extra."""
+
+
+def _card(record: ParsedRecord, card: Any, block: str) -> None:
     data = record.data
     contents = card.contents
-    _name(card, data)
-    email, other_emails = _preferred(contents.get("email", []))
-    phone, other_phones = _preferred(contents.get("tel", []))
-    if email:
-        data["email"] = email
-    if phone:
-        data["phone"] = _phone(phone)
+    more_name = _name(card, data)
+    used = _lists(card, data) | _anniversary(card, data)
+    for name, key in (("nickname", "nickname"), ("title", "job_title")):
+        if name in contents and _text_value(contents[name][0].value).strip():
+            data[key] = _text_value(contents[name][0].value).strip()
+    if "org" in contents:
+        units = contents["org"][0].value
+        units = units if isinstance(units, list) else [units]
+        if units and str(units[0]).strip():
+            data["organization"] = str(units[0]).strip()
     if "note" in contents:
-        notes = "\n".join(str(line.value) for line in contents["note"] if line.value)
+        notes = str(contents["note"][0].value)
         if notes:
             data["notes"] = notes
-    _merge_other(data, "Other emails", other_emails)
-    _merge_other(data, "Other phones", [_phone(value) for value in other_phones])
     if "bday" in contents:
         _birthday(str(contents["bday"][0].value), data)
     tags: list[str] = []
@@ -292,6 +453,7 @@ def _card(record: ParsedRecord, card: Any) -> None:
     favorite = contents.get(FAVORITE.lower())
     if favorite and str(favorite[0].value).strip().upper() == "TRUE":
         data["favorite"] = True
+    _extra(record, block, used - {""}, more_name, "organization" in data)
 
 
 def read_vcards(text: str) -> Iterator[ParsedRecord]:
@@ -304,8 +466,9 @@ def read_vcards(text: str) -> Iterator[ParsedRecord]:
             yield record
             continue
         try:
-            card = vobject.readOne(_readable(block), ignoreUnreadable=False)
-            _card(record, card)
+            readable = _readable(block)
+            card = vobject.readOne(readable, ignoreUnreadable=False)
+            _card(record, card, readable)
         except Exception as exc:  # vobject raises anything from a malformed card
             record.errors.append(f"unreadable vCard: {str(exc).strip() or type(exc).__name__}")
         yield record
@@ -362,10 +525,29 @@ def _tags(text: str) -> list[str]:
     return list(dict.fromkeys(tag for tag in tags if tag and not tag.startswith("* ")))
 
 
+def _sheet_rows(reader: Any, header: list[str], flavour: sheets.Flavour) -> Iterator[ParsedRecord]:
+    """The rows of Google's or Outlook's CSV (`contact.sheets`)."""
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        record = ParsedRecord(reader.line_num)
+        sheet = sheets.read_row(flavour, header, row, _cell)
+        record.data, record.extra = sheet.data, sheet.extra
+        for key in ("birthday", "anniversary"):
+            if key in record.data:
+                _birthday(record.data.pop(key), record.data, key)
+        yield record
+
+
 def read_csv(text: str) -> Iterator[ParsedRecord]:
-    """Every row of a CSV file after its header, in order (`line` is the row's line)."""
+    """Every row of a CSV file after its header, in order (`line` is the row's line):
+    Google's and Outlook's columns (`contact.sheets`), or contacts-kit's own export's."""
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, [])
+    if sheets.is_google(header) or sheets.is_outlook(header):
+        flavour: sheets.Flavour = "google" if sheets.is_google(header) else "outlook"
+        yield from _sheet_rows(reader, header, flavour)
+        return
     columns = _columns(header)
     lowered = [name.strip().lower() for name in header]
     extra_emails = [i for i, name in enumerate(lowered) if _OTHER_EMAILS.match(name)]

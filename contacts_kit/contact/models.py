@@ -32,12 +32,16 @@ OWNER_KEY = String(MAX_OWNER_KEY)
 
 
 class Contact(Base):
-    """One entry of a user's address book. `email` is stored lower-cased.
+    """One entry of a user's address book: a full card. Emails are stored lower-cased.
 
-    A contact has a first name and an email or a phone (or both); the last name, the birthday
-    and the notes are optional. A missing last name is stored as `''`, so that contacts sort
-    the same on every database (NULLs do not) and the name index serves every order; the API
-    shows it as `null`. A missing email, phone or birthday is NULL.
+    A contact has a first name and an email or a phone (or both); everything else is
+    optional. A missing last name is stored as `''`, so that contacts sort the same on every
+    database (NULLs do not) and the name index serves every order; the API shows it as
+    `null`. A missing email, phone, birthday or anniversary is NULL.
+
+    `emails`, `phones`, `addresses` and `urls` are lists of labelled entries (JSON);
+    `email` and `phone` repeat the value of the first entry of their list (the primary), so
+    that the seed's API, its unique index and its lookups keep working on one column.
     """
 
     __tablename__ = "contacts_kit_contacts"
@@ -69,6 +73,15 @@ class Contact(Base):
             "first_name",
             "id",
         ),
+        # Anniversaries, as birthdays (`?kind=anniversary`).
+        Index(
+            "ix_contacts_kit_contacts_owner_anniversary_name",
+            "owner_id",
+            "anniversary_key",
+            "last_name",
+            "first_name",
+            "id",
+        ),
         # The changes feed: one owner's contacts in write order.
         Index("ix_contacts_kit_contacts_owner_changes", "owner_id", "change_seq", "id"),
         # SQLite would otherwise hand a deleted contact's id to the next one.
@@ -91,9 +104,34 @@ class Contact(Base):
     # `contacts_kit_contact_tags` by every write, so a read needs no join. Filters use the
     # link table.
     tags: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
-    # The folded first name, last name and email (`contact.text.search_text`), written with
-    # every change of them; served by a trigram GIN index on (owner_id, search_text) on
-    # PostgreSQL.
+    # Every entry of the lists, in order; the first is the primary (`email`, `phone`).
+    emails: Mapped[list[dict[str, str | None]]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
+    phones: Mapped[list[dict[str, str | None]]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
+    addresses: Mapped[list[dict[str, str | None]]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
+    urls: Mapped[list[dict[str, str | None]]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
+    nickname: Mapped[str | None] = mapped_column(String(100), default=None)
+    organization: Mapped[str | None] = mapped_column(String(200), default=None)
+    job_title: Mapped[str | None] = mapped_column(String(200), default=None)
+    anniversary: Mapped[date | None] = mapped_column(Date, default=None)
+    # As `birthday_key`, for the anniversary.
+    anniversary_key: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+    photo_url: Mapped[str | None] = mapped_column(String(1024), default=None)
+    # Where the storage keeps the photo: replacing it or purging the contact removes the file.
+    photo_key: Mapped[str | None] = mapped_column(String(300), default=None)
+    # The vCard properties the card has no field for (`X-...`, `IMPP`, `GEO`, `RELATED`,
+    # ...), each an unfolded content line as the imported card had it: written back on export.
+    extra: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # The folded names, every email, the phones' digits, the organisation and the nickname
+    # (`contact.text.search_text`), written with every change of them; served by a trigram
+    # GIN index on (owner_id, search_text) on PostgreSQL.
     search_text: Mapped[str] = mapped_column(Text, server_default="")
     # Bumped on every change; with the id, the ETag of the contact.
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -105,6 +143,21 @@ class Contact(Base):
     # reads the contacts written after a client's token in this order. 0 for contacts last
     # written before the feed existed.
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class ContactEmail(Base):
+    """An email address of a live contact: one row per entry of its `emails`, so that an
+    address belongs to at most one live contact of an owner, whichever entry it is. A
+    contact's rows go when it goes to the trash and come back when it is restored."""
+
+    __tablename__ = "contacts_kit_contact_emails"
+    __table_args__ = (PrimaryKeyConstraint("owner_id", "email"),)
+
+    owner_id: Mapped[str] = mapped_column(OWNER_KEY)
+    email: Mapped[str] = mapped_column(String(320))
+    contact_id: Mapped[int] = mapped_column(
+        _ID, ForeignKey("contacts_kit_contacts.id", ondelete="CASCADE"), index=True
+    )
 
 
 class Tag(Base):

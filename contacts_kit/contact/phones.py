@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 
 
 class InvalidPhoneNumber(ValueError):
@@ -31,3 +32,21 @@ def normalize_phone(raw: str, default_region: str) -> str:
     # libphonenumber keeps an extension's digits as typed (Arabic-Indic, full-width, ...);
     # RFC 3966 and every dialler want ASCII ones.
     return f"{e164};ext={phonenumbers.normalize_digits_only(number.extension)}"
+
+
+def phone_digits(stored: str) -> list[str]:
+    """What search matches of a stored number: its international digits (`380501234567`)
+    and, when they are not already in them, its national ones with the trunk prefix
+    (`02079460958` for `+442079460958`), so that a query in either notation finds it. Read
+    from libphonenumber's metadata, without parsing the number again (writes of many phones
+    call it for each)."""
+    e164, _, _ = stored.partition(";")
+    international = e164.lstrip("+")
+    for size in (1, 2, 3):
+        code = international[:size]
+        regions = COUNTRY_CODE_TO_REGION_CODE.get(int(code)) if code.isdigit() else None
+        if regions:
+            meta = PhoneMetadata.metadata_for_region_or_calling_code(int(code), regions[0])
+            national = ((meta.national_prefix if meta else None) or "") + international[size:]
+            return [international] if national in international else [international, national]
+    return [international]

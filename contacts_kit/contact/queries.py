@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from contacts_kit.contact.birthdays import birthday_window, next_birthday
 from contacts_kit.contact.calendar import birthday_calendar
-from contacts_kit.contact.cards import VCardVersion, csv_header, csv_row, vcard
+from contacts_kit.contact.cards import VCardVersion, csv_header, csv_row, sheet_text, vcard
 from contacts_kit.contact.errors import ContactNotFound, SyncTokenExpired
-from contacts_kit.contact.repository import ContactFilters, ContactReads
+from contacts_kit.contact.repository import ContactFilters, ContactReads, Occasion
 from contacts_kit.contact.schemas import (
     BirthdayRecord,
     ChangesPage,
@@ -21,6 +22,7 @@ from contacts_kit.contact.schemas import (
     TrashedRecord,
 )
 from contacts_kit.contact.service import END_OF_CHANGE, ExportFormat, read_sync_token, sync_token
+from contacts_kit.contact.sheets import Layout
 
 
 class ContactQueries:
@@ -86,10 +88,26 @@ class ContactQueries:
         return await self.contacts.trash(limit, offset)
 
     async def export(self, kind: ExportFormat, version: VCardVersion) -> AsyncIterator[bytes]:
-        """The whole book (the trash aside) as vCards or CSV, in chunks, read as it is sent."""
+        """The whole book (the trash aside) as vCards or CSV, in chunks, read as it is sent.
+        Google's and Outlook's CSV read the book twice from one snapshot: their columns
+        depend on every contact (how many numbered ones, which kept ones)."""
+        if kind in ("google-csv", "outlook-csv"):
+            layout = Layout("google" if kind == "google-csv" else "outlook")
+            header: list[str] = []
+            async for number, records in self.contacts.stream_live(passes=2):
+                if number == 0:
+                    layout.learn(records)
+                    continue
+                if not header:
+                    header = layout.header()
+                    yield sheet_text([header]).encode()
+                yield sheet_text([header, *layout.rows(records, header)], header=False).encode()
+            if not header:
+                yield sheet_text([layout.header()]).encode()
+            return
         if kind == "csv":
             yield csv_header().encode()
-        async for records in self.contacts.stream_live():
+        async for _, records in self.contacts.stream_live():
             if kind == "csv":
                 yield "".join(csv_row(record) for record in records).encode()
             else:
@@ -99,13 +117,25 @@ class ContactQueries:
         """The birthday feed: an iCalendar document of the contacts with a birthday."""
         return birthday_calendar(await self.contacts.with_birthdays())
 
-    async def upcoming_birthdays(self, days: int, limit: int, offset: int) -> list[BirthdayRecord]:
-        """Contacts whose next birthday is within `days` days from today, soonest first."""
+    async def upcoming_birthdays(
+        self, days: int, limit: int, offset: int, kind: Occasion | Literal["all"] = "birthday"
+    ) -> list[BirthdayRecord]:
+        """Contacts whose next birthday (or anniversary, or either: `kind`) is within `days`
+        days from today, soonest first. With `all`, a contact with both in the window is
+        listed once for each."""
         today = self.today()
         window = birthday_window(today, days)
-        rows = await self.contacts.upcoming_birthdays(window, limit, offset)
-        return [
-            BirthdayRecord.of(row, next_birthday(row.birthday, today))
-            for row in rows
-            if row.birthday is not None  # always: the window's SQL has no other rows
-        ]
+        found: list[BirthdayRecord] = []
+        occasions: tuple[Occasion, ...] = ("birthday", "anniversary") if kind == "all" else (kind,)
+        # Both kinds: each kind's first offset + limit, merged, then the page cut from them.
+        first, size = (0, offset + limit) if kind == "all" else (offset, limit)
+        for occasion in occasions:
+            rows = await self.contacts.upcoming_birthdays(window, size, first, occasion)
+            for row in rows:
+                day = row.birthday if occasion == "birthday" else row.anniversary
+                if day is not None:  # always: the window's SQL has no other rows
+                    found.append(BirthdayRecord.of(row, next_birthday(day, today), occasion))
+        if kind != "all":
+            return found
+        found.sort(key=lambda r: (r.next_date, r.last_name or "", r.first_name, r.id, r.occasion))
+        return found[offset : offset + limit]

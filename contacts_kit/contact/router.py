@@ -6,9 +6,10 @@ kit that serves the route (`contact.routers` wires them); the rest are FastAPI p
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
 import asyncio
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from fastapi import BackgroundTasks, Query, Request, Response
+from fastapi import BackgroundTasks, File, Query, Request, Response
 from fastapi import status as http_status
 from fastapi.responses import StreamingResponse
 
@@ -59,6 +60,7 @@ from contacts_kit.contact.schemas import (
     ContactRead,
     ContactUpdate,
     ImportReport,
+    PhotoUpload,
     TagRead,
     TagWrite,
 )
@@ -135,13 +137,19 @@ async def upcoming_birthdays(
     ] = 7,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 100,
     offset: Offset = 0,
+    kind: Annotated[
+        Literal["birthday", "anniversary", "all"],
+        Query(description="Birthdays, anniversaries, or both (one entry per celebration)."),
+    ] = "birthday",
 ) -> Response:
-    """Contacts whose next birthday falls from today through today + `days`, soonest
-    first. 29 February is celebrated on 28 February in non-leap years."""
+    """Contacts whose next birthday (or anniversary, `kind`) falls from today through
+    today + `days`, soonest first. 29 February is celebrated on 28 February in non-leap
+    years."""
     today = contacts.today()
 
     async def page() -> Page:
-        body = BIRTHDAYS_JSON.dump_json(await contacts.upcoming_birthdays(days, limit, offset))
+        found = await contacts.upcoming_birthdays(days, limit, offset, kind)
+        body = BIRTHDAYS_JSON.dump_json(found)
         return Page(body, listing_etag(body))
 
     # The window moves at midnight: what is kept is kept for the day.
@@ -183,7 +191,13 @@ async def changes(
 
 async def export(
     contacts: ContactQueries,
-    format: Annotated[ExportFormat, Query(description="`vcard` (a .vcf file) or `csv`.")] = "vcard",
+    format: Annotated[
+        ExportFormat,
+        Query(
+            description="`vcard` (a .vcf file), `csv` (contacts-kit's columns), or "
+            "`google-csv` / `outlook-csv` (the columns Google Contacts and Outlook import)."
+        ),
+    ] = "vcard",
     version: Annotated[
         VCardVersion,
         Query(description="The vCard version: `4.0` (RFC 6350), or `3.0` for older apps."),
@@ -191,8 +205,8 @@ async def export(
 ) -> StreamingResponse:
     """Your whole address book as a file, streamed as it is read: every field, tags as
     `CATEGORIES` (CSV: a `Tags` column, ` ::: ` between them), favourites as
-    `X-CONTACTS-KIT-FAVORITE`. A CSV cell that a spreadsheet would run as a formula
-    starts with `'`."""
+    `X-CONTACTS-KIT-FAVORITE`, and the properties an imported card had that no field holds.
+    A CSV cell that a spreadsheet would run as a formula starts with `'`."""
     media, name = EXPORTS[format]
     return StreamingResponse(
         contacts.export(format, version),
@@ -300,6 +314,51 @@ async def delete_contact(
     await contacts.delete(contact_id, if_match, permanent=permanent)
     background.add_task(module.events.contact_deleted, contact_id, owner.id, permanent=permanent)
     return Response(status_code=http_status.HTTP_204_NO_CONTENT)
+
+
+PHOTO = "/{contact_id}/photo"
+PHOTO_FILES = "/photos"
+"""Where the contacts router serves photos kept on the local disk (the storage's `photos/`
+folder)."""
+
+
+async def upload_photo(
+    contact_id: ContactId,
+    body: Annotated[PhotoUpload, File()],
+    contacts: ContactService,
+    owner: Owner,
+    module: ContactDependencies,
+    request: Request,
+    background: BackgroundTasks,
+    if_match: IfMatch = None,
+) -> Response:
+    """Set the contact's photo (multipart `file`). The bytes decide the type, not the
+    declared content type; the image is re-encoded from its pixels, so no EXIF or other
+    metadata is kept. The previous photo's file is deleted."""
+    data = await body.file.read(module.settings.avatar_max_bytes + 1)
+
+    def url_of(stored: str) -> str:
+        if urlsplit(stored).scheme:
+            return stored
+        # A file the contacts router serves: on the public host, where that is mounted.
+        return f"{module.settings.public_url}{mount_path(request, PHOTO)}/{stored}"
+
+    record = await contacts.replace_photo(contact_id, data, url_of, if_match)
+    return announced(record, module.events.contact_updated, owner, background)
+
+
+async def delete_photo(
+    contact_id: ContactId,
+    contacts: ContactService,
+    owner: Owner,
+    module: ContactDependencies,
+    background: BackgroundTasks,
+    if_match: IfMatch = None,
+) -> Response:
+    """Remove the contact's photo (an imported card's inline one too); its file is
+    deleted."""
+    record = await contacts.delete_photo(contact_id, if_match)
+    return announced(record, module.events.contact_updated, owner, background)
 
 
 async def restore_contact(

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 from fastapi import status as http_status
 from fastapi.responses import StreamingResponse
+from fastapi.staticfiles import StaticFiles
 
 from contacts_kit.contact import router as endpoints
 from contacts_kit.contact.deps import ContactDependencies
@@ -21,11 +22,14 @@ from contacts_kit.contact.errors import (
     ImportUnreadable,
     InvalidSyncToken,
     MalformedEntityTags,
+    PhotoNotStored,
+    PhotoTooLarge,
     PreconditionFailed,
     SyncTokenExpired,
     TagExists,
     TagNotFound,
     TooManyTags,
+    UnsupportedPhoto,
 )
 from contacts_kit.contact.http import (
     ATOMIC_FAILURES,
@@ -35,6 +39,7 @@ from contacts_kit.contact.http import (
     METHODS,
     answer_405,
 )
+from contacts_kit.contact.photos import PHOTOS
 from contacts_kit.contact.schemas import (
     BatchResults,
     CalendarFeed,
@@ -236,6 +241,56 @@ def _add_changes_of_one(router: APIRouter, deps: ContactDependencies) -> None:
             | success_headers(200, "ETag"),
         )
     _add_trash_and_batch(router, deps, writes)
+    _add_photo(router, deps, writes)
+
+
+def _add_photo(router: APIRouter, deps: ContactDependencies, writes: dict[str, Any]) -> None:
+    """A contact's photo set and removed; the local storage's files served."""
+    errors: tuple[type[ContactsKitError], ...] = (
+        DatabaseUnavailable,
+        *_errors(deps),
+        ContactNotFound,
+        PreconditionFailed,
+    )
+    router.add_api_route(
+        endpoints.PHOTO,
+        wired(endpoints.upload_photo, **writes),
+        methods=["PUT"],
+        name="contacts:set_photo",
+        summary="Set a contact's photo",
+        dependencies=[Depends(deps.limit_contacts)],
+        response_model=ContactRead,
+        responses=error_responses(
+            *errors,
+            MalformedEntityTags,
+            PhotoTooLarge,
+            UnsupportedPhoto,
+            PhotoNotStored,
+            RateLimited,
+            *BODY_ERRORS,
+        )
+        | success_headers(200, "ETag"),
+        # The photo's own limit, with room for the multipart framing around the image.
+        route_class_override=deps.plumbing.upload_route_class(deps.settings.avatar_max_bytes),
+    )
+    router.add_api_route(
+        endpoints.PHOTO,
+        wired(endpoints.delete_photo, **writes),
+        methods=["DELETE"],
+        name="contacts:remove_photo",
+        summary="Remove a contact's photo",
+        dependencies=[Depends(deps.limit_contacts)],
+        response_model=ContactRead,
+        responses=error_responses(*errors, MalformedEntityTags, RateLimited)
+        | success_headers(200, "ETag"),
+    )
+    if deps.media_dir is not None:
+        folder = deps.media_dir / PHOTOS
+        folder.mkdir(parents=True, exist_ok=True)
+        router.mount(endpoints.PHOTO_FILES, StaticFiles(directory=folder), name=_PHOTO_FILES)
+
+
+_PHOTO_FILES = "contacts_kit:contact-photos"
 
 
 def _add_trash_and_batch(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
+from fastapi import UploadFile
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -22,6 +23,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from typing_extensions import TypedDict
 
 from contacts_kit.fields import Normal, Printable, Visible, entity_tags, normal_email, not_null
 
@@ -64,7 +66,7 @@ _BIRTHDAY_FORMS = "a date written YYYY-MM-DD, or --MM-DD without the year"
 
 def _iso_text(value: object) -> object:
     # Lax pydantic would read 0 as 1970-01-01 (a Unix timestamp) and a midnight datetime as
-    # its date: only a date written YYYY-MM-DD (or --MM-DD) is a birthday.
+    # its date: only a date written YYYY-MM-DD (or --MM-DD) is a birthday (or anniversary).
     if isinstance(value, datetime) or not isinstance(value, str | date):
         raise ValueError(f"a birthday is {_BIRTHDAY_FORMS}")
     if isinstance(value, str):
@@ -103,7 +105,166 @@ BirthdayShown = Annotated[
         mode="serialization",
     ),
 ]
+Anniversary = Annotated[
+    date,
+    BeforeValidator(_iso_text),
+    Field(description="`YYYY-MM-DD`, or `--MM-DD` without the year (a wedding, a first day)."),
+]
 Notes = Annotated[str, StringConstraints(max_length=2000), Printable, Normal]
+MAX_ENTRIES = 20
+"""Emails, phones, addresses and URLs a contact may have, each."""
+Label = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
+    Printable,
+    Visible,
+    Normal,
+    Field(description="`home`, `work`, `mobile`, `other`, or any text (at most 50 characters)."),
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable, Normal
+]
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+
+
+def _url(value: str) -> str:
+    if not _URL.match(value):
+        raise ValueError("a URL with its scheme (`https://example.com`), without spaces")
+    return value
+
+
+Url = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=2048),
+    Printable,
+    AfterValidator(_url),
+]
+
+
+class EmailEntry(BaseModel):
+    """One email of a contact, with what it is for."""
+
+    __qualname__ = "ContactsKitEmailEntry"  # its OpenAPI name: never a host's
+    model_config = ConfigDict(extra="forbid")
+
+    value: ContactEmail
+    label: Label | None = None
+
+
+class PhoneEntry(BaseModel):
+    """One phone number of a contact, with what it is for."""
+
+    __qualname__ = "ContactsKitPhoneEntry"  # its OpenAPI name: never a host's
+    model_config = ConfigDict(extra="forbid")
+
+    value: Phone
+    label: Label | None = None
+
+
+class UrlEntry(BaseModel):
+    """One web address of a contact, with what it is for."""
+
+    __qualname__ = "ContactsKitUrlEntry"  # its OpenAPI name: never a host's
+    model_config = ConfigDict(extra="forbid")
+
+    value: Url
+    label: Label | None = None
+
+
+ADDRESS_PARTS = ("street", "locality", "region", "postal_code", "country")
+
+
+class AddressEntry(BaseModel):
+    """One postal address of a contact (any part may be left out, not all of them)."""
+
+    __qualname__ = "ContactsKitAddressEntry"  # its OpenAPI name: never a host's
+    model_config = ConfigDict(extra="forbid")
+
+    street: ShortText | None = Field(
+        None, description="Street and number, lines joined by a newline."
+    )
+    locality: ShortText | None = Field(None, description="The city or town.")
+    region: ShortText | None = Field(None, description="State, province or county.")
+    postal_code: (
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30), Printable
+        ]
+        | None
+    ) = None
+    country: ShortText | None = None
+    label: Label | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> AddressEntry:
+        if all(getattr(self, part) is None for part in ADDRESS_PARTS):
+            raise ValueError(f"an address needs at least one of {', '.join(ADDRESS_PARTS)}")
+        return self
+
+
+Emails = Annotated[
+    list[EmailEntry],
+    Field(
+        max_length=MAX_ENTRIES,
+        description="Every email of the contact (at most 20); the first is the primary, "
+        "which `email` shows.",
+    ),
+]
+Phones = Annotated[
+    list[PhoneEntry],
+    Field(
+        max_length=MAX_ENTRIES,
+        description="Every phone number (at most 20); the first is the primary, which "
+        "`phone` shows.",
+    ),
+]
+Addresses = Annotated[list[AddressEntry], Field(max_length=MAX_ENTRIES, description="At most 20.")]
+Urls = Annotated[list[UrlEntry], Field(max_length=MAX_ENTRIES, description="At most 20.")]
+
+
+class ContactsKitLabelled(TypedDict):
+    """An email, phone or URL as stored and shown: `{"value", "label"}` (named for the
+    OpenAPI document: never a host's)."""
+
+    value: str
+    label: str | None
+
+
+class ContactsKitAddress(TypedDict):
+    """An address as stored and shown (named for the OpenAPI document: never a host's)."""
+
+    street: str | None
+    locality: str | None
+    region: str | None
+    postal_code: str | None
+    country: str | None
+    label: str | None
+
+
+Labelled = ContactsKitLabelled
+Address = ContactsKitAddress
+CARD_LISTS = ("emails", "phones", "addresses", "urls")
+_PRIMARY = {"email": "emails", "phone": "phones"}
+
+
+def _both_sent(fields_set: set[str]) -> None:
+    """A 422 that says which to use when a body sends a primary and its list."""
+    for single, many in _PRIMARY.items():
+        if {single, many} <= fields_set:
+            raise ValueError(
+                f"send `{many}` (every entry; the first is the primary) or `{single}` (the "
+                f"primary alone), not both"
+            )
+
+
+def _no_repeated_email(emails: list[EmailEntry] | None) -> None:
+    if emails:
+        seen: set[str] = set()
+        for entry in emails:
+            if entry.value in seen:
+                raise ValueError(f"{entry.value} is in emails twice")
+            seen.add(entry.value)
+
+
 MAX_TAGS_PER_CONTACT = 50
 MAX_TAGS_PER_OWNER = 200
 TagName = Annotated[
@@ -131,8 +292,12 @@ Favorite = Annotated[
 _EXAMPLE: dict[str, Any] = {
     "first_name": "Ada",
     "last_name": "Lovelace",
-    "email": "ada@example.com",
-    "phone": "+44 20 7946 0958",
+    "emails": [
+        {"value": "ada@example.com", "label": "home"},
+        {"value": "ada@engines.example", "label": "work"},
+    ],
+    "phones": [{"value": "+44 20 7946 0958", "label": "mobile"}],
+    "organization": "Analytical Engines Ltd",
     "birthday": "1815-12-10",
     "notes": "Met at the Analytical Engine meetup.",
     "tags": ["Family"],
@@ -151,36 +316,76 @@ class ContactCreate(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [_EXAMPLE],
-            # An email or a phone (or both): not both missing or null (`_reachable`). Said
+            # An email or a phone (or both): not all missing, null or empty (`_reachable`). Said
             # with `not` rather than a top-level `anyOf`, which client generators turn into
             # anonymous types.
-            "not": {"properties": {"email": {"type": "null"}, "phone": {"type": "null"}}},
+            "not": {
+                "properties": {
+                    "email": {"type": "null"},
+                    "phone": {"type": "null"},
+                    "emails": {"maxItems": 0},
+                    "phones": {"maxItems": 0},
+                }
+            },
         }
     )
 
     first_name: Name
     last_name: Name | None = None
-    email: ContactEmail | None = None
+    email: ContactEmail | None = Field(None, description="The primary email (`emails[0]`).")
     phone: Phone | None = None
+    emails: Emails = []
+    phones: Phones = []
+    addresses: Addresses = []
+    urls: Urls = []
+    nickname: Name | None = None
+    organization: ShortText | None = None
+    job_title: ShortText | None = None
     birthday: Birthday | None = None
+    anniversary: Anniversary | None = None
     notes: Notes | None = None
     favorite: Favorite = False
     tags: Tags = []
 
     @model_validator(mode="after")
     def _reachable(self) -> ContactCreate:
+        _both_sent(self.model_fields_set)
+        _no_repeated_email(self.emails)
+        # Set without marking them sent (`model_fields_set` says what the client sent).
+        if "emails" in self.model_fields_set:
+            object.__setattr__(self, "email", self.emails[0].value if self.emails else None)
+        elif self.email is not None:
+            object.__setattr__(self, "emails", [EmailEntry(value=self.email)])
+        if "phones" in self.model_fields_set:
+            object.__setattr__(self, "phone", self.phones[0].value if self.phones else None)
+        elif self.phone is not None:
+            object.__setattr__(self, "phones", [PhoneEntry(value=self.phone)])
         if self.email is None and self.phone is None:
             raise ValueError(NEEDS_A_WAY_TO_REACH)
         return self
 
 
-CLEARABLE = frozenset({"last_name", "email", "phone", "birthday", "notes"})
+CLEARABLE = frozenset(
+    {
+        "last_name",
+        "email",
+        "phone",
+        "birthday",
+        "notes",
+        "nickname",
+        "organization",
+        "job_title",
+        "anniversary",
+    }
+)
 """The fields `PATCH` may set to null: the optional ones."""
 
 
 class ContactUpdate(BaseModel):
     """A partial change (`PATCH`): only the fields sent are changed; `null` clears an optional
-    field (last name, email, phone, birthday, notes), as long as an email or a phone stays."""
+    field, as long as an email or a phone stays. A list sent replaces the contact's; `email`
+    or `phone` alone replaces the primary (the first entry) and keeps the others, and `null`
+    removes the primary (the next entry becomes it)."""
 
     __qualname__ = "ContactsKitContactUpdate"  # its OpenAPI name: never a host's
 
@@ -190,13 +395,23 @@ class ContactUpdate(BaseModel):
     last_name: Name | None = None
     email: ContactEmail | None = None
     phone: Phone | None = None
+    emails: Emails | None = Field(None, json_schema_extra=not_null)
+    phones: Phones | None = Field(None, json_schema_extra=not_null)
+    addresses: Addresses | None = Field(None, json_schema_extra=not_null)
+    urls: Urls | None = Field(None, json_schema_extra=not_null)
+    nickname: Name | None = None
+    organization: ShortText | None = None
+    job_title: ShortText | None = None
     birthday: Birthday | None = None
+    anniversary: Anniversary | None = None
     notes: Notes | None = None
     favorite: Favorite | None = Field(None, json_schema_extra=not_null)
     tags: Tags | None = Field(None, json_schema_extra=not_null)
 
     @model_validator(mode="after")
     def _required_fields_are_not_null(self) -> ContactUpdate:
+        _both_sent(self.model_fields_set)
+        _no_repeated_email(self.emails)
         nulled = [
             name
             for name in self.model_fields_set
@@ -219,7 +434,15 @@ class ContactRead(BaseModel):
                 _EXAMPLE
                 | {
                     "id": 42,
+                    "email": "ada@example.com",
                     "phone": "+442079460958",
+                    "phones": [{"value": "+442079460958", "label": "mobile"}],
+                    "addresses": [],
+                    "urls": [],
+                    "nickname": None,
+                    "job_title": None,
+                    "anniversary": None,
+                    "photo_url": None,
                     "favorite": False,
                     "created_at": "2026-01-01T12:00:00Z",
                     "updated_at": "2026-01-01T12:00:00Z",
@@ -231,22 +454,38 @@ class ContactRead(BaseModel):
     id: int
     first_name: str
     last_name: str | None
-    email: str | None
-    phone: str | None
+    email: str | None = Field(description="The primary email: the first of `emails`.")
+    phone: str | None = Field(description="The primary phone: the first of `phones`.")
+    emails: list[Labelled]
+    phones: list[Labelled]
+    addresses: list[Address]
+    urls: list[Labelled]
+    nickname: str | None
+    organization: str | None
+    job_title: str | None
     birthday: BirthdayShown | None
+    anniversary: BirthdayShown | None
     notes: str | None
     favorite: bool
     tags: list[str] = Field(description="The names of the contact's tags, sorted.")
+    photo_url: str | None
     created_at: datetime
     updated_at: datetime
 
 
+Occasion = Literal["birthday", "anniversary"]
+
+
 class ContactBirthday(ContactRead):
-    """A contact with the date of its next birthday."""
+    """A contact with the date of its next birthday or anniversary."""
 
     __qualname__ = "ContactsKitContactBirthday"  # its OpenAPI name: never a host's
 
-    next_birthday: date
+    occasion: Occasion = Field(description="What `next_date` celebrates.")
+    next_date: date = Field(description="The day of the next celebration.")
+    next_birthday: date | None = Field(
+        description="`next_date` when it is a birthday, else null (the field of earlier versions)."
+    )
 
 
 class TrashedContact(ContactRead):
@@ -269,11 +508,22 @@ class ContactRecord:
     last_name: str | None
     email: str | None
     phone: str | None
+    emails: list[Labelled]
+    phones: list[Labelled]
+    addresses: list[Address]
+    urls: list[Labelled]
+    nickname: str | None
+    organization: str | None
+    job_title: str | None
     birthday: BirthdayShown | None
+    anniversary: BirthdayShown | None
     notes: str | None
     favorite: bool
     tags: list[str]
+    photo_url: str | None
     version: Annotated[int, Field(exclude=True)]
+    extra: Annotated[list[str], Field(exclude=True)]
+    """The vCard properties the card has no field for (export and CardDAV write them)."""
     created_at: datetime
     updated_at: datetime
 
@@ -283,15 +533,21 @@ _RECORD_FIELDS = tuple(field.name for field in fields(ContactRecord))
 
 @dataclass(slots=True)
 class BirthdayRecord(ContactRecord):
-    """A contact with the date of its next birthday, serialized as `ContactBirthday`."""
+    """A contact with the date of its next birthday or anniversary, serialized as
+    `ContactBirthday`."""
 
-    next_birthday: date
+    occasion: Occasion
+    next_date: date
+    next_birthday: date | None
 
     @classmethod
-    def of(cls, record: ContactRecord, next_birthday: date) -> BirthdayRecord:
-        """`record`, with the date of its next birthday."""
+    def of(
+        cls, record: ContactRecord, next_date: date, occasion: Occasion = "birthday"
+    ) -> BirthdayRecord:
+        """`record`, with the date of its next celebration."""
         values = {name: getattr(record, name) for name in _RECORD_FIELDS}
-        return cls(**values, next_birthday=next_birthday)
+        birthday = next_date if occasion == "birthday" else None
+        return cls(**values, occasion=occasion, next_date=next_date, next_birthday=birthday)
 
 
 @dataclass(slots=True)
@@ -537,6 +793,16 @@ class ImportReport(BaseModel):
     skipped: int
     invalid: int
     records: list[ImportedRecord]
+
+
+class PhotoUpload(BaseModel):
+    """Body of a contact photo upload (multipart): one image file."""
+
+    __qualname__ = "ContactsKitPhotoUpload"  # its OpenAPI name: never a host's
+
+    file: UploadFile = Field(
+        description="PNG, JPEG, WebP or GIF image.", json_schema_extra={"format": "binary"}
+    )
 
 
 class CalendarFeed(BaseModel):

@@ -16,29 +16,35 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contacts_kit.contact.birthdays import birthday_key
+from contacts_kit.contact.cards import split_line, tel_line
 from contacts_kit.contact.errors import (
     BatchAborted,
     ContactEmailExists,
     ContactNotFound,
     InvalidSyncToken,
     MalformedEntityTags,
+    PhotoNotStored,
     PreconditionFailed,
     TagNotFound,
     TooManyTags,
 )
 from contacts_kit.contact.imports import ParsedRecord
 from contacts_kit.contact.phones import InvalidPhoneNumber, normalize_phone
+from contacts_kit.contact.photos import Photos
 from contacts_kit.contact.repository import (
     ContactRepository,
     StoredTag,
     Where,
     calendar_owner,
     erase_book,
+    photo_keys,
     prune_tombstones,
     purge_trash,
+    search_text_of,
     sorted_stored_tags,
 )
 from contacts_kit.contact.schemas import (
+    CARD_LISTS,
     MAX_TAGS_PER_OWNER,
     NEEDS_A_WAY_TO_REACH,
     BatchCreate,
@@ -52,7 +58,7 @@ from contacts_kit.contact.schemas import (
     TagRead,
     TagWrite,
 )
-from contacts_kit.contact.text import search_text, tag_key
+from contacts_kit.contact.text import tag_key
 from contacts_kit.errors import ContactsKitError, InvalidData, InvalidField
 
 
@@ -116,13 +122,17 @@ async def purge(
     now: datetime,
     retention: timedelta,
     batch: int = 1000,
+    photos: Photos | None = None,
 ) -> int:
     """Delete for good the contacts of every owner that have been in the trash longer than
-    `retention`, one transaction per `batch`; how many went."""
+    `retention`, one transaction per `batch`, and their photos' files (with `photos`); how
+    many went."""
     total = 0
     while True:
         async with sessions.begin() as session:
-            count = await purge_trash(session, now - retention, batch, now)
+            count, keys = await purge_trash(session, now - retention, batch, now)
+        if photos is not None:
+            await photos.remove(keys)
         total += count
         if count < batch:
             return total
@@ -138,10 +148,12 @@ async def prune(
 
 @dataclass(frozen=True)
 class Erasure:
-    """What erasing an owner removed: the rows of each table of the book."""
+    """What erasing an owner removed: the rows of each table of the book, and the storage
+    keys of its photos (deleted once the erasure has committed)."""
 
     owner: str
     rows: dict[str, int]
+    files: list[str]
 
     @property
     def total(self) -> int:
@@ -151,7 +163,8 @@ class Erasure:
 
 async def erase(session: AsyncSession, owner: str) -> Erasure:
     """Remove the owner's whole book in `session`'s transaction (`erase_book`)."""
-    return Erasure(owner, await erase_book(session, owner))
+    files = await photo_keys(session, owner)
+    return Erasure(owner, await erase_book(session, owner), files)
 
 
 def calendar_token_hash(token: str) -> str:
@@ -197,7 +210,7 @@ def read_sync_token(token: str, owner: str) -> tuple[int, int]:
 
 
 _Body = TypeVar("_Body", bound=BaseModel)
-ExportFormat = Literal["vcard", "csv"]
+ExportFormat = Literal["vcard", "csv", "google-csv", "outlook-csv"]
 
 
 def _validated(model: type[_Body], data: dict[str, Any]) -> _Body:
@@ -232,6 +245,15 @@ def _explain(error: Mapping[str, Any]) -> str:
 _IMPORT_CHUNK = 500
 
 
+def _card_columns(record: ParsedRecord) -> dict[str, Any]:
+    """What an imported card has beyond the API's fields: its other properties' lines and
+    the photo it links to."""
+    columns: dict[str, Any] = {"extra": record.extra}
+    if record.photo_url is not None:
+        columns["photo_url"] = record.photo_url
+    return columns
+
+
 def _outcome(
     record: ParsedRecord, kind: ImportOutcome, contact_id: int | None = None
 ) -> ImportedRecord:
@@ -242,6 +264,29 @@ def _stored(record: ContactRecord, name: str) -> Any:
     """A field of a record as its column holds it (a missing last name is `''`)."""
     value = getattr(record, name)
     return "" if name == "last_name" and value is None else value
+
+
+_KEYS = {"birthday": "birthday_key", "anniversary": "anniversary_key"}
+"""The date columns and the key column each keeps in step."""
+_KEY_COLUMNS = frozenset(_KEYS.values())
+_SEARCHED = frozenset({"first_name", "last_name", "emails", "phones", "organization", "nickname"})
+"""The columns `search_text` folds."""
+
+
+def _with_primaries(current: ContactRecord, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` where `email` or `phone` came alone (a `PATCH` of the seed's fields): the
+    contact's list with its first entry replaced (its label kept), or dropped for null."""
+    values = dict(values)
+    for single, many in (("email", "emails"), ("phone", "phones")):
+        if single not in values or many in values:
+            continue
+        entries: list[Any] = list(getattr(current, many))
+        new = values[single]
+        label = entries[0]["label"] if entries else None
+        rest = [entry for entry in entries[1:] if entry["value"] != new]
+        values[many] = ([{"value": new, "label": label}] if new is not None else []) + rest
+        values[single] = values[many][0]["value"] if values[many] else None
+    return values
 
 
 _OPTIMISTIC_ATTEMPTS = 3
@@ -270,31 +315,53 @@ class ContactService:
         *,
         phone_region: str,
         clock: Callable[[], datetime],
+        photos: Photos | None = None,
     ) -> None:
         self.contacts = contacts
         self.phone_region = phone_region
         self.now = clock
+        self.photos = photos
 
-    def _values(self, data: dict[str, Any]) -> dict[str, Any]:
-        """The columns of the fields given: the phone in E.164, the birthday's key, a missing
-        last name as `''` (see `Contact`)."""
+    def _phone(self, raw: str, field: str) -> str:
+        try:
+            return normalize_phone(raw, self.phone_region)
+        except InvalidPhoneNumber as exc:
+            raise InvalidField(field, str(exc), raw) from exc
+
+    def _values(self, data: dict[str, Any], sent: set[str] | None = None) -> dict[str, Any]:
+        """The columns of the fields given: phones in E.164 (a number given twice kept once),
+        the primary email and phone from their lists, the dates' keys, a missing last name
+        as `''` (see `Contact`). An error names `phone` when the body `sent` it alone."""
         values = dict(data)
-        if values.get("phone") is not None:
-            try:
-                values["phone"] = normalize_phone(values["phone"], self.phone_region)
-            except InvalidPhoneNumber as exc:
-                raise InvalidField("phone", str(exc), data["phone"]) from exc
-        if "birthday" in values:
-            birthday = values["birthday"]
-            values["birthday_key"] = None if birthday is None else birthday_key(birthday)
+        if values.get("phone") is not None and values.get("phones") is None:
+            values["phone"] = self._phone(values["phone"], "phone")
+        alone = sent is not None and "phone" in sent and "phones" not in sent
+        if values.get("phones") is not None:
+            phones: dict[str, dict[str, Any]] = {}
+            for index, entry in enumerate(values["phones"]):
+                field = "phone" if alone else f"phones.{index}.value"
+                number = self._phone(entry["value"], field)
+                phones.setdefault(number, entry | {"value": number})
+            values["phones"] = list(phones.values())
+        for single, many in (("email", "emails"), ("phone", "phones")):
+            if values.get(many) is not None:
+                values[single] = values[many][0]["value"] if values[many] else None
+        for day, key in (("birthday", "birthday_key"), ("anniversary", "anniversary_key")):
+            if day in values:
+                values[key] = None if values[day] is None else birthday_key(values[day])
         if "last_name" in values and values["last_name"] is None:
             values["last_name"] = ""
         return values
 
-    async def create(self, data: ContactCreate) -> ContactRecord:
-        """Add a contact; `ContactEmailExists` when the email is already in the book."""
+    async def create(
+        self, data: ContactCreate, card: Mapping[str, Any] | None = None
+    ) -> ContactRecord:
+        """Add a contact; `ContactEmailExists` when one of its emails is already in the book.
+        `card`: what an imported card had beyond the fields (`_card_columns`)."""
         now = self.now()
-        values = self._values(data.model_dump()) | {"created_at": now, "updated_at": now}
+        values = self._values(data.model_dump(), data.model_fields_set)
+        values |= {"created_at": now, "updated_at": now}
+        values |= card or {}
         tags = await self.contacts.resolve_tags(values["tags"], MAX_TAGS_PER_OWNER, now)
         values["tags"] = [tag.name for tag in tags]
         record = await self.contacts.add(values)
@@ -318,16 +385,23 @@ class ContactService:
         self, contact_id: int, data: ContactCreate, if_match: str | None
     ) -> ContactRecord:
         """Full replacement (`PUT`)."""
-        return await self._update(contact_id, data.model_dump(), if_match)
+        return await self._update(contact_id, data.model_dump(), if_match, data.model_fields_set)
 
     async def patch(
         self, contact_id: int, data: ContactUpdate, if_match: str | None
     ) -> ContactRecord:
-        """Partial change (`PATCH`): only the fields that were sent."""
-        return await self._update(contact_id, data.model_dump(exclude_unset=True), if_match)
+        """Partial change (`PATCH`): only the fields that were sent (a list sent whole, each
+        entry with every key)."""
+        given = data.model_dump(exclude_unset=True)
+        given |= data.model_dump(include=set(CARD_LISTS) & given.keys())
+        return await self._update(contact_id, given, if_match)
 
     async def _update(
-        self, contact_id: int, data: dict[str, Any], if_match: str | None
+        self,
+        contact_id: int,
+        data: dict[str, Any],
+        if_match: str | None,
+        sent: set[str] | None = None,
     ) -> ContactRecord:
         """Write the fields of `data` that differ from the contact's.
 
@@ -337,7 +411,7 @@ class ContactService:
         commit, not while the request reads and checks. A change of tags, which may create
         tags under the counter, locks first (`_current`), as before."""
         wanted = parse_if_match(if_match)  # malformed: a 400 before anything is read
-        values = self._values(data)
+        values = self._values(data, sent)
         for _ in range(_OPTIMISTIC_ATTEMPTS):
             current = await self.contacts.current(contact_id)
             if current is None:
@@ -367,10 +441,11 @@ class ContactService:
     def _changes(self, current: ContactRecord, values: dict[str, Any]) -> dict[str, Any]:
         """The columns that change when `values` are written over `current` (none: nothing
         to write); `InvalidField` when the contact would have no email and no phone."""
+        values = _with_primaries(current, values)
         changed = {
             name: value
             for name, value in values.items()
-            if name != "birthday_key" and _stored(current, name) != value
+            if name not in _KEY_COLUMNS and _stored(current, name) != value
         }
         if "tags" in changed and _tag_keys(changed["tags"]) == _tag_keys(current.tags):
             del changed["tags"]  # the same tags, differently spelled: not a change
@@ -379,12 +454,12 @@ class ContactService:
         reachable = [changed.get(name, getattr(current, name)) for name in ("email", "phone")]
         if reachable == [None, None]:
             raise InvalidField("email", NEEDS_A_WAY_TO_REACH, None)
-        if "birthday" in changed:
-            changed["birthday_key"] = values["birthday_key"]
-        if {"first_name", "last_name", "email"} & changed.keys():
-            fields = {name: _stored(current, name) for name in ("first_name", "last_name", "email")}
-            fields |= {name: changed[name] for name in fields.keys() & changed.keys()}
-            changed["search_text"] = search_text(**fields)
+        for day, key in _KEYS.items():
+            if day in changed:
+                changed[key] = values[key]
+        if _SEARCHED & changed.keys():
+            fields = {name: _stored(current, name) for name in _SEARCHED}
+            changed["search_text"] = search_text_of(fields | changed)
         changed["updated_at"] = self.now()
         return changed
 
@@ -465,7 +540,8 @@ class ContactService:
         good; only at the `If-Match` representation when one is given."""
         if permanent:
             await self._current(contact_id, if_match, "any")
-            await self.contacts.delete(contact_id, self.now())
+            files = await self.contacts.delete(contact_id, self.now())
+            self._remove_after_commit(files)
             return
         current = await self._current(contact_id, if_match)
         now = self.now()
@@ -480,18 +556,81 @@ class ContactService:
             contact_id, current, values, ContactEmailExists(_RESTORE_CONFLICT)
         )
 
+    def _remove_after_commit(self, files: list[str]) -> None:
+        if self.photos is not None:
+            self.photos.remove_after_commit(self.contacts.session, files)
+
+    def _photos(self) -> Photos:
+        if self.photos is None:
+            raise PhotoNotStored("This server keeps no contact photos (it has no storage).")
+        return self.photos
+
+    async def replace_photo(
+        self, contact_id: int, data: bytes, url_of: Callable[[str], str], if_match: str | None
+    ) -> ContactRecord:
+        """Store `data` as the contact's photo; the previous one's file goes once this
+        commits. Nothing changes (and the new file goes) when the contact is not there."""
+        photos = self._photos()
+        wanted = parse_if_match(if_match)  # malformed: a 400 before anything is stored
+        url, key = await photos.store(data, url_of)
+        try:
+            return await self._set_photo(contact_id, wanted, url, key)
+        except BaseException:
+            await photos.remove([key])
+            raise
+
+    async def delete_photo(self, contact_id: int, if_match: str | None) -> ContactRecord:
+        """Remove the contact's photo (a card's inline one too); its file goes once this
+        commits."""
+        return await self._set_photo(contact_id, parse_if_match(if_match), None, None)
+
+    async def _set_photo(
+        self, contact_id: int, wanted: list[str] | None, url: str | None, key: str | None
+    ) -> ContactRecord:
+        current = await self.contacts.get_for_update(contact_id)
+        if current is None:
+            raise ContactNotFound()
+        _check_if_match(current, wanted)
+        previous = await self.contacts.photo_key(contact_id)
+        inline = any(split_line(line)[1] == "PHOTO" for line in current.extra)
+        if url is None and current.photo_url is None and not inline:
+            return current  # no photo to remove: no new version
+        values = {
+            "photo_url": url,
+            "photo_key": key,
+            # An imported card's own PHOTO line gives way to the photo set here.
+            "extra": [line for line in current.extra if split_line(line)[1] != "PHOTO"],
+            "updated_at": self.now(),
+        }
+        record = await self._locked_update(contact_id, current, values)
+        self._remove_after_commit([previous] if previous else [])
+        return record
+
     def _importable(self, record: ParsedRecord) -> ContactCreate | None:
-        """The record as a new contact, or None with its errors added to it."""
-        if not record.errors:
-            try:
-                contact = ContactCreate.model_validate(record.data)
-                self._values({"phone": contact.phone})  # the configured region's rules
-                return contact
-            except ValidationError as exc:
-                record.errors += [_explain(error) for error in exc.errors(include_url=False)]
-            except InvalidField as exc:
-                record.errors.append(f"{exc.field}: {exc.detail}")
+        """The record as a new contact, or None with its errors added to it. A number that
+        is no phone number (of the configured region's rules) is kept with the card as its
+        own `TEL` line, not in `phones`: the export writes it back, nothing is lost."""
+        if record.errors:
+            return None
+        self._set_aside_phones(record)
+        try:
+            return ContactCreate.model_validate(record.data)
+        except ValidationError as exc:
+            record.errors += [_explain(error) for error in exc.errors(include_url=False)]
         return None
+
+    def _set_aside_phones(self, record: ParsedRecord) -> None:
+        phones = record.data.get("phones")
+        if not isinstance(phones, list):
+            return
+        kept = []
+        for entry in phones:
+            try:
+                normalize_phone(str(entry.get("value", "")), self.phone_region)
+                kept.append(entry)
+            except (InvalidPhoneNumber, AttributeError):
+                record.extra.append(tel_line(entry))
+        record.data["phones"] = kept
 
     async def import_book(
         self, records: Sequence[ParsedRecord], *, on_conflict: OnConflict, dry_run: bool
@@ -504,36 +643,36 @@ class ContactService:
         New contacts go in with multi-row `INSERT`s and their tags are found (or made) once
         for the whole file: an import of thousands costs a few statements per hundred."""
         contacts = [self._importable(record) for record in records]
-        emails = sorted({c.email for c in contacts if c is not None and c.email is not None})
+        emails = sorted({e.value for c in contacts if c is not None for e in c.emails})
         await self.contacts.hold_change()
         outcomes: list[ImportedRecord | None] = [None] * len(records)
         new: list[tuple[int, ContactCreate]] = []
         first_of: dict[str, int] = {}  # email -> the record of this file that creates it
+        earlier: dict[int, int] = {}  # record -> the earlier record of the file it repeats
         async with self.contacts.savepoint() as everything:
             owners = await self.contacts.ids_by_email(emails)
             for index, (record, contact) in enumerate(zip(records, contacts, strict=True)):
-                email = contact.email if contact is not None else None
-                existing = owners.get(email) if email else None
+                its = [entry.value for entry in contact.emails] if contact is not None else []
+                existing = next((owners[e] for e in its if e in owners), None)
+                repeated = next((first_of[e] for e in its if e in first_of), None)
                 if contact is None:
                     outcomes[index] = _outcome(record, "invalid")
-                elif email and email in first_of:
-                    continue  # met earlier in the file: skipped, once that one exists
+                elif repeated is not None:
+                    earlier[index] = repeated  # done once that one exists
                 elif existing is not None and on_conflict == "skip":
                     outcomes[index] = _outcome(record, "skipped", existing)
                 elif existing is not None:
                     outcomes[index] = await self._import_update(record, contact, existing)
                 else:
                     new.append((index, contact))
-                    if email:
-                        first_of[email] = index
+                    first_of |= dict.fromkeys(its, index)
             ids = dict(await self._import_new(new, records))
             for index, record in enumerate(records):
                 if outcomes[index] is not None:
                     continue
                 contact = contacts[index]
-                email = contact.email if contact is not None else None
-                first = first_of.get(email) if email else None
-                if first is not None and first != index:
+                first = earlier.get(index)
+                if first is not None:
                     made = ids.get(first)
                     if made is not None and contact is not None and on_conflict == "update":
                         # Met earlier in the file: it updates what that record created.
@@ -561,9 +700,15 @@ class ContactService:
         self, record: ParsedRecord, contact: ContactCreate, existing: int
     ) -> ImportedRecord:
         given = contact.model_dump(include=set(record.data) | {"first_name"})
+        for single, many in (("email", "emails"), ("phone", "phones")):
+            if single in given:  # the record's list, not its primary alone
+                given[many] = contact.model_dump()[many]
+                del given[single]
+        given["extra"] = record.extra  # the card's own lines replace the contact's
         try:
-            await self._update(existing, given, None)
-        except (TooManyTags, InvalidField) as exc:  # found before any SQL of the record
+            async with self.contacts.savepoint():
+                await self._update(existing, given, None)
+        except (TooManyTags, InvalidField, ContactEmailExists) as exc:
             record.errors.append(exc.detail)
             return _outcome(record, "invalid")
         return _outcome(record, "updated", existing)
@@ -585,13 +730,14 @@ class ContactService:
             if known is None:
                 for index, contact in chunk:
                     try:
-                        created.append((index, (await self.create(contact)).id))
+                        card = _card_columns(records[index])
+                        created.append((index, (await self.create(contact, card)).id))
                     except TooManyTags as exc:
                         records[index].errors.append(exc.detail)
                 continue
             rows, tags = [], []
-            for _, contact in chunk:
-                values = self._values(contact.model_dump())
+            for index, contact in chunk:
+                values = self._values(contact.model_dump()) | _card_columns(records[index])
                 its = sorted_stored_tags({tag_key(n): known[tag_key(n)] for n in contact.tags})
                 rows.append(
                     values | {"tags": [t.name for t in its], "created_at": now, "updated_at": now}

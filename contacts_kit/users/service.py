@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contacts_kit.backends.protocols import Storage, StorageError
 from contacts_kit.db.session import after_commit
+from contacts_kit.images import ImageTooLarge, NotAnImage, clean_copy
 from contacts_kit.users.cache import UserCache
 from contacts_kit.users.errors import (
     AccountGone,
@@ -19,7 +20,6 @@ from contacts_kit.users.errors import (
     StorageFailed,
     UnsupportedImage,
 )
-from contacts_kit.users.images import ImageTooLarge, NotAnImage, clean_copy
 from contacts_kit.users.models import User
 from contacts_kit.users.passwords import PasswordHasher
 from contacts_kit.users.repository import UserRepository

@@ -54,7 +54,7 @@ async def test_apple_vcard_3(client: httpx.AsyncClient, alice: dict[str, str]) -
     assert answer.json()["created"] == 2
     book = await _book(client, alice)
     grace = book["Grace"]
-    # The preferred email and phone are the contact's; the others go to the notes.
+    # The preferred email and phone are the primaries; every other one follows them.
     assert grace["email"] == "grace@navy.example"
     assert grace["phone"] == "+12025550199"
     assert grace["birthday"] == "1906-12-09"
@@ -62,8 +62,11 @@ async def test_apple_vcard_3(client: httpx.AsyncClient, alice: dict[str, str]) -
     assert grace["notes"].startswith(
         "Invented the first compiler, and COBOL; a long note that goes on and on past"
     )
-    assert "Other emails: grace.home@example.com" in grace["notes"]
-    assert "Other phones: +1 202 555 0143" in grace["notes"]
+    assert "Other emails" not in grace["notes"]
+    contacts = (await client.get(URL, headers=alice)).json()
+    full = next(c for c in contacts if c["first_name"] == "Grace")
+    assert [e["value"] for e in full["emails"]] == ["grace@navy.example", "grace.home@example.com"]
+    assert [p["value"] for p in full["phones"]] == ["+12025550199", "+12025550143"]
     assert book["Zoë"]["last_name"] == "Åström"
 
 
@@ -98,7 +101,13 @@ async def test_google_csv(client: httpx.AsyncClient, alice: dict[str, str]) -> N
     assert _outcomes(report) == [(2, "created"), (3, "created"), (4, "created")]
     book = await _book(client, alice)
     assert book["Ada"]["tags"] == ["Family"]  # "* myContacts" is Google's own group
-    assert book["Ada"]["notes"] == "Analytical Engine\nOther emails: ada@work.example"
+    assert book["Ada"]["notes"] == "Analytical Engine"
+    ada = next(c for c in (await client.get(URL, headers=alice)).json() if c["first_name"] == "Ada")
+    assert ada["emails"] == [
+        {"value": "ada@example.com", "label": "home"},
+        {"value": "ada@work.example", "label": "work"},
+    ]
+    assert ada["phones"] == [{"value": "+442079460958", "label": "mobile"}]
     assert book["Ada"]["birthday"] == "1815-12-10"
     assert book["Nameless"]["phone"] == "+12025550100"
 
@@ -108,7 +117,7 @@ async def test_outlook_csv_in_windows_1252(
 ) -> None:
     report = (await _import(client, alice, "outlook.csv", multipart=False)).json()
     assert _outcomes(report) == [(2, "created"), (3, "invalid"), (4, "created")]
-    assert report["records"][1]["errors"][0].startswith("email:")
+    assert report["records"][1]["errors"][0].startswith("emails.0.value:")
     book = await _book(client, alice)
     assert book["Hedy"]["birthday"] == "1914-11-09"
     assert book["Hedy"]["notes"].endswith("saut de fréquence")

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bench.seed import FOLD_SEARCH_TEXT
+from bench.seed import FOLD_SEARCH_TEXT, FULL_CARDS
 from contacts_kit.contact.birthdays import birthday_window
 from contacts_kit.contact.repository import ContactFilters, ContactReads
 from contacts_kit.db.engine import postgres_connect_args
@@ -63,6 +63,7 @@ async def big_book(postgres_database_url: str) -> AsyncIterator[tuple[AsyncEngin
             )
         await connection.execute(SEED, {"owner": owner.hex, "size": BOOK_SIZE})
         await connection.execute(SEED, {"owner": other.hex, "size": 1000})
+        await connection.execute(text(FULL_CARDS))
         await connection.execute(text(FOLD_SEARCH_TEXT))
         await connection.execute(text("ANALYZE contacts_kit_contacts"))
     yield engine, owner

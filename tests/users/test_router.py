@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contacts_kit.users.images import clean_copy, identify
+from contacts_kit.images import clean_copy, identify
 from tests.cloudinary_server import CloudinaryServer
 from tests.conftest import PASSWORD, Harness, RunningApp, auth_headers, make_settings
 from tests.threads import calls_on_this_thread

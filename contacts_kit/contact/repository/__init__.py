@@ -9,18 +9,21 @@ maintenance across owners); every row leaves as a `ContactRecord`.
 from contacts_kit.contact.repository.reads import ContactReads, calendar_owner
 from contacts_kit.contact.repository.statements import (
     ContactFilters,
+    Occasion,
     Query,
     StoredTag,
     Where,
     birthdays_query,
     by_id_query,
     search_query,
+    search_text_of,
     sorted_stored_tags,
 )
 from contacts_kit.contact.repository.writes import (
     ChangeNumbers,
     ContactRepository,
     erase_book,
+    photo_keys,
     prune_tombstones,
     purge_trash,
 )
@@ -30,6 +33,7 @@ __all__ = [
     "ContactFilters",
     "ContactReads",
     "ContactRepository",
+    "Occasion",
     "Query",
     "StoredTag",
     "Where",
@@ -37,8 +41,10 @@ __all__ = [
     "by_id_query",
     "calendar_owner",
     "erase_book",
+    "photo_keys",
     "prune_tombstones",
     "purge_trash",
     "search_query",
+    "search_text_of",
     "sorted_stored_tags",
 ]

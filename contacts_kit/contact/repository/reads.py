@@ -21,6 +21,7 @@ from contacts_kit.contact.repository.statements import (
     TRASH_PAGE,
     WITH_BIRTHDAYS,
     ContactFilters,
+    Occasion,
     birthdays_query,
     changed_contacts,
     record,
@@ -59,15 +60,17 @@ class ContactReads:
         return [record(row) for row in found]
 
     async def upcoming_birthdays(
-        self, window: BirthdayWindow, limit: int, offset: int
+        self, window: BirthdayWindow, limit: int, offset: int, occasion: Occasion = "birthday"
     ) -> list[ContactRecord]:
-        """The owner's contacts whose next birthday is in `window`, soonest first (filtered and
-        ordered in SQL on the indexed `birthday_key`)."""
-        found = await self._fetch(*birthdays_query(self.owner_id, window, limit, offset))
+        """The owner's contacts whose next birthday (or anniversary) is in `window`, soonest
+        first (filtered and ordered in SQL on the indexed `birthday_key` or
+        `anniversary_key`)."""
+        query = birthdays_query(self.owner_id, window, limit, offset, occasion)
+        found = await self._fetch(*query)
         return [record(row) for row in found]
 
     async def with_birthdays(self) -> list[ContactRecord]:
-        """The owner's live contacts that have a birthday, by id."""
+        """The owner's live contacts that have a birthday or an anniversary, by id."""
         return [
             record(row) for row in await self._fetch(WITH_BIRTHDAYS, {"owner_id": self.owner_id})
         ]
@@ -114,17 +117,29 @@ class ContactReads:
         found.sort(key=lambda change: (change[0], change[1]))
         return ceiling, horizon, found[: limit + 1]
 
-    async def stream_live(self, chunk: int = 500) -> AsyncIterator[list[ContactRecord]]:
+    async def stream_live(
+        self, chunk: int = 500, passes: int = 1
+    ) -> AsyncIterator[tuple[int, list[ContactRecord]]]:
         """Every live contact of the owner by id, `chunk` at a time, through a server-side
-        cursor: memory stays flat however large the book."""
-        statement = select(*READ_COLUMNS).where(Contact.owner_id == self.owner_id, LIVE)
-        # A server-side cursor lives in a transaction (PostgreSQL): one snapshot, too.
-        async with transactional(self.engine).connect() as connection, connection.begin():
-            result = await connection.stream(
-                statement.order_by(Contact.id).execution_options(yield_per=chunk)
-            )
-            async for rows in result.partitions():
-                yield [record(row) for row in rows]
+        cursor: memory stays flat however large the book. (pass, chunk): with `passes`, the
+        whole book again, from the same snapshot (an export that learns its columns first)."""
+        statement = (
+            select(*READ_COLUMNS)
+            .where(Contact.owner_id == self.owner_id, LIVE)
+            .order_by(Contact.id)
+            .execution_options(yield_per=chunk)
+        )
+        async with transactional(self.engine).connect() as connection:
+            if passes > 1 and connection.dialect.name == "postgresql":
+                # Every pass reads what the first one read (SQLite's read transaction is
+                # one snapshot already).
+                await connection.execution_options(isolation_level="REPEATABLE READ")
+            # A server-side cursor lives in a transaction (PostgreSQL): one snapshot, too.
+            async with connection.begin():
+                for number in range(passes):
+                    result = await connection.stream(statement)
+                    async for rows in result.partitions():
+                        yield number, [record(row) for row in rows]
 
 
 async def calendar_owner(engine: AsyncEngine, token_hash: str) -> str | None:

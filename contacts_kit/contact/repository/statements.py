@@ -28,7 +28,9 @@ from sqlalchemy.sql import Select
 
 from contacts_kit.contact.birthdays import FEB_28, FEB_29, BirthdayWindow
 from contacts_kit.contact.models import ChangeLog, Contact, ContactTag, Tag, Tombstone
+from contacts_kit.contact.phones import phone_digits
 from contacts_kit.contact.schemas import ContactRecord, TrashedRecord
+from contacts_kit.contact.schemas import Occasion as Occasion
 from contacts_kit.contact.text import LIKE_ESCAPE, like_pattern, search_text, tag_key
 
 Statement: TypeAlias = Select[*tuple[Any, ...]]
@@ -43,11 +45,21 @@ READ_COLUMNS = (
     func.nullif(Contact.last_name, "").label("last_name"),
     Contact.email,
     Contact.phone,
+    Contact.emails,
+    Contact.phones,
+    Contact.addresses,
+    Contact.urls,
+    Contact.nickname,
+    Contact.organization,
+    Contact.job_title,
     Contact.birthday,
+    Contact.anniversary,
     Contact.notes,
     Contact.favorite,
     Contact.tags,
+    Contact.photo_url,
     Contact.version,
+    Contact.extra,
     Contact.created_at,
     Contact.updated_at,
 )
@@ -69,9 +81,14 @@ TRASHED_BY_ID = select(*READ_COLUMNS).where(
 ANY_BY_ID = select(*READ_COLUMNS).where(Contact.id == CONTACT_ID, Contact.owner_id == OWNER)
 WITH_BIRTHDAYS = (
     select(*READ_COLUMNS)
-    .where(Contact.owner_id == OWNER, LIVE, Contact.birthday.is_not(None))
+    .where(
+        Contact.owner_id == OWNER,
+        LIVE,
+        or_(Contact.birthday.is_not(None), Contact.anniversary.is_not(None)),
+    )
     .order_by(Contact.id)
 )
+_KEYS = {"birthday": Contact.birthday_key, "anniversary": Contact.anniversary_key}
 TRASH_PAGE = (
     select(*READ_COLUMNS, Contact.deleted_at)
     .where(Contact.owner_id == OWNER, TRASHED)
@@ -145,10 +162,11 @@ def _in_key_order(window: BirthdayWindow) -> bool:
 
 
 @functools.cache
-def _birthdays_in_key_order() -> Statement:
+def _birthdays_in_key_order(occasion: Occasion) -> Statement:
     """One range, all of it this year, no 29 February to move: the index on (owner,
-    birthday_key, last_name, first_name, id) returns the rows already in order."""
-    key = Contact.birthday_key
+    birthday_key, last_name, first_name, id) returns the rows already in order (the
+    anniversary's, for anniversaries)."""
+    key = _KEYS[occasion]
     return (
         select(*READ_COLUMNS)
         .where(
@@ -163,13 +181,14 @@ def _birthdays_in_key_order() -> Statement:
 
 
 @functools.cache
-def _birthdays(ranges: int | None, feb29_moves: tuple[int, ...]) -> Statement:
-    """Birthdays in `ranges` key intervals (None: the whole year), by next celebration.
+def _birthdays(ranges: int | None, feb29_moves: tuple[int, ...], occasion: Occasion) -> Statement:
+    """Birthdays (or anniversaries) in `ranges` key intervals (None: the whole year), by
+    next celebration.
 
     Keys below today's (`start_key`) are celebrated next year; in each year offset of
     `feb29_moves` (0 this year, 1 next) 29 February has no day and sorts with the 28th.
     """
-    key = Contact.birthday_key
+    key = _KEYS[occasion]
     next_year = case((key < bindparam("start_key", type_=Integer()), 1), else_=0)
     feb29_elsewhere = [and_(next_year == offset, key == FEB_29) for offset in feb29_moves]
     day = case((or_(*feb29_elsewhere), FEB_28), else_=key) if feb29_elsewhere else key
@@ -197,7 +216,8 @@ def _birthdays(ranges: int | None, feb29_moves: tuple[int, ...]) -> Statement:
 
 @dataclass(frozen=True, slots=True)
 class ContactFilters:
-    """Search of `GET /contacts`: each given field must match; `q` matches any name or email."""
+    """Search of `GET /contacts`: each given field must match; `q` matches any name, email,
+    phone (by its digits), the organisation or the nickname; `email` any of the emails."""
 
     q: str | None = None
     first_name: str | None = None
@@ -243,23 +263,36 @@ def search_query(owner_id: str, filters: ContactFilters, limit: int, offset: int
     return _search_page(tuple(patterns), favorite, len(filters.tags)), params
 
 
-def birthdays_query(owner_id: str, window: BirthdayWindow, limit: int, offset: int) -> Query:
-    """A page of the owner's contacts whose next birthday is in `window`, soonest first."""
+def birthdays_query(
+    owner_id: str,
+    window: BirthdayWindow,
+    limit: int,
+    offset: int,
+    occasion: Occasion = "birthday",
+) -> Query:
+    """A page of the owner's contacts whose next birthday (or anniversary) is in `window`,
+    soonest first."""
     params: dict[str, Any] = {"owner_id": owner_id, "limit": limit, "offset": offset}
     for i, (low, high) in enumerate(window.ranges):
         params[f"low_{i}"], params[f"high_{i}"] = low, high
     if _in_key_order(window):
-        return _birthdays_in_key_order(), params
+        return _birthdays_in_key_order(occasion), params
     feb29_moves = tuple(
         year for year, leap in ((0, window.leap_this_year), (1, window.leap_next_year)) if not leap
     )
     ranges = None if window.everything else len(window.ranges)
     params["start_key"] = window.start_key
-    return _birthdays(ranges, feb29_moves), params
+    return _birthdays(ranges, feb29_moves, occasion), params
 
 
 def search_text_of(values: dict[str, Any]) -> str:
-    return search_text(values.get("first_name"), values.get("last_name"), values.get("email"))
+    """The folded search column of a contact's column values (see `contact.text`)."""
+    emails = [entry["value"] for entry in values.get("emails") or ()]
+    others = [
+        digits for entry in values.get("phones") or () for digits in phone_digits(entry["value"])
+    ]
+    others += [text for text in (values.get("organization"), values.get("nickname")) if text]
+    return search_text(values.get("first_name"), values.get("last_name"), emails, others)
 
 
 def record(row: Any) -> ContactRecord:

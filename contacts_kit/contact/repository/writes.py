@@ -32,6 +32,7 @@ from contacts_kit.contact.models import (
     CalendarToken,
     ChangeLog,
     Contact,
+    ContactEmail,
     ContactTag,
     Tag,
     Tombstone,
@@ -39,7 +40,6 @@ from contacts_kit.contact.models import (
 from contacts_kit.contact.repository.statements import (
     ANY_BY_ID,
     BY_ID,
-    LIVE,
     READ_COLUMNS,
     TRASHED,
     TRASHED_BY_ID,
@@ -153,8 +153,30 @@ class ContactRepository:
         row = (await self.session.execute(statement, params)).first()
         return None if row is None else record(row)
 
+    async def _claim_emails(
+        self, records: Sequence[ContactRecord], *, replace: bool = False
+    ) -> None:
+        """Give the live `records` their emails in `contacts_kit_contact_emails` (after
+        dropping what they held, when `replace`); its (owner, email) key refuses an address
+        another live contact of the owner has (an `IntegrityError`)."""
+        if replace:
+            await self._release_emails([record.id for record in records])
+        rows = [
+            {"owner_id": self.owner_id, "email": entry["value"], "contact_id": record.id}
+            for record in records
+            for entry in record.emails
+        ]
+        if rows:
+            await self.session.execute(insert(ContactEmail), rows)
+
+    async def _release_emails(self, contact_ids: list[int]) -> None:
+        await self.session.execute(
+            delete(ContactEmail).where(ContactEmail.contact_id.in_(contact_ids))
+        )
+
     async def add(self, values: dict[str, Any]) -> ContactRecord:
-        """Insert a contact; the (owner, email) unique index decides on duplicates."""
+        """Insert a contact; an email another live contact of the book has (any of its
+        emails) raises `ContactEmailExists`."""
         seq = await self.changes.next(self.owner_id)
         stmt = (
             insert(Contact)
@@ -167,10 +189,11 @@ class ContactRepository:
             .returning(*READ_COLUMNS)
         )
         try:
-            result = await self.session.execute(stmt)
+            added = record((await self.session.execute(stmt)).one())
+            await self._claim_emails([added])
         except IntegrityError as exc:
             raise ContactEmailExists() from exc
-        return record(result.one())
+        return added
 
     async def hold_change(self) -> None:
         """One change number for the rest of this transaction's writes (see
@@ -200,10 +223,10 @@ class ContactRepository:
         ]
         stmt = insert(Contact).returning(*READ_COLUMNS, sort_by_parameter_order=True)
         try:
-            result = await self.session.execute(stmt, values)
+            records = [record(row) for row in await self.session.execute(stmt, values)]
+            await self._claim_emails(records)
         except IntegrityError as exc:
             raise ContactEmailExists() from exc
-        records = [record(row) for row in result]
         links = [
             {"contact_id": record.id, "tag_id": tag.id}
             for record, its_tags in zip(records, tags, strict=True)
@@ -243,7 +266,8 @@ class ContactRepository:
     ) -> ContactRecord | None:
         """Write `values` into the contact if it is still at `version`, and bump its version;
         None when it is not (changed or deleted since it was read). An email taken by a live
-        contact raises `conflict` (or the plain `ContactEmailExists`)."""
+        contact raises `conflict` (or the plain `ContactEmailExists`). A contact going to
+        the trash frees its emails; one coming back claims them again."""
         seq = await self.changes.next(self.owner_id)
         params = {f"new_{name}": value for name, value in values.items()}
         params |= {
@@ -253,26 +277,40 @@ class ContactRepository:
             "change_seq": seq,
         }
         try:
-            result = await self.session.execute(_update(tuple(sorted(values))), params)
+            row = (await self.session.execute(_update(tuple(sorted(values))), params)).first()
+            if row is None:
+                return None
+            written = record(row)
+            if values.get("deleted_at") is not None:
+                await self._release_emails([contact_id])
+            elif "emails" in values or "deleted_at" in values:
+                await self._claim_emails([written], replace=True)
         except IntegrityError as exc:
             raise (conflict or ContactEmailExists()) from exc
-        row = result.first()
-        return None if row is None else record(row)
+        return written
 
-    async def delete(self, contact_id: int, now: datetime) -> None:
+    async def delete(self, contact_id: int, now: datetime) -> list[str]:
         """Delete the owner's contact for good, live or in the trash; a tombstone tells the
-        changes feed."""
-        await bury(self.changes, self.owner_id, [contact_id], now)
+        changes feed. The storage keys of its photo, to delete once committed."""
+        return await bury(self.changes, self.owner_id, [contact_id], now)
+
+    async def photo_key(self, contact_id: int) -> str | None:
+        """Where the storage keeps the contact's photo (None: no stored photo)."""
+        return await self.session.scalar(
+            select(Contact.photo_key).where(
+                Contact.id == contact_id, Contact.owner_id == self.owner_id
+            )
+        )
 
     async def ids_by_email(self, emails: Sequence[str], chunk: int = 1000) -> dict[str, int]:
-        """The ids of the owner's live contacts with these (stored, lower-cased) emails."""
+        """The ids of the owner's live contacts with these (stored, lower-cased) emails,
+        whichever of a contact's emails it is."""
         found: dict[str, int] = {}
         for start in range(0, len(emails), chunk):
             rows = await self.session.execute(
-                select(Contact.email, Contact.id).where(
-                    Contact.owner_id == self.owner_id,
-                    LIVE,
-                    Contact.email.in_(emails[start : start + chunk]),
+                select(ContactEmail.email, ContactEmail.contact_id).where(
+                    ContactEmail.owner_id == self.owner_id,
+                    ContactEmail.email.in_(emails[start : start + chunk]),
                 )
             )
             found.update((str(email), int(contact_id)) for email, contact_id in rows)
@@ -444,9 +482,12 @@ class ContactRepository:
             )
 
 
-async def purge_trash(session: AsyncSession, before: datetime, batch: int, now: datetime) -> int:
+async def purge_trash(
+    session: AsyncSession, before: datetime, batch: int, now: datetime
+) -> tuple[int, list[str]]:
     """Delete, for good, up to `batch` contacts of any owner that went to the trash before
-    `before`; how many went. Small batches keep each transaction's locks short."""
+    `before`; how many went, and the storage keys of their photos. Small batches keep each
+    transaction's locks short."""
     doomed = (
         select(Contact.id)
         .where(TRASHED, Contact.deleted_at < before)
@@ -458,9 +499,10 @@ async def purge_trash(session: AsyncSession, before: datetime, batch: int, now: 
     for contact_id, owner_id in rows:
         owners.setdefault(owner_id, []).append(contact_id)
     changes = ChangeNumbers(session)
+    keys: list[str] = []
     for owner_id, ids in owners.items():
-        await bury(changes, owner_id, ids, now, trashed_only=True)
-    return len(rows)
+        keys += await bury(changes, owner_id, ids, now, trashed_only=True)
+    return len(rows), keys
 
 
 async def bury(
@@ -470,16 +512,19 @@ async def bury(
     now: datetime,
     *,
     trashed_only: bool = False,
-) -> None:
+) -> list[str]:
     """Delete the owner's contacts for good (`trashed_only`: those still in the trash), with
-    one tombstone each for the changes feed."""
+    one tombstone each for the changes feed; the storage keys of their photos."""
     session = changes.session
     seq = await changes.next(owner_id)
     condition = [Contact.id.in_(contact_ids), Contact.owner_id == owner_id]
     if trashed_only:
         condition.append(TRASHED)
-    deleted = await session.execute(delete(Contact).where(*condition).returning(Contact.id))
-    gone = list(deleted.scalars())
+    deleted = await session.execute(
+        delete(Contact).where(*condition).returning(Contact.id, Contact.photo_key)
+    )
+    rows = deleted.all()
+    gone = [row[0] for row in rows]
     if gone:
         await session.execute(
             insert(Tombstone),
@@ -488,6 +533,7 @@ async def bury(
                 for contact_id in gone
             ],
         )
+    return [row[1] for row in rows if row[1] is not None]
 
 
 async def prune_tombstones(session: AsyncSession, before: datetime) -> int:
@@ -512,16 +558,25 @@ async def prune_tombstones(session: AsyncSession, before: datetime) -> int:
     return len(result.all())
 
 
+async def photo_keys(session: AsyncSession, owner: str) -> list[str]:
+    """The storage keys of the photos of the owner's contacts (the trash's too)."""
+    found = await session.scalars(
+        select(Contact.photo_key).where(Contact.owner_id == owner, Contact.photo_key.is_not(None))
+    )
+    return [key for key in found if key is not None]
+
+
 async def erase_book(session: AsyncSession, owner: str) -> dict[str, int]:
     """Delete every row of the owner's book (contacts, the trash, tags, the changes feed,
     the calendar secret), without a tombstone: the owner is gone. The rows deleted, per
-    table."""
+    table (the photos' files: `photo_keys`, read first)."""
     links = ContactTag.contact_id.in_(
         select(Contact.id).where(Contact.owner_id == owner).scalar_subquery()
     )
     counts: dict[str, int] = {}
     for table, of_owner in (
         (ContactTag, links),
+        (ContactEmail, ContactEmail.owner_id == owner),
         (Contact, Contact.owner_id == owner),
         (Tag, Tag.owner_id == owner),
         (Tombstone, Tombstone.owner_id == owner),
