@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,25 +15,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from contacts_kit.migrate import alembic_config, upgrade, upgrade_engine
-from contacts_kit.settings import normalize_database_url
-from tests import services
-from tests.server import temporary_database
+from tests.test_migrations import _empty_database
 
 _COLUMNS = (
     "owner_id, first_name, last_name, email, phone, search_text, version, created_at, "
     "updated_at, deleted_at"
 )
-
-
-@contextmanager
-def _empty_database(dialect: str, tmp_path: Path, server: str | None) -> Iterator[str]:
-    if dialect == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'cards.db'}"
-        return
-    if server is None:
-        services.unavailable("PostgreSQL")
-    with temporary_database(server, "contacts_kit_cards_migration") as url:
-        yield normalize_database_url(url)
 
 
 async def _seed_at_0017(url: str) -> None:

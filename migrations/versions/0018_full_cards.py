@@ -199,13 +199,7 @@ def downgrade() -> None:
         sa.column("email", sa.String()),
         sa.column("search_text", sa.Text()),
     )
-    last = 0
-    while True:
-        rows = bind.execute(
-            sa.select(contacts).where(contacts.c.id > last).order_by(contacts.c.id).limit(BATCH)
-        ).all()
-        if not rows:
-            return
+    for rows in _rows(contacts):
         bind.execute(
             contacts.update()
             .where(contacts.c.id == sa.bindparam("row_id"))
@@ -220,6 +214,3 @@ def downgrade() -> None:
                 for row in rows
             ],
         )
-        last = rows[-1].id
-
-

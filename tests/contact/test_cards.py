@@ -464,3 +464,44 @@ async def test_an_empty_book_exports_the_google_and_outlook_headers(
         assert exported.status_code == 200
         assert exported.text.startswith(first)
         assert exported.text.count("\r\n") == 1
+
+
+async def test_photos_go_to_cloudinary_and_leave_it_with_their_contact(
+    database_url: str, tmp_path: Path
+) -> None:
+    from tests.cloudinary_server import CloudinaryServer
+    from tests.conftest import RunningApp, auth_headers, make_settings
+
+    server = CloudinaryServer()
+    server.start()
+    try:
+        settings = make_settings(database_url, tmp_path, cloudinary_url=server.url)
+        async with RunningApp(settings) as running:
+            headers = await auth_headers(running.client, "cloud@example.com")
+            ada = await _create(running.client, headers, ADA)
+            url = f"/api/contacts/{ada['id']}/photo"
+            sent = await running.client.put(
+                url, files={"file": ("a.jpg", photo_with_metadata(), "image/jpeg")}, headers=headers
+            )
+            assert sent.status_code == 200, sent.text
+            upload = server.uploads[-1]
+            assert upload["params"]["public_id"].startswith("photos/")
+            assert metadata_of(upload["bytes"])["exif"] == {}
+            photo_url = sent.json()["photo_url"]
+            assert photo_url.startswith(f"https://res.cloudinary.com/{server.cloud_name}/")
+            # Cloudinary refusing the next one: a 502, the photo as it was.
+            server.fail_with = (400, "Invalid image file")
+            failed = await running.client.put(
+                url, files={"file": ("b.png", png_bytes(), "image/png")}, headers=headers
+            )
+            assert (failed.status_code, failed.json()["code"]) == (502, "STORAGE_FAILED")
+            again = await running.client.get(f"/api/contacts/{ada['id']}", headers=headers)
+            assert again.json()["photo_url"] == photo_url
+            server.fail_with = None
+            gone = await running.client.delete(
+                f"/api/contacts/{ada['id']}", params={"permanent": "true"}, headers=headers
+            )
+            assert gone.status_code == 204
+            assert server.destroyed == [upload["params"]["public_id"]]
+    finally:
+        server.stop()
