@@ -183,6 +183,7 @@ CONDITIONAL = success_headers(200, "ETag") | {
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 FIXED_PATHS = {
     "/birthdays": "GET",
+    "/duplicates": "GET",
     "/trash": "GET",
     "/changes": "GET",
     "/export": "GET",

@@ -231,3 +231,15 @@ class CalendarToken(Base):
     owner_id: Mapped[str] = mapped_column(OWNER_KEY, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DuplicateDismissal(Base):
+    """A group of contacts an owner said are not duplicates: `GET /contacts/duplicates`
+    leaves out a group of exactly these ids. `ids`: the ids ascending, comma-separated."""
+
+    __tablename__ = "contacts_kit_duplicate_dismissals"
+    __table_args__ = (PrimaryKeyConstraint("owner_id", "ids"),)
+
+    owner_id: Mapped[str] = mapped_column(OWNER_KEY)
+    ids: Mapped[str] = mapped_column(String(2100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

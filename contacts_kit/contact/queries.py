@@ -4,6 +4,7 @@ own (a replica's when one may serve the owner), never in the request's transacti
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
 from typing import Literal
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 from contacts_kit.contact.birthdays import birthday_window, next_birthday
 from contacts_kit.contact.calendar import birthday_calendar
 from contacts_kit.contact.cards import VCardVersion, csv_header, csv_row, sheet_text, vcard
+from contacts_kit.contact.duplicates import Group, find_groups
 from contacts_kit.contact.errors import ContactNotFound, SyncTokenExpired
 from contacts_kit.contact.repository import ContactFilters, ContactReads, Occasion
 from contacts_kit.contact.schemas import (
@@ -78,6 +80,15 @@ class ContactQueries:
             next=sync_token(owner, last[0], last[1]),
             has_more=has_more,
         )
+
+    async def duplicates(self, limit: int, offset: int) -> tuple[list[Group], bool]:
+        """A page of the groups of likely duplicates, the surest first (dismissed ones left
+        out), and whether more follow. The whole book is compared, in a thread (the worker
+        answers other requests meanwhile)."""
+        cards = await self.contacts.duplicate_cards()
+        dismissed = await self.contacts.dismissed()
+        groups = await asyncio.to_thread(find_groups, cards, dismissed)
+        return groups[offset : offset + limit], len(groups) > offset + limit
 
     async def tags(self) -> list[TagRead]:
         """Your tags by name, each with its count of live contacts."""

@@ -6,6 +6,7 @@ kit that serves the route (`contact.routers` wires them); the rest are FastAPI p
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
 import asyncio
+import base64
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ from contacts_kit.contact.deps import ContactDependencies
 from contacts_kit.contact.errors import BatchAborted
 from contacts_kit.contact.http import (
     EXPORTS,
+    MAX_OFFSET,
     ContactId,
     EmailQuery,
     FavoriteQuery,
@@ -59,6 +61,9 @@ from contacts_kit.contact.schemas import (
     ContactCreate,
     ContactRead,
     ContactUpdate,
+    DismissDuplicates,
+    DuplicateGroup,
+    Duplicates,
     ImportReport,
     PhotoUpload,
     TagRead,
@@ -73,6 +78,7 @@ from contacts_kit.contact.service import (
     none_match,
 )
 from contacts_kit.contact.text import tag_key
+from contacts_kit.errors import InvalidField
 from contacts_kit.fields import not_null
 from contacts_kit.http import Answered, mount_path
 
@@ -154,6 +160,56 @@ async def upcoming_birthdays(
 
     # The window moves at midnight: what is kept is kept for the day.
     return answer(await kept.page(page, varies_with=today), if_none_match)
+
+
+_CURSOR = "d1."
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR}{offset}".encode()).decode().rstrip("=")
+
+
+def _offset(cursor: str | None) -> int:
+    """The position a `cursor` of `find_duplicates` stands for; a 422 for any other text."""
+    if cursor is None:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        offset = int(text.removeprefix(_CURSOR)) if text.startswith(_CURSOR) else -1
+    except (ValueError, UnicodeDecodeError):
+        offset = -1
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidField("cursor", "not a cursor this route gave (use `next`)", cursor)
+    return offset
+
+
+async def find_duplicates(
+    contacts: ContactQueries,
+    limit: Limit = 20,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=64, description="`next` of the page before.", json_schema_extra=not_null),
+    ] = None,
+) -> Response:
+    """Groups of your contacts that are likely one person, the surest first, each with its
+    score and reasons: one mailbox (`ada+work@` is `ada@`; Gmail ignores dots), one phone
+    number with names that agree (a family's shared phone is not), the same last name and
+    a first name spelled alike (`Jon`/`John`, `Олександр`/`Oleksandr`/`Aleksandr`), made
+    surer by the same birthday or organisation and ruled out by two different birthdays.
+    A dismissed group is not offered again."""
+    offset = _offset(cursor)
+    groups, more = await contacts.duplicates(limit, offset)
+    page = Duplicates(
+        groups=[DuplicateGroup(ids=g.ids, score=g.score, reasons=g.reasons) for g in groups],
+        next=_cursor(offset + limit) if more else None,
+    )
+    return json_answer(page.model_dump_json().encode())
+
+
+async def dismiss_duplicates(body: DismissDuplicates, contacts: ContactService) -> Response:
+    """These contacts are not one person: the group of exactly them is not offered again."""
+    await contacts.dismiss_duplicates(body.ids)
+    return Response(status_code=http_status.HTTP_204_NO_CONTENT)
 
 
 async def list_trash(

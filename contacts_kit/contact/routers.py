@@ -46,6 +46,7 @@ from contacts_kit.contact.schemas import (
     Changes,
     ContactBirthday,
     ContactRead,
+    Duplicates,
     ImportReport,
     TagRead,
     TrashedContact,
@@ -79,7 +80,7 @@ def get_contacts_router(deps: ContactDependencies) -> APIRouter:
     _add_other_methods(router, ("/import", "/batch"))
     _add_read_of_one(router, deps)
     _add_import(router, deps)
-    _add_other_methods(router, ("/birthdays", "/trash", "/changes", "/export"))
+    _add_other_methods(router, ("/birthdays", "/duplicates", "/trash", "/changes", "/export"))
     _add_changes_of_one(router, deps)
     return router
 
@@ -120,6 +121,17 @@ def _add_reads(router: APIRouter, deps: ContactDependencies) -> None:
         summary="Upcoming birthdays",
         response_model=list[ContactBirthday],
         responses=error_responses(*errors) | CONDITIONAL,
+    )
+    router.add_api_route(
+        "/duplicates",
+        wired(endpoints.find_duplicates, **reads),
+        methods=["GET"],
+        name="contacts:duplicates",
+        summary="Find likely duplicates",
+        # It compares the whole book: counted as a write is, against the owner's limit.
+        dependencies=[Depends(deps.limit_contacts)],
+        response_model=Duplicates,
+        responses=error_responses(DatabaseUnavailable, *_errors(deps), RateLimited),
     )
     router.add_api_route(
         "/trash",
@@ -242,6 +254,19 @@ def _add_changes_of_one(router: APIRouter, deps: ContactDependencies) -> None:
         )
     _add_trash_and_batch(router, deps, writes)
     _add_photo(router, deps, writes)
+    router.add_api_route(
+        "/duplicates/dismiss",
+        wired(endpoints.dismiss_duplicates, contacts=deps.contact_writes),
+        methods=["POST"],
+        name="contacts:dismiss_duplicates",
+        summary="Dismiss likely duplicates",
+        dependencies=limited,
+        status_code=http_status.HTTP_204_NO_CONTENT,
+        response_class=Response,
+        responses=error_responses(
+            DatabaseUnavailable, *auth, ContactNotFound, RateLimited, *BODY_ERRORS
+        ),
+    )
 
 
 def _add_photo(router: APIRouter, deps: ContactDependencies, writes: dict[str, Any]) -> None:

@@ -795,6 +795,43 @@ class ImportReport(BaseModel):
     records: list[ImportedRecord]
 
 
+DuplicateReason = Literal["email", "phone", "name", "birthday", "organization"]
+
+
+class DuplicateGroup(BaseModel):
+    """Contacts that are likely one person."""
+
+    __qualname__ = "ContactsKitDuplicateGroup"  # its OpenAPI name: never a host's
+
+    ids: list[int] = Field(description="The contacts' ids, ascending.")
+    score: float = Field(description="How sure: 0.75 (alike names) to 0.99 (one mailbox).")
+    reasons: list[DuplicateReason] = Field(
+        description="What they share: one mailbox (`email`), one phone number with names "
+        "that agree (`phone`), alike names (`name`, across scripts and spellings), the same "
+        "birthday, the same organisation."
+    )
+
+
+class Duplicates(BaseModel):
+    """A page of likely duplicates, the surest first."""
+
+    __qualname__ = "ContactsKitDuplicates"  # its OpenAPI name: never a host's
+
+    groups: list[DuplicateGroup]
+    next: str | None = Field(description="The `cursor` of the next page; null on the last.")
+
+
+class DismissDuplicates(BaseModel):
+    """A group that is not one person: it is not offered again (a group with another contact
+    in it is a new group)."""
+
+    __qualname__ = "ContactsKitDismissDuplicates"  # its OpenAPI name: never a host's
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"ids": [7, 42]}]})
+
+    ids: list[BatchContactId] = Field(min_length=2, max_length=MAX_BATCH)
+
+
 class PhotoUpload(BaseModel):
     """Body of a contact photo upload (multipart): one image file."""
 

@@ -750,6 +750,17 @@ class ContactService:
     async def _resolve(self, names: list[str], now: datetime) -> list[StoredTag]:
         return await self.contacts.resolve_tags(names, MAX_TAGS_PER_OWNER, now)
 
+    async def dismiss_duplicates(self, ids: Sequence[int]) -> None:
+        """Say that these contacts are not one person: the group of exactly them is not
+        offered again. `ContactNotFound` unless each is one of the owner's live contacts."""
+        unique = sorted(set(ids))
+        if len(unique) < 2:
+            raise InvalidField("ids", "a group is two contacts or more", list(ids))
+        missing = set(unique) - await self.contacts.live_ids(unique)
+        if missing:
+            raise ContactNotFound(f"No contact with the id {min(missing)} in your book.")
+        await self.contacts.dismiss(",".join(str(i) for i in unique), self.now())
+
     async def new_calendar_token(self) -> str:
         """A new secret for the birthday feed; the previous one stops working."""
         token = secrets.token_urlsafe(32)

@@ -11,10 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contacts_kit.contact.birthdays import BirthdayWindow
+from contacts_kit.contact.duplicates import Card
 from contacts_kit.contact.models import CalendarToken, Contact
 from contacts_kit.contact.repository.statements import (
     BY_ID,
     COUNTER,
+    DISMISSED,
+    DUPLICATE_CARDS,
     LIVE,
     READ_COLUMNS,
     TOMBSTONES,
@@ -79,6 +82,19 @@ class ContactReads:
         """A page of the owner's trash, the most recently deleted first."""
         params = {"owner_id": self.owner_id, "limit": limit, "offset": offset}
         return [trashed_record(row) for row in await self._fetch(TRASH_PAGE, params)]
+
+    async def duplicate_cards(self) -> list[Card]:
+        """What the duplicates finder compares of each of the owner's live contacts."""
+        found = await self._fetch(DUPLICATE_CARDS, {"owner_id": self.owner_id})
+        return [
+            Card.of_search_text(contact_id, text, birthday, organization)
+            for contact_id, text, birthday, organization in found
+        ]
+
+    async def dismissed(self) -> list[frozenset[int]]:
+        """The groups the owner dismissed, each as its ids."""
+        found = await self._fetch(DISMISSED, {"owner_id": self.owner_id})
+        return [frozenset(int(part) for part in ids.split(",")) for (ids,) in found]
 
     async def tags(self) -> list[TagRead]:
         """The owner's tags by name, each with its count of live contacts."""

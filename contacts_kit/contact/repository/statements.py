@@ -27,7 +27,14 @@ from sqlalchemy import (
 from sqlalchemy.sql import Select
 
 from contacts_kit.contact.birthdays import FEB_28, FEB_29, BirthdayWindow
-from contacts_kit.contact.models import ChangeLog, Contact, ContactTag, Tag, Tombstone
+from contacts_kit.contact.models import (
+    ChangeLog,
+    Contact,
+    ContactTag,
+    DuplicateDismissal,
+    Tag,
+    Tombstone,
+)
 from contacts_kit.contact.phones import phone_digits
 from contacts_kit.contact.schemas import ContactRecord, TrashedRecord
 from contacts_kit.contact.schemas import Occasion as Occasion
@@ -362,6 +369,15 @@ def changed_contacts(first: bool) -> Statement:
         .limit(LIMIT)
     )
     return statement.where(LIVE) if first else statement
+
+
+# Duplicates: what the finder compares of every live contact (the folded search column
+# holds the names, every email and every phone's digits: one text value, nothing to parse),
+# and the dismissed groups.
+DUPLICATE_CARDS = select(
+    Contact.id, Contact.search_text, Contact.birthday, Contact.organization
+).where(Contact.owner_id == OWNER, LIVE)
+DISMISSED = select(DuplicateDismissal.ids).where(DuplicateDismissal.owner_id == OWNER)
 
 
 @functools.cache

@@ -34,12 +34,14 @@ from contacts_kit.contact.models import (
     Contact,
     ContactEmail,
     ContactTag,
+    DuplicateDismissal,
     Tag,
     Tombstone,
 )
 from contacts_kit.contact.repository.statements import (
     ANY_BY_ID,
     BY_ID,
+    LIVE,
     READ_COLUMNS,
     TRASHED,
     TRASHED_BY_ID,
@@ -316,6 +318,23 @@ class ContactRepository:
             found.update((str(email), int(contact_id)) for email, contact_id in rows)
         return found
 
+    async def live_ids(self, contact_ids: Sequence[int]) -> set[int]:
+        """Which of these ids are the owner's live contacts."""
+        found = await self.session.scalars(
+            select(Contact.id).where(
+                Contact.id.in_(list(contact_ids)), Contact.owner_id == self.owner_id, LIVE
+            )
+        )
+        return set(found)
+
+    async def dismiss(self, ids: str, now: datetime) -> None:
+        """Record a dismissed group of duplicates (`ids`: ascending, comma-separated)."""
+        await self.session.execute(
+            _upsert(self.session, DuplicateDismissal)
+            .values(owner_id=self.owner_id, ids=ids, created_at=now)
+            .on_conflict_do_nothing(index_elements=["owner_id", "ids"])
+        )
+
     async def set_calendar_token(self, token_hash: str, now: datetime) -> None:
         """The owner's feed secret is now the one of `token_hash` (the old one dies)."""
         await self.drop_calendar_token()
@@ -582,6 +601,7 @@ async def erase_book(session: AsyncSession, owner: str) -> dict[str, int]:
         (Tombstone, Tombstone.owner_id == owner),
         (ChangeLog, ChangeLog.owner_id == owner),
         (CalendarToken, CalendarToken.owner_id == owner),
+        (DuplicateDismissal, DuplicateDismissal.owner_id == owner),
     ):
         result = await session.execute(delete(table).where(of_owner).returning(literal(1)))
         counts[str(table.__tablename__)] = len(result.all())
