@@ -257,8 +257,8 @@ class ErrorCode(StrEnum):
     STORAGE_FAILED = (
         "STORAGE_FAILED",
         502,
-        "The avatar store (Cloudinary, the disk) failed; the previous "
-        "avatar is kept. Try again later.",
+        "The file store (Cloudinary, the disk) failed, or this server keeps no contact "
+        "photos (the detail says which); the previous avatar or photo is kept.",
     )
     SERVICE_UNAVAILABLE = (
         "SERVICE_UNAVAILABLE",

@@ -150,7 +150,9 @@ class ContactsKit:
         override it with a session of its own: every error a kit route answers reaches it as
         an exception, so a session that commits only when the endpoint returns rolls back."""
         context = HookContext(settings, self.cache, self.mailer, self.storage)
-        self.photos = Photos(self.storage, settings.avatar_max_bytes)
+        self.photos = Photos(
+            self.storage, settings.avatar_max_bytes, _photos_refused(settings, self.storage)
+        )
         """Contact photos, in the storage avatars use, within the avatars' size limit."""
         self.accounts: AccountDependencies | None = None
         """The accounts module's dependencies, or None when the host supplies the owner."""
@@ -455,6 +457,23 @@ def _checked(hook_name: str, protocol: type[Any], backend: B | None) -> B:
             f"which does not implement {protocol.__name__}"
         )
     return cast(B, backend)
+
+
+def _photos_refused(settings: Settings, storage: Storage) -> str | None:
+    """Why contact photos cannot be stored here, if they cannot: in production, files on a
+    local disk that other instances do not share (the service starts, as a host without
+    photos needs it to; an upload is refused with this)."""
+    if (
+        settings.environment == "production"
+        and isinstance(storage, LocalStorage)
+        and not settings.media_dir_shared
+    ):
+        return (
+            "Contact photos are not kept on this server: its files are on a local disk other "
+            "instances cannot see. Set CONTACTS_KIT_CLOUDINARY_URL (or a storage plugin), or "
+            "CONTACTS_KIT_MEDIA_DIR_SHARED=true when every instance mounts that directory."
+        )
+    return None
 
 
 def _check_storage(settings: Settings, storage: Storage) -> None:

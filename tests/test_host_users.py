@@ -254,6 +254,31 @@ def test_production_starts_without_a_jwt_secret_or_avatar_storage(tmp_path: Path
         ContactsKit(settings)
 
 
+async def test_production_without_shared_storage_refuses_photos_and_serves_the_rest(
+    tmp_path: Path,
+) -> None:
+    settings = host_settings(
+        f"sqlite+aiosqlite:///{tmp_path / 'p.db'}", tmp_path, environment="production"
+    )
+    from contacts_kit.migrate import upgrade
+
+    await asyncio.to_thread(upgrade, settings.database_url)
+    async with running_host(settings, people=1) as running:
+        (ada,) = running.users
+        first = await _create(ada, ADA)
+        from tests.users.images import png_bytes
+
+        refused = await ada.put(
+            f"{CONTACTS}/{first['id']}/photo", files={"file": ("a.png", png_bytes(), "image/png")}
+        )
+        assert (refused.status_code, refused.json()["code"]) == (502, "STORAGE_FAILED")
+        assert "CONTACTS_KIT_CLOUDINARY_URL" in refused.json()["detail"]
+        assert not (settings.media_dir / "photos").exists() or not any(
+            (settings.media_dir / "photos").iterdir()
+        )
+        assert (await ada.get(f"{CONTACTS}/{first['id']}")).json()["photo_url"] is None
+
+
 async def test_a_team_shares_one_book_through_a_string_owner_key(
     database_url: str, tmp_path: Path
 ) -> None:

@@ -58,7 +58,7 @@ class ContactDependencies:
         kept: the owners' generations and the read answers this process keeps, or None.
         events: the `on_contact_*` hooks.
         clock: the current time.
-        photos: where contact photos are stored (None: the photo routes answer 503).
+        photos: where contact photos are stored (None: the photo routes answer 502).
         media_dir: the local storage's folder, when photos are files the kit serves.
     """
 

@@ -23,15 +23,20 @@ PHOTOS = "photos"
 
 
 class Photos:
-    """Stores and removes contact photos with `storage`, each at most `max_bytes`."""
+    """Stores and removes contact photos with `storage`, each at most `max_bytes`. With
+    `refused`, a store is refused with that reason (a deployment whose storage other
+    instances cannot see); removals still run."""
 
-    def __init__(self, storage: Storage, max_bytes: int) -> None:
+    def __init__(self, storage: Storage, max_bytes: int, refused: str | None = None) -> None:
         self.storage = storage
         self.max_bytes = max_bytes
+        self.refused = refused
 
     async def store(self, data: bytes, url_of: Callable[[str], str]) -> tuple[str, str]:
         """Store a clean copy of the image: (its URL, its key). `url_of` turns what the
         storage returned into the URL the file is served from."""
+        if self.refused is not None:
+            raise PhotoNotStored(self.refused)
         if len(data) > self.max_bytes:
             raise PhotoTooLarge(f"The photo is larger than {self.max_bytes} bytes.")
         try:

@@ -563,6 +563,8 @@ class ContactService:
     def _photos(self) -> Photos:
         if self.photos is None:
             raise PhotoNotStored("This server keeps no contact photos (it has no storage).")
+        if self.photos.refused is not None:
+            raise PhotoNotStored(self.photos.refused)
         return self.photos
 
     async def replace_photo(
