@@ -159,31 +159,11 @@ class ContactsKit:
         self.kept = self._kept_answers(settings)
         """The owners' generations and the read answers this process keeps (None when the
         cache is not shared)."""
-        owner_id: Callable[[Any], OwnerId] | None = None
-        read_with: Callable[[Any], Mapping[str, str | None]] | None = None
         if owner is None:
             # The kit's accounts supply the owner: the current user, by its id, with the
             # owner's generation read in the same round trip as the cached user.
             self.accounts = self._accounts(context)
-            owner, owner_id = self.accounts.current_user, attrgetter("id")
-            read_with = attrgetter("read_with")
-            owner_errors = (NotAuthenticated, InvalidToken)
-        self.contacts = ContactDependencies(
-            self.plumbing,
-            owner=owner,
-            owner_id=owner_id,
-            read_with=read_with,
-            owner_errors=owner_errors,
-            engine=self.engine,
-            replicas=self.replicas,
-            limits=self.limits,
-            kept=self.kept,
-            events=ContactEvents(self.plugin_manager, context),
-            photos=self.photos,
-            media_dir=settings.media_dir if isinstance(self.storage, LocalStorage) else None,
-            # Through a lambda, so a clock swapped on the kit later is seen too.
-            clock=lambda: self.now(),
-        )
+        self.contacts = self._contacts(context, owner, owner_errors)
         self.current_owner = self.contacts.current_owner
         """The owner dependency of every contacts route (override it in tests)."""
         self.health_router = get_health_router(
@@ -195,6 +175,38 @@ class ContactsKit:
             cache_timeout=max(PROBE_TIMEOUT, 2 * settings.redis_timeout + 1),
         )
         """`/healthz` and `/readyz`, without a prefix: mount them where your probes look."""
+
+    def _contacts(
+        self,
+        context: HookContext,
+        owner: OwnerDependency | None,
+        owner_errors: tuple[type[ContactsKitError], ...],
+    ) -> ContactDependencies:
+        """The contacts module's dependencies, on the host's `owner` or, without one, on
+        the kit's accounts (`self.accounts`)."""
+        owner_id: Callable[[Any], OwnerId] | None = None
+        read_with: Callable[[Any], Mapping[str, str | None]] | None = None
+        if owner is None:
+            assert self.accounts is not None
+            owner, owner_id = self.accounts.current_user, attrgetter("id")
+            read_with = attrgetter("read_with")
+            owner_errors = (NotAuthenticated, InvalidToken)
+        return ContactDependencies(
+            self.plumbing,
+            owner=owner,
+            owner_id=owner_id,
+            read_with=read_with,
+            owner_errors=owner_errors,
+            engine=self.engine,
+            replicas=self.replicas,
+            limits=self.limits,
+            kept=self.kept,
+            events=ContactEvents(self.plugin_manager, context),
+            photos=self.photos,
+            media_dir=self.settings.media_dir if isinstance(self.storage, LocalStorage) else None,
+            # Through a lambda, so a clock swapped on the kit later is seen too.
+            clock=lambda: self.now(),
+        )
 
     def _backends(self) -> RateLimitStore:
         """The backends the plugins provide, checked against their protocols: the cache (and
@@ -459,15 +471,19 @@ def _checked(hook_name: str, protocol: type[Any], backend: B | None) -> B:
     return cast(B, backend)
 
 
-def _photos_refused(settings: Settings, storage: Storage) -> str | None:
-    """Why contact photos cannot be stored here, if they cannot: in production, files on a
-    local disk that other instances do not share (the service starts, as a host without
-    photos needs it to; an upload is refused with this)."""
-    if (
+def _unshared_disk(settings: Settings, storage: Storage) -> bool:
+    """Whether production keeps files on a local disk that other instances do not share."""
+    return (
         settings.environment == "production"
         and isinstance(storage, LocalStorage)
         and not settings.media_dir_shared
-    ):
+    )
+
+
+def _photos_refused(settings: Settings, storage: Storage) -> str | None:
+    """Why contact photos cannot be stored here, if they cannot (`_unshared_disk`): the
+    service starts, as a host without photos needs it to; an upload is refused with this."""
+    if _unshared_disk(settings, storage):
         return (
             "Contact photos are not kept on this server: its files are on a local disk other "
             "instances cannot see. Set CONTACTS_KIT_CLOUDINARY_URL (or a storage plugin), or "
@@ -478,11 +494,7 @@ def _photos_refused(settings: Settings, storage: Storage) -> str | None:
 
 def _check_storage(settings: Settings, storage: Storage) -> None:
     """In production, files on the local disk only if every instance shares that disk."""
-    if (
-        settings.environment == "production"
-        and isinstance(storage, LocalStorage)
-        and not settings.media_dir_shared
-    ):
+    if _unshared_disk(settings, storage):
         raise ConfigurationError(
             "avatars are stored on the local disk (CONTACTS_KIT_MEDIA_DIR), which other "
             "instances of the service cannot see: set CONTACTS_KIT_CLOUDINARY_URL (or install "

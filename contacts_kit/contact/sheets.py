@@ -494,14 +494,6 @@ def _place(
         cells[overflow.format(number)] = value
 
 
-def rows_of(flavour: Flavour, records: Sequence[ContactRecord]) -> list[list[str]]:
-    """The CSV rows (header first) of `records` in Google's or Outlook's columns."""
-    layout = Layout(flavour)
-    layout.learn(records)
-    header = layout.header()
-    return [header, *layout.rows(records, header)]
-
-
 def read_row(flavour: Flavour, header: Sequence[str], row: Sequence[str], cell: Any) -> Sheet:
     """A row of Google's or Outlook's CSV."""
     return (
