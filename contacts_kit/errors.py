@@ -169,6 +169,23 @@ class ErrorCode(StrEnum):
         404,
         "No tag with this id among yours (another user's tags are not found either).",
     )
+    MERGE_NOT_FOUND = (
+        "MERGE_NOT_FOUND",
+        404,
+        "No merge with this id among yours (`GET /contacts/merges` lists them).",
+    )
+    MERGE_NOT_UNDOABLE = (
+        "MERGE_NOT_UNDOABLE",
+        409,
+        "The merge was undone already, or a contact it merged away left the trash (restored "
+        "or purged), or the merged contact is in the trash: restore it first.",
+    )
+    MERGE_CHANGED = (
+        "MERGE_CHANGED",
+        409,
+        "The merged contact changed since the merge (the detail names the fields): undo "
+        "with `?force=true` to keep those changes on it.",
+    )
     CALENDAR_NOT_FOUND = (
         "CALENDAR_NOT_FOUND",
         404,

@@ -65,6 +65,36 @@ class TooManyTags(ContactsKitError):
     message = "You have 200 tags, the most an address book may have; delete one first."
 
 
+class MergeNotFound(ContactsKitError):
+    """No merge with this id among the owner's."""
+
+    code = ErrorCode.MERGE_NOT_FOUND
+    message = "No merge with this id among yours."
+
+
+class MergeNotUndoable(ContactsKitError):
+    """A merge whose undo cannot put things back: undone already, a contact merged away
+    gone from the trash, or the merged contact in the trash."""
+
+    code = ErrorCode.MERGE_NOT_UNDOABLE
+    message = "This merge cannot be undone any more."
+
+
+class MergeChanged(ContactsKitError):
+    """The merged contact changed since the merge; `?force=true` keeps the changes."""
+
+    code = ErrorCode.MERGE_CHANGED
+    message = "The merged contact changed since the merge."
+
+    @classmethod
+    def of(cls, fields: list[str]) -> MergeChanged:
+        """The error naming the fields that changed."""
+        return cls(
+            f"The merged contact changed since the merge: {', '.join(fields)}. Undo with "
+            "?force=true to keep those changes on it, or change them back first."
+        )
+
+
 class InvalidSyncToken(ContactsKitError):
     """A `since` token that is not one of the changes feed's, or is another user's."""
 

@@ -49,6 +49,9 @@ ContactId = Annotated[
     int, Path(ge=1, le=MAX_ID, description="The contact's id."), BeforeValidator(_digits)
 ]
 TagId = Annotated[int, Path(ge=1, le=MAX_ID, description="The tag's id."), BeforeValidator(_digits)]
+MergeId = Annotated[
+    int, Path(ge=1, le=MAX_ID, description="The merge's id."), BeforeValidator(_digits)
+]
 MAX_TAG_FILTERS = 10
 IfMatch = Annotated[
     str | None,
@@ -187,8 +190,10 @@ FIXED_PATHS = {
     "/trash": "GET",
     "/changes": "GET",
     "/export": "GET",
+    "/merges": "GET",
     "/batch": "POST",
     "/import": "POST",
+    "/merge": "POST",
 }
 """The paths beside `/{contact_id}`, each with the one method it serves."""
 

@@ -143,6 +143,9 @@ class Contact(Base):
     # reads the contacts written after a client's token in this order. 0 for contacts last
     # written before the feed existed.
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The contact a merge folded this one into (`Merge`): set while it waits in the trash
+    # for the merge's undo, cleared when it comes back.
+    merged_into: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class ContactEmail(Base):
@@ -243,3 +246,29 @@ class DuplicateDismissal(Base):
     owner_id: Mapped[str] = mapped_column(OWNER_KEY)
     ids: Mapped[str] = mapped_column(String(2100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Merge(Base):
+    """Contacts folded into one (`POST /contacts/merge`, or an import with
+    `on_conflict=merge`), kept for the undo: the primary's fields before and right after
+    (`contact.merges.snapshot`), and the contacts merged away, which wait in the trash.
+    `source`: `merge`, or `import` (the card merged away was an imported one, not a contact
+    of the book: the undo leaves it in the trash)."""
+
+    __tablename__ = "contacts_kit_merges"
+    __table_args__ = (
+        Index("ix_contacts_kit_merges_owner_id", "owner_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    owner_id: Mapped[str] = mapped_column(OWNER_KEY)
+    contact_id: Mapped[int] = mapped_column(BigInteger)
+    merged_ids: Mapped[list[int]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(10))
+    # The contact merged away whose photo the primary took (they swapped photos).
+    photo_from: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    before: Mapped[dict[str, object]] = mapped_column(JSON)
+    after: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

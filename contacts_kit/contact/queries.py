@@ -20,6 +20,7 @@ from contacts_kit.contact.schemas import (
     BirthdayRecord,
     ChangesPage,
     ContactRecord,
+    MergeRead,
     TagRead,
     TrashedRecord,
 )
@@ -89,6 +90,10 @@ class ContactQueries:
         dismissed = await self.contacts.dismissed()
         groups = await asyncio.to_thread(find_groups, cards, dismissed)
         return groups[offset : offset + limit], len(groups) > offset + limit
+
+    async def merges(self, limit: int, offset: int) -> list[MergeRead]:
+        """A page of the owner's merges, the newest first."""
+        return await self.contacts.merges(limit, offset)
 
     async def tags(self) -> list[TagRead]:
         """Your tags by name, each with its count of live contacts."""

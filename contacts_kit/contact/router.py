@@ -26,6 +26,7 @@ from contacts_kit.contact.http import (
     IfMatch,
     IfNoneMatch,
     Limit,
+    MergeId,
     NameQuery,
     Offset,
     TagId,
@@ -54,6 +55,8 @@ from contacts_kit.contact.schemas import (
     TAGS_JSON,
     TRASH_JSON,
     BatchDelete,
+    BatchMerge,
+    BatchOperation,
     BatchRequest,
     BatchResult,
     BatchResults,
@@ -65,13 +68,18 @@ from contacts_kit.contact.schemas import (
     DuplicateGroup,
     Duplicates,
     ImportReport,
+    MergeContacts,
+    MergeResult,
+    Merges,
     PhotoUpload,
     TagRead,
     TagWrite,
+    UndoneMerge,
 )
 from contacts_kit.contact.service import (
     ContactService,
     ExportFormat,
+    Folded,
     OnConflict,
     etag,
     listing_etag,
@@ -183,13 +191,17 @@ def _offset(cursor: str | None) -> int:
     return offset
 
 
+Cursor = Annotated[
+    str | None,
+    Query(max_length=64, description="`next` of the page before.", json_schema_extra=not_null),
+]
+"""Where a page of duplicates or merges starts (`_offset`)."""
+
+
 async def find_duplicates(
     contacts: ContactQueries,
     limit: Limit = 20,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=64, description="`next` of the page before.", json_schema_extra=not_null),
-    ] = None,
+    cursor: Cursor = None,
 ) -> Response:
     """Groups of your contacts that are likely one person, the surest first, each with its
     score and reasons: one mailbox (`ada+work@` is `ada@`; Gmail ignores dots), one phone
@@ -210,6 +222,82 @@ async def dismiss_duplicates(body: DismissDuplicates, contacts: ContactService) 
     """These contacts are not one person: the group of exactly them is not offered again."""
     await contacts.dismiss_duplicates(body.ids)
     return Response(status_code=http_status.HTTP_204_NO_CONTENT)
+
+
+def _announce_merge(
+    folded: Folded, module: ContactDependencies, owner: Owner, background: BackgroundTasks
+) -> None:
+    events = module.events
+    background.add_task(events.contact_updated, ContactRead.model_validate(folded.record), owner.id)
+    for contact_id in folded.merged_ids:
+        background.add_task(events.contact_deleted, contact_id, owner.id, permanent=False)
+
+
+async def merge_contacts(
+    body: MergeContacts,
+    contacts: ContactService,
+    owner: Owner,
+    module: ContactDependencies,
+    request: Request,
+    background: BackgroundTasks,
+) -> Response:
+    """Fold contacts that are one person into one, the primary: its values, but where
+    `fields` names another contact; every email, phone, address, URL and tag once; the
+    notes joined; a favourite if any was; the primary's photo, or the first one's that has
+    one. The others go to the trash, marked as merged into it, until the undo or the
+    purge. Rate limits count one write per contact."""
+    await module.count_operations(request, owner, 0, len(body.ids))
+    folded = await contacts.merge(body)
+    _announce_merge(folded, module, owner, background)
+    result = MergeResult(
+        contact=ContactRead.model_validate(folded.record), merge_id=folded.merge_id
+    )
+    return json_answer(result.model_dump_json().encode(), {"ETag": etag(folded.record)})
+
+
+async def list_merges(
+    contacts: ContactQueries,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Response:
+    """Your merges, the newest first, each saying whether it can still be undone."""
+    offset = _offset(cursor)
+    found = await contacts.merges(limit + 1, offset)
+    page = Merges(
+        items=found[:limit], next=_cursor(offset + limit) if len(found) > limit else None
+    )
+    return json_answer(page.model_dump_json().encode())
+
+
+async def undo_merge(
+    merge_id: MergeId,
+    contacts: ContactService,
+    owner: Owner,
+    module: ContactDependencies,
+    request: Request,
+    background: BackgroundTasks,
+    force: Annotated[
+        bool,
+        Query(
+            description="`true`: undo even if the merged contact changed since; it keeps "
+            "those changes (a list keeps the entries added since and loses those removed)."
+        ),
+    ] = False,
+) -> Response:
+    """Put back what a merge changed: the merged contact's fields as before, the contacts
+    merged away back from the trash with their ids (an import's card stays in the trash).
+    A 409 names the fields when the merged contact changed since (`force=true` keeps those
+    changes), or says what is gone. Rate limits count one write per contact."""
+    merge = await contacts.merge_to_undo(merge_id)
+    await module.count_operations(request, owner, 0, 1 + len(merge.merged_ids))
+    done = await contacts.undo_merge(merge, force=force)
+    events = module.events
+    background.add_task(events.contact_updated, ContactRead.model_validate(done.record), owner.id)
+    restored = [ContactRead.model_validate(record) for record in done.restored]
+    for contact in restored:
+        background.add_task(events.contact_restored, contact, owner.id)
+    result = UndoneMerge(contact=ContactRead.model_validate(done.record), restored=restored)
+    return json_answer(result.model_dump_json().encode())
 
 
 async def list_trash(
@@ -284,15 +372,16 @@ async def import_contacts(
     on_conflict: Annotated[
         OnConflict,
         Query(
-            description="A record whose email is in your book already: `skip` it, or "
-            "`update` that contact with the record's fields."
+            description="A record whose email is in your book already: `skip` it, "
+            "`update` that contact with the record's fields, or `merge` it into that contact "
+            "(an email or a phone of the book; each merge can be undone)."
         ),
     ] = "skip",
 ) -> ImportReport:
     """Add the contacts of a vCard file (2.1, 3.0, 4.0; Apple, Android, Google) or a CSV
     (Google Contacts, Outlook, this API's export), sent as a multipart `file` or as the
     body (`text/vcard`, `text/csv`). One bad record never stops the others: the report
-    says, per record, `created`, `updated`, `skipped` or `invalid` and why. The import
+    says, per record, `created`, `updated`, `merged`, `skipped` or `invalid` and why. The import
     is one transaction: it all lands or, on a failure of the database, none of it does
     (run it again: with `on_conflict=skip`, what landed is skipped)."""
     settings = module.settings
@@ -431,6 +520,14 @@ async def restore_contact(
     return announced(record, module.events.contact_restored, owner, background)
 
 
+def _writes(op: BatchOperation) -> int:
+    """The writes an operation counts as: a merge one per contact it names."""
+    if isinstance(op, BatchMerge):
+        ids = op.data.get("ids")
+        return len(ids) if isinstance(ids, list) and ids else 1
+    return 1
+
+
 async def batch(
     body: BatchRequest,
     contacts: ContactService,
@@ -446,13 +543,15 @@ async def batch(
         ),
     ] = False,
 ) -> Response:
-    """Create, update and delete contacts in one request, in order, each operation as its
-    single request would (`If-Match` included). Each stands alone by default: one result
-    per operation, the failed ones with their error. With `atomic=true`, a failure
+    """Create, update, delete and merge contacts in one request, in order, each operation
+    as its single request would (`If-Match` included). Each stands alone by default: one
+    result per operation, the failed ones with their error. With `atomic=true`, a failure
     answers its status with the operation's `index` (a 422 keeps the list of errors,
-    each located at its operation). Rate limits count every operation."""
+    each located at its operation). Rate limits count every operation (a merge once per
+    contact)."""
     creates = sum(op.op == "create" for op in body.operations)
-    await module.count_operations(request, owner, creates, len(body.operations) - creates)
+    others = sum(_writes(op) for op in body.operations if op.op != "create")
+    await module.count_operations(request, owner, creates, others)
     try:
         applied = await contacts.batch(body.operations, atomic=atomic)
     except BatchAborted as aborted:
@@ -468,6 +567,11 @@ async def batch(
             permanent = done.op.permanent
             background.add_task(events.contact_deleted, done.deleted, owner.id, permanent=permanent)
             results.append(BatchResult(status=http_status.HTTP_204_NO_CONTENT))
+        elif done.merge is not None:
+            _announce_merge(done.merge, module, owner, background)
+            contact = ContactRead.model_validate(done.record)
+            tag, merge_id = etag(done.merge.record), done.merge.merge_id
+            results.append(BatchResult(status=200, contact=contact, etag=tag, merge_id=merge_id))
         else:
             assert done.record is not None  # neither failed nor a delete: it left a contact
             contact = ContactRead.model_validate(done.record)

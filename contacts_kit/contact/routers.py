@@ -22,6 +22,9 @@ from contacts_kit.contact.errors import (
     ImportUnreadable,
     InvalidSyncToken,
     MalformedEntityTags,
+    MergeChanged,
+    MergeNotFound,
+    MergeNotUndoable,
     PhotoNotStored,
     PhotoTooLarge,
     PreconditionFailed,
@@ -48,8 +51,11 @@ from contacts_kit.contact.schemas import (
     ContactRead,
     Duplicates,
     ImportReport,
+    MergeResult,
+    Merges,
     TagRead,
     TrashedContact,
+    UndoneMerge,
 )
 from contacts_kit.errors import ContactsKitError
 from contacts_kit.http import (
@@ -73,14 +79,17 @@ def get_contacts_router(deps: ContactDependencies) -> APIRouter:
     current owner's contacts. `kit.router` includes it at `/contacts`."""
     router = APIRouter(route_class=deps.route_class, responses=error_responses(DatabaseUnavailable))
     _add_reads(router, deps)
+    _add_review_reads(router, deps)
     # FastAPI tries routes in order. The fixed paths answer 405 for the methods they lack,
     # rather than reaching `/{contact_id}` (a malformed id, 422): a user-visible answer no
     # route declaration gives otherwise (tests/test_bad_input.py). Those of the two that take
     # no GET come before the read by id, which every fixed path's GET comes before too.
-    _add_other_methods(router, ("/import", "/batch"))
+    _add_other_methods(router, ("/import", "/batch", "/merge"))
     _add_read_of_one(router, deps)
     _add_import(router, deps)
-    _add_other_methods(router, ("/birthdays", "/duplicates", "/trash", "/changes", "/export"))
+    _add_other_methods(
+        router, ("/birthdays", "/duplicates", "/merges", "/trash", "/changes", "/export")
+    )
     _add_changes_of_one(router, deps)
     return router
 
@@ -123,17 +132,6 @@ def _add_reads(router: APIRouter, deps: ContactDependencies) -> None:
         responses=error_responses(*errors) | CONDITIONAL,
     )
     router.add_api_route(
-        "/duplicates",
-        wired(endpoints.find_duplicates, **reads),
-        methods=["GET"],
-        name="contacts:duplicates",
-        summary="Find likely duplicates",
-        # It compares the whole book: counted as a write is, against the owner's limit.
-        dependencies=[Depends(deps.limit_contacts)],
-        response_model=Duplicates,
-        responses=error_responses(DatabaseUnavailable, *_errors(deps), RateLimited),
-    )
-    router.add_api_route(
         "/trash",
         wired(endpoints.list_trash, **reads),
         methods=["GET"],
@@ -171,6 +169,31 @@ def _add_reads(router: APIRouter, deps: ContactDependencies) -> None:
                 },
             }
         },
+    )
+
+
+def _add_review_reads(router: APIRouter, deps: ContactDependencies) -> None:
+    """Likely duplicates, and the merges done."""
+    reads = {"contacts": deps.contact_reads}
+    router.add_api_route(
+        "/duplicates",
+        wired(endpoints.find_duplicates, **reads),
+        methods=["GET"],
+        name="contacts:duplicates",
+        summary="Find likely duplicates",
+        # It compares the whole book: counted as a write is, against the owner's limit.
+        dependencies=[Depends(deps.limit_contacts)],
+        response_model=Duplicates,
+        responses=error_responses(DatabaseUnavailable, *_errors(deps), RateLimited),
+    )
+    router.add_api_route(
+        "/merges",
+        wired(endpoints.list_merges, **reads),
+        methods=["GET"],
+        name="contacts:merges",
+        summary="List merges",
+        response_model=Merges,
+        responses=error_responses(DatabaseUnavailable, *_errors(deps), RateLimited),
     )
 
 
@@ -254,6 +277,7 @@ def _add_changes_of_one(router: APIRouter, deps: ContactDependencies) -> None:
         )
     _add_trash_and_batch(router, deps, writes)
     _add_photo(router, deps, writes)
+    _add_merges(router, deps, writes)
     router.add_api_route(
         "/duplicates/dismiss",
         wired(endpoints.dismiss_duplicates, contacts=deps.contact_writes),
@@ -265,6 +289,37 @@ def _add_changes_of_one(router: APIRouter, deps: ContactDependencies) -> None:
         response_class=Response,
         responses=error_responses(
             DatabaseUnavailable, *auth, ContactNotFound, RateLimited, *BODY_ERRORS
+        ),
+    )
+
+
+def _add_merges(router: APIRouter, deps: ContactDependencies, writes: dict[str, Any]) -> None:
+    """Contacts merged into one, and a merge undone."""
+    auth = _errors(deps)
+    router.add_api_route(
+        "/merge",
+        wired(endpoints.merge_contacts, **writes),
+        methods=["POST"],
+        name="contacts:merge",
+        summary="Merge contacts into one",
+        response_model=MergeResult,
+        responses=error_responses(DatabaseUnavailable, *auth, ContactNotFound, *BODY_ERRORS)
+        | success_headers(200, "ETag"),
+    )
+    router.add_api_route(
+        "/merges/{merge_id}/undo",
+        wired(endpoints.undo_merge, **writes),
+        methods=["POST"],
+        name="contacts:undo_merge",
+        summary="Undo a merge",
+        response_model=UndoneMerge,
+        responses=error_responses(
+            DatabaseUnavailable,
+            *auth,
+            MergeNotFound,
+            MergeNotUndoable,
+            MergeChanged,
+            ContactEmailExists,
         ),
     )
 

@@ -494,6 +494,10 @@ class TrashedContact(ContactRead):
     __qualname__ = "ContactsKitTrashedContact"  # its OpenAPI name: never a host's
 
     deleted_at: datetime
+    merged_into: int | None = Field(
+        description="The contact a merge folded this one into (undo the merge to bring it "
+        "back as it was); null for a contact deleted."
+    )
 
 
 @dataclass(slots=True)
@@ -555,6 +559,7 @@ class TrashedRecord(ContactRecord):
     """A contact in the trash, serialized as `TrashedContact`."""
 
     deleted_at: datetime
+    merged_into: int | None
 
 
 CONTACT_JSON: TypeAdapter[ContactRecord] = TypeAdapter(ContactRecord)
@@ -700,9 +705,25 @@ class BatchDelete(_Conditional):
     )
 
 
-BatchOperation = Annotated[BatchCreate | BatchUpdate | BatchDelete, Field(discriminator="op")]
-"""One operation of a batch: `create` (`data`), `update` (`id`, `data`, optionally `if_match`)
-or `delete` (`id`, optionally `if_match` and `permanent`)."""
+class BatchMerge(BaseModel):
+    """`merge`, as `POST /contacts/merge`."""
+
+    __qualname__ = "ContactsKitBatchMerge"  # its OpenAPI name: never a host's
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: Literal["merge"]
+    data: OperationBody = Field(
+        description="The merge, as the body of `POST /contacts/merge` "
+        "(`ContactsKitMergeContacts`); checked as that body is, in this operation's result."
+    )
+
+
+BatchOperation = Annotated[
+    BatchCreate | BatchUpdate | BatchDelete | BatchMerge, Field(discriminator="op")
+]
+"""One operation of a batch: `create` (`data`), `update` (`id`, `data`, optionally `if_match`),
+`delete` (`id`, optionally `if_match` and `permanent`) or `merge` (`data`)."""
 
 
 class BatchRequest(BaseModel):
@@ -743,6 +764,7 @@ class BatchResult(BaseModel):
         None, description="The contact as it is now, after a create or an update."
     )
     etag: str | None = Field(None, description="The contact's ETag, after a create or an update.")
+    merge_id: int | None = Field(None, description="The merge's id, after a merge (its undo).")
     error: dict[str, Any] | None = Field(
         None,
         description="The error's body, as the single request would have answered it "
@@ -775,9 +797,13 @@ class ImportedRecord(BaseModel):
     __qualname__ = "ContactsKitImportedRecord"  # its OpenAPI name: never a host's
 
     line: int = Field(description="The line the card or row starts on (1 is the first).")
-    outcome: Literal["created", "updated", "skipped", "invalid"]
+    outcome: Literal["created", "updated", "merged", "skipped", "invalid"]
     id: int | None = Field(
-        None, description="The contact created or updated, or the one whose email it has."
+        None,
+        description="The contact created, updated or merged into, or the one whose email it has.",
+    )
+    merge_id: int | None = Field(
+        None, description="The merge of a `merged` record (`on_conflict=merge`): its undo."
     )
     errors: list[str] = Field(description="Why an invalid record was left out.")
 
@@ -790,6 +816,7 @@ class ImportReport(BaseModel):
     dry_run: bool
     created: int
     updated: int
+    merged: int
     skipped: int
     invalid: int
     records: list[ImportedRecord]
@@ -850,4 +877,124 @@ class CalendarFeed(BaseModel):
     url: str = Field(
         description="Secret: anyone with it reads your contacts' names and birthdays. Rotate "
         "it with `POST` again, revoke it with `DELETE`."
+    )
+
+
+MAX_MERGE = 20
+"""Contacts one merge folds into one."""
+
+MergeField = Literal[
+    "first_name",
+    "last_name",
+    "nickname",
+    "organization",
+    "job_title",
+    "birthday",
+    "anniversary",
+    "notes",
+    "email",
+    "phone",
+    "photo",
+]
+"""What `fields` of a merge may take from a contact other than the primary."""
+
+
+class MergeContacts(BaseModel):
+    """Contacts that are one person, folded into one (the primary)."""
+
+    __qualname__ = "ContactsKitMergeContacts"  # its OpenAPI name: never a host's
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"ids": [7, 42], "primary": 7, "fields": {"birthday": 42}}]
+        },
+    )
+
+    ids: list[BatchContactId] = Field(
+        min_length=2, max_length=MAX_MERGE, description="The contacts, each once: 2 to 20."
+    )
+    primary: BatchContactId | None = Field(
+        None,
+        description="The contact that stays (one of `ids`; the first when left out). The "
+        "others go to the trash, marked as merged into it.",
+        json_schema_extra=not_null,
+    )
+    fields: dict[MergeField, BatchContactId] = Field(
+        default_factory=dict,
+        description="Which contact (one of `ids`) a field comes from, where not the "
+        "primary: `email` and `phone` choose the primary entry of the merged lists, `notes` "
+        "one contact's notes instead of all of them joined, `photo` the photo.",
+    )
+
+    @model_validator(mode="after")
+    def _of_the_group(self) -> MergeContacts:
+        if len(set(self.ids)) != len(self.ids):
+            raise ValueError("each contact once: an id is listed twice")
+        if self.primary is not None and self.primary not in self.ids:
+            raise ValueError("primary is one of ids")
+        strangers = sorted({name for name, chosen in self.fields.items() if chosen not in self.ids})
+        if strangers:
+            raise ValueError(f"fields take from one of ids: {', '.join(strangers)} do not")
+        return self
+
+    @property
+    def primary_id(self) -> int:
+        """The contact that stays."""
+        return self.ids[0] if self.primary is None else self.primary
+
+    @property
+    def chosen(self) -> dict[str, int]:
+        """`fields`, by field name."""
+        return {name: contact_id for name, contact_id in self.fields.items()}
+
+
+class MergeResult(BaseModel):
+    """The merged contact, and the merge's id for its undo."""
+
+    __qualname__ = "ContactsKitMergeResult"  # its OpenAPI name: never a host's
+
+    contact: ContactRead
+    merge_id: int = Field(description="`POST /contacts/merges/{merge_id}/undo` undoes it.")
+
+
+class MergeRead(BaseModel):
+    """A merge, as `GET /contacts/merges` lists it."""
+
+    __qualname__ = "ContactsKitMergeRead"  # its OpenAPI name: never a host's
+
+    id: int
+    contact_id: int = Field(description="The merged contact (the primary).")
+    merged_ids: list[int] = Field(description="The contacts merged into it.")
+    source: Literal["merge", "import"] = Field(
+        description="`import`: an imported card was merged in (`on_conflict=merge`); its "
+        "undo puts the contact back as it was before the import and leaves the card in the "
+        "trash."
+    )
+    created_at: datetime
+    undone_at: datetime | None
+    undoable: bool = Field(
+        description="Not undone, and the contacts merged away still wait in the trash (the "
+        "undo also needs the merged contact in the book)."
+    )
+
+
+class Merges(BaseModel):
+    """A page of merges, the newest first."""
+
+    __qualname__ = "ContactsKitMerges"  # its OpenAPI name: never a host's
+
+    items: list[MergeRead]
+    next: str | None = Field(description="The `cursor` of the next page; null on the last.")
+
+
+class UndoneMerge(BaseModel):
+    """The contacts as the undo left them."""
+
+    __qualname__ = "ContactsKitUndoneMerge"  # its OpenAPI name: never a host's
+
+    contact: ContactRead = Field(description="The primary, with its fields as before.")
+    restored: list[ContactRead] = Field(
+        description="The contacts merged away, back from the trash with their ids (none "
+        "for an import's merge)."
     )

@@ -23,12 +23,25 @@ from contacts_kit.contact.errors import (
     ContactNotFound,
     InvalidSyncToken,
     MalformedEntityTags,
+    MergeChanged,
+    MergeNotFound,
+    MergeNotUndoable,
     PhotoNotStored,
     PreconditionFailed,
     TagNotFound,
     TooManyTags,
 )
 from contacts_kit.contact.imports import ParsedRecord
+from contacts_kit.contact.merges import (
+    MergedCard,
+    changed_since,
+    columns,
+    merged,
+    photo_of,
+    snapshot,
+    undone,
+)
+from contacts_kit.contact.models import Merge
 from contacts_kit.contact.phones import InvalidPhoneNumber, normalize_phone
 from contacts_kit.contact.photos import Photos
 from contacts_kit.contact.repository import (
@@ -48,6 +61,7 @@ from contacts_kit.contact.schemas import (
     MAX_TAGS_PER_OWNER,
     NEEDS_A_WAY_TO_REACH,
     BatchCreate,
+    BatchMerge,
     BatchOperation,
     BatchUpdate,
     ContactCreate,
@@ -55,6 +69,7 @@ from contacts_kit.contact.schemas import (
     ContactUpdate,
     ImportedRecord,
     ImportReport,
+    MergeContacts,
     TagRead,
     TagWrite,
 )
@@ -114,6 +129,10 @@ _NOT_IN_TRASH = "No contact with this id in your trash."
 _RESTORE_CONFLICT = (
     "Another contact in your address book has this email now; change or delete that one, "
     "then restore this one."
+)
+_UNDO_CONFLICT = (
+    "A contact merged away has an email another contact has now (the merged contact kept "
+    "it?); remove it there, then undo again."
 )
 
 
@@ -230,10 +249,29 @@ class Applied:
     record: ContactRecord | None = None
     deleted: int | None = None
     error: ContactsKitError | None = None
+    merge: Folded | None = None
 
 
-OnConflict = Literal["skip", "update"]
-ImportOutcome = Literal["created", "updated", "skipped", "invalid"]
+@dataclass(slots=True)
+class Folded:
+    """A merge done: the merged contact, the merge's id, the contacts it sent to the
+    trash."""
+
+    record: ContactRecord
+    merge_id: int
+    merged_ids: list[int]
+
+
+@dataclass(slots=True)
+class Unfolded:
+    """A merge undone: the primary as before, the contacts back from the trash."""
+
+    record: ContactRecord
+    restored: list[ContactRecord]
+
+
+OnConflict = Literal["skip", "update", "merge"]
+ImportOutcome = Literal["created", "updated", "merged", "skipped", "invalid"]
 
 
 def _explain(error: Mapping[str, Any]) -> str:
@@ -255,9 +293,14 @@ def _card_columns(record: ParsedRecord) -> dict[str, Any]:
 
 
 def _outcome(
-    record: ParsedRecord, kind: ImportOutcome, contact_id: int | None = None
+    record: ParsedRecord,
+    kind: ImportOutcome,
+    contact_id: int | None = None,
+    merge_id: int | None = None,
 ) -> ImportedRecord:
-    return ImportedRecord(line=record.line, outcome=kind, id=contact_id, errors=record.errors)
+    return ImportedRecord(
+        line=record.line, outcome=kind, id=contact_id, merge_id=merge_id, errors=record.errors
+    )
 
 
 def _stored(record: ContactRecord, name: str) -> Any:
@@ -483,6 +526,9 @@ class ContactService:
         if isinstance(op, BatchUpdate):
             data = _validated(ContactUpdate, op.data)
             return Applied(op, await self.patch(op.id, data, op.if_match))
+        if isinstance(op, BatchMerge):
+            folded = await self.merge(_validated(MergeContacts, op.data))
+            return Applied(op, folded.record, merge=folded)
         await self.delete(op.id, op.if_match, permanent=op.permanent)
         return Applied(op, deleted=op.id)
 
@@ -551,10 +597,133 @@ class ContactService:
         """Bring a contact back from the trash; `ContactEmailExists` when a live contact has
         its email now."""
         current = await self._current(contact_id, if_match, "trash")
-        values = {"deleted_at": None, "updated_at": self.now()}
+        # One merged away, back on its own: its merge can no longer be undone.
+        values = {"deleted_at": None, "merged_into": None, "updated_at": self.now()}
         return await self._locked_update(
             contact_id, current, values, ContactEmailExists(_RESTORE_CONFLICT)
         )
+
+    async def merge(self, data: MergeContacts) -> Folded:
+        """Fold the contacts into the primary (`contact.merges.merged`); the others go to
+        the trash marked as merged into it. `ContactNotFound` unless each is live."""
+        records: dict[int, ContactRecord] = {}
+        for contact_id in sorted(data.ids):  # locked in one order: no deadlock
+            found = await self.contacts.get_for_update(contact_id)
+            if found is None:
+                raise ContactNotFound(f"No contact with the id {contact_id} in your book.")
+            records[contact_id] = found
+        keys = await self.contacts.photo_keys_of(data.ids)
+        primary = data.primary_id
+        order = [primary, *(contact_id for contact_id in data.ids if contact_id != primary)]
+        cards = [MergedCard(records[contact_id], keys.get(contact_id)) for contact_id in order]
+        return await self._fold(cards, data.chosen, "merge")
+
+    async def _fold(
+        self, cards: list[MergedCard], fields: Mapping[str, int], source: str
+    ) -> Folded:
+        result = merged(cards, fields)
+        main, now = cards[0], self.now()
+        for card in cards[1:]:  # first: their emails go free for the primary
+            values: dict[str, Any] = {
+                "deleted_at": now,
+                "updated_at": now,
+                "merged_into": main.record.id,
+            }
+            if card is result.photo_from:
+                values |= main.photo.columns(card.record.extra)  # the photos swap
+            await self._locked_update(card.record.id, card.record, values)
+        before = snapshot(main)
+        record = await self._write_snapshot(main, result.values)
+        after = snapshot(MergedCard(record, result.values["photo_key"]))
+        merged_ids = [card.record.id for card in cards[1:]]
+        merge = Merge(
+            contact_id=record.id,
+            merged_ids=merged_ids,
+            source=source,
+            photo_from=None if result.photo_from is None else result.photo_from.record.id,
+            before=before,
+            after=after,
+            created_at=now,
+        )
+        return Folded(record, await self.contacts.add_merge(merge), merged_ids)
+
+    async def _write_snapshot(self, card: MergedCard, values: Mapping[str, Any]) -> ContactRecord:
+        """Write a snapshot's fields into the contact (locked by this transaction)."""
+        written = columns(values)
+        photo_key = written.pop("photo_key")
+        for single, many in (("email", "emails"), ("phone", "phones")):
+            written[single] = written[many][0]["value"] if written[many] else None
+        for day, key in _KEYS.items():
+            written[key] = None if written[day] is None else birthday_key(written[day])
+        tags = None
+        if _tag_keys(written["tags"]) != _tag_keys(card.record.tags):
+            tags = await self._resolve(written["tags"], self.now())
+            written["tags"] = [tag.name for tag in tags]
+        changed = self._changes(card.record, written)
+        if photo_key != card.photo_key:
+            changed |= {"photo_key": photo_key, "updated_at": self.now()}
+        if not changed:
+            return card.record
+        record = await self._locked_update(card.record.id, card.record, changed)
+        if tags is not None:
+            await self.contacts.link_tags(card.record.id, tags)
+        return record
+
+    async def merge_to_undo(self, merge_id: int) -> Merge:
+        """The owner's merge, locked for its undo; `MergeNotFound`, or `MergeNotUndoable`
+        when undone already."""
+        await self.contacts.hold_change()  # the book's lock first, as every write takes it
+        merge = await self.contacts.merge_for_update(merge_id)
+        if merge is None:
+            raise MergeNotFound()
+        if merge.undone_at is not None:
+            raise MergeNotUndoable("This merge was undone already.")
+        return merge
+
+    async def undo_merge(self, merge: Merge, *, force: bool) -> Unfolded:
+        """Put back what `merge` changed: the primary's fields as before, the contacts
+        merged away back from the trash with their ids (an import's card stays there).
+        `MergeChanged` when the merged contact changed since, unless `force` keeps those
+        changes; `MergeNotUndoable` when a contact it needs is gone."""
+        main = await self.contacts.get_for_update(merge.contact_id)
+        if main is None:
+            raise MergeNotUndoable(
+                f"The merged contact {merge.contact_id} is not in your book: restore it "
+                "from the trash first (after a purge, the merge cannot be undone)."
+            )
+        waiting = await self.contacts.merged_away(main.id, merge.merged_ids)
+        gone = [contact_id for contact_id in merge.merged_ids if contact_id not in waiting]
+        if gone and merge.source == "merge":
+            raise MergeNotUndoable(
+                f"Contact {gone[0]}, merged away, is no longer in the trash (restored or "
+                "purged): the merge cannot be undone."
+            )
+        keys = await self.contacts.photo_keys_of([main.id])
+        card = MergedCard(main, keys.get(main.id))
+        now_values = snapshot(card)
+        changed = changed_since(merge.after, now_values)
+        if changed and not force:
+            raise MergeChanged.of(changed)
+        photo_back = photo_of(merge.after) == card.photo
+        record = await self._write_snapshot(card, undone(merge.before, merge.after, now_values))
+        restored = []
+        now = self.now()
+        for contact_id in sorted(waiting):
+            other = await self.contacts.get_for_update(contact_id, where="trash")
+            assert other is not None  # merged away, in the trash, locked by this transaction
+            values: dict[str, Any] = {"merged_into": None, "updated_at": now}
+            if photo_back and contact_id == merge.photo_from:
+                values |= photo_of(merge.after).columns(other.extra)  # the photos swap back
+            if merge.source == "merge":
+                values["deleted_at"] = None
+            back = await self.contacts.update(
+                contact_id, other.version, values, ContactEmailExists(_UNDO_CONFLICT)
+            )
+            assert back is not None, "a locked contact keeps its version"
+            if merge.source == "merge":
+                restored.append(back)
+        await self.contacts.undone(merge, now)
+        return Unfolded(record, restored)
 
     def _remove_after_commit(self, files: list[str]) -> None:
         if self.photos is not None:
@@ -653,9 +822,12 @@ class ContactService:
         earlier: dict[int, int] = {}  # record -> the earlier record of the file it repeats
         async with self.contacts.savepoint() as everything:
             owners = await self.contacts.ids_by_email(emails)
+            if on_conflict == "merge":  # a phone of the book makes a duplicate too
+                owners |= await self.contacts.ids_by_phone()
             for index, (record, contact) in enumerate(zip(records, contacts, strict=True)):
                 its = [entry.value for entry in contact.emails] if contact is not None else []
-                existing = next((owners[e] for e in its if e in owners), None)
+                keys = self._keys_of(contact, phones=on_conflict == "merge")
+                existing = next((owners[key] for key in keys if key in owners), None)
                 repeated = next((first_of[e] for e in its if e in first_of), None)
                 if contact is None:
                     outcomes[index] = _outcome(record, "invalid")
@@ -663,6 +835,8 @@ class ContactService:
                     earlier[index] = repeated  # done once that one exists
                 elif existing is not None and on_conflict == "skip":
                     outcomes[index] = _outcome(record, "skipped", existing)
+                elif existing is not None and on_conflict == "merge":
+                    outcomes[index] = await self._import_merge(record, contact, existing)
                 elif existing is not None:
                     outcomes[index] = await self._import_update(record, contact, existing)
                 else:
@@ -679,6 +853,8 @@ class ContactService:
                     if made is not None and contact is not None and on_conflict == "update":
                         # Met earlier in the file: it updates what that record created.
                         outcomes[index] = await self._import_update(record, contact, made)
+                    elif made is not None and contact is not None and on_conflict == "merge":
+                        outcomes[index] = await self._import_merge(record, contact, made)
                     else:
                         outcomes[index] = _outcome(record, "skipped", made)
                 elif record.errors:
@@ -693,10 +869,47 @@ class ContactService:
             dry_run=dry_run,
             created=counts["created"],
             updated=counts["updated"],
+            merged=counts["merged"],
             skipped=counts["skipped"],
             invalid=counts["invalid"],
             records=done,
         )
+
+    def _keys_of(self, contact: ContactCreate | None, *, phones: bool) -> list[str]:
+        """What finds a record's contact in the book: its emails, then (with `phones`) its
+        phone numbers in E.164."""
+        if contact is None:
+            return []
+        emails = [entry.value for entry in contact.emails]
+        if not phones:
+            return emails
+        return emails + [self._phone(entry.value, "phones") for entry in contact.phones]
+
+    async def _import_merge(
+        self, record: ParsedRecord, contact: ContactCreate, existing: int
+    ) -> ImportedRecord:
+        """Merge the record into the contact it duplicates (`on_conflict=merge`): the card
+        goes in as a contact of the trash, merged into that one (the merge's undo leaves it
+        there)."""
+        now = self.now()
+        values = self._values(contact.model_dump()) | _card_columns(record)
+        values |= {"created_at": now, "updated_at": now, "deleted_at": now}
+        try:
+            async with self.contacts.savepoint():
+                tags = await self._resolve(values["tags"], now)
+                values["tags"] = [tag.name for tag in tags]
+                card = await self.contacts.add(values)
+                if tags:
+                    await self.contacts.link_tags(card.id, tags, new=True)
+                main = await self.contacts.get_for_update(existing)
+                assert main is not None  # found live in this transaction
+                keys = await self.contacts.photo_keys_of([existing])
+                cards = [MergedCard(main, keys.get(existing)), MergedCard(card, None)]
+                folded = await self._fold(cards, {}, "import")
+        except (TooManyTags, InvalidField) as exc:
+            record.errors.append(exc.detail)
+            return _outcome(record, "invalid")
+        return _outcome(record, "merged", existing, folded.merge_id)
 
     async def _import_update(
         self, record: ParsedRecord, contact: ContactCreate, existing: int

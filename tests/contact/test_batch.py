@@ -96,7 +96,13 @@ async def test_each_operation_stands_alone_and_answers_as_its_single_request(
     assert "email or a phone" in missing["msg"]
     [phone] = results[6]["error"]["detail"]
     assert phone["loc"] == ["body", "operations", 6, "data", "phone"]
-    assert results[7] == {"status": 204, "contact": None, "etag": None, "error": None}
+    assert results[7] == {
+        "status": 204,
+        "contact": None,
+        "etag": None,
+        "merge_id": None,
+        "error": None,
+    }
 
     book = await _book(client, alice)
     assert set(book) == {kept["id"], stale["id"], created["contact"]["id"]}

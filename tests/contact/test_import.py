@@ -154,6 +154,7 @@ async def test_conflicts_by_email_are_skipped_or_update(
         "line": 2,
         "outcome": "skipped",
         "id": mine.json()["id"],
+        "merge_id": None,
         "errors": [],
     }
     assert (await _book(client, alice))["Adeline"]["notes"] == "mine"

@@ -19,9 +19,11 @@ from contacts_kit.contact.repository.statements import (
     DISMISSED,
     DUPLICATE_CARDS,
     LIVE,
+    MERGES_PAGE,
     READ_COLUMNS,
     TOMBSTONES,
     TRASH_PAGE,
+    WAITING,
     WITH_BIRTHDAYS,
     ContactFilters,
     Occasion,
@@ -32,7 +34,7 @@ from contacts_kit.contact.repository.statements import (
     tags_statement,
     trashed_record,
 )
-from contacts_kit.contact.schemas import ContactRecord, TagRead, TrashedRecord
+from contacts_kit.contact.schemas import ContactRecord, MergeRead, TagRead, TrashedRecord
 from contacts_kit.db.engine import transactional
 from contacts_kit.db.rows import Rows
 
@@ -95,6 +97,26 @@ class ContactReads:
         """The groups the owner dismissed, each as its ids."""
         found = await self._fetch(DISMISSED, {"owner_id": self.owner_id})
         return [frozenset(int(part) for part in ids.split(",")) for (ids,) in found]
+
+    async def merges(self, limit: int, offset: int) -> list[MergeRead]:
+        """A page of the owner's merges, the newest first, each saying whether its undo can
+        still run (its contacts merged away wait in the trash, it was not undone)."""
+        params = {"owner_id": self.owner_id, "limit": limit, "offset": offset}
+        found = await self._fetch(MERGES_PAGE, params)
+        waiting = dict(await self._fetch(WAITING, {"owner_id": self.owner_id})) if found else {}
+        return [
+            MergeRead(
+                id=merge_id,
+                contact_id=contact_id,
+                merged_ids=merged_ids,
+                source=source,
+                created_at=created,
+                undone_at=undone,
+                undoable=undone is None
+                and (source == "import" or all(waiting.get(i) == contact_id for i in merged_ids)),
+            )
+            for merge_id, contact_id, merged_ids, source, created, undone in found
+        ]
 
     async def tags(self) -> list[TagRead]:
         """The owner's tags by name, each with its count of live contacts."""

@@ -32,6 +32,7 @@ from contacts_kit.contact.models import (
     Contact,
     ContactTag,
     DuplicateDismissal,
+    Merge,
     Tag,
     Tombstone,
 )
@@ -97,7 +98,7 @@ WITH_BIRTHDAYS = (
 )
 _KEYS = {"birthday": Contact.birthday_key, "anniversary": Contact.anniversary_key}
 TRASH_PAGE = (
-    select(*READ_COLUMNS, Contact.deleted_at)
+    select(*READ_COLUMNS, Contact.deleted_at, Contact.merged_into)
     .where(Contact.owner_id == OWNER, TRASHED)
     .order_by(Contact.deleted_at.desc(), Contact.id.desc())
     .limit(LIMIT)
@@ -331,7 +332,7 @@ def sorted_stored_tags(tags: dict[str, StoredTag]) -> list[StoredTag]:
 
 
 def trashed_record(row: Any) -> TrashedRecord:
-    """The record of a row of `READ_COLUMNS` and `deleted_at`."""
+    """The record of a row of `READ_COLUMNS`, `deleted_at` and `merged_into`."""
     return TrashedRecord(*row)
 
 
@@ -378,6 +379,26 @@ DUPLICATE_CARDS = select(
     Contact.id, Contact.search_text, Contact.birthday, Contact.organization
 ).where(Contact.owner_id == OWNER, LIVE)
 DISMISSED = select(DuplicateDismissal.ids).where(DuplicateDismissal.owner_id == OWNER)
+
+# Merges: a page of the owner's, newest first, and the contacts merged away that still wait
+# in the trash for an undo (whether each merge can be undone).
+MERGES_PAGE = (
+    select(
+        Merge.id,
+        Merge.contact_id,
+        Merge.merged_ids,
+        Merge.source,
+        Merge.created_at,
+        Merge.undone_at,
+    )
+    .where(Merge.owner_id == OWNER)
+    .order_by(Merge.id.desc())
+    .limit(LIMIT)
+    .offset(OFFSET)
+)
+WAITING = select(Contact.id, Contact.merged_into).where(
+    Contact.owner_id == OWNER, TRASHED, Contact.merged_into.is_not(None)
+)
 
 
 @functools.cache

@@ -35,6 +35,7 @@ from contacts_kit.contact.models import (
     ContactEmail,
     ContactTag,
     DuplicateDismissal,
+    Merge,
     Tag,
     Tombstone,
 )
@@ -192,7 +193,8 @@ class ContactRepository:
         )
         try:
             added = record((await self.session.execute(stmt)).one())
-            await self._claim_emails([added])
+            if values.get("deleted_at") is None:  # a card merged at once waits in the trash
+                await self._claim_emails([added])
         except IntegrityError as exc:
             raise ContactEmailExists() from exc
         return added
@@ -318,6 +320,20 @@ class ContactRepository:
             found.update((str(email), int(contact_id)) for email, contact_id in rows)
         return found
 
+    async def ids_by_phone(self) -> dict[str, int]:
+        """The id of the owner's live contact of each phone number (E.164) in the book,
+        whichever of a contact's phones it is (the first contact of a shared one)."""
+        rows = await self.session.execute(
+            select(Contact.id, Contact.phones)
+            .where(Contact.owner_id == self.owner_id, LIVE)
+            .order_by(Contact.id)
+        )
+        found: dict[str, int] = {}
+        for contact_id, phones in rows:
+            for entry in phones:
+                found.setdefault(str(entry["value"]), int(contact_id))
+        return found
+
     async def live_ids(self, contact_ids: Sequence[int]) -> set[int]:
         """Which of these ids are the owner's live contacts."""
         found = await self.session.scalars(
@@ -334,6 +350,48 @@ class ContactRepository:
             .values(owner_id=self.owner_id, ids=ids, created_at=now)
             .on_conflict_do_nothing(index_elements=["owner_id", "ids"])
         )
+
+    async def photo_keys_of(self, contact_ids: Sequence[int]) -> dict[int, str | None]:
+        """Where the storage keeps the photo of each of these contacts (None: no file)."""
+        found = await self.session.execute(
+            select(Contact.id, Contact.photo_key).where(
+                Contact.id.in_(list(contact_ids)), Contact.owner_id == self.owner_id
+            )
+        )
+        return {int(contact_id): key for contact_id, key in found}
+
+    async def merged_away(self, contact_id: int, contact_ids: Sequence[int]) -> set[int]:
+        """Which of these contacts wait in the trash, merged into `contact_id`."""
+        found = await self.session.scalars(
+            select(Contact.id).where(
+                Contact.id.in_(list(contact_ids)),
+                Contact.owner_id == self.owner_id,
+                TRASHED,
+                Contact.merged_into == contact_id,
+            )
+        )
+        return set(found)
+
+    async def add_merge(self, merge: Merge) -> int:
+        """Keep a merge for its undo; its id."""
+        merge.owner_id = self.owner_id
+        self.session.add(merge)
+        await self.session.flush()
+        return merge.id
+
+    async def merge_for_update(self, merge_id: int) -> Merge | None:
+        """The owner's merge, locked until the transaction ends (one undo at a time)."""
+        found: Merge | None = await self.session.scalar(
+            select(Merge)
+            .where(Merge.id == merge_id, Merge.owner_id == self.owner_id)
+            .with_for_update()
+        )
+        return found
+
+    async def undone(self, merge: Merge, now: datetime) -> None:
+        """Mark the merge undone (it cannot be undone twice)."""
+        merge.undone_at = now
+        await self.session.flush()
 
     async def set_calendar_token(self, token_hash: str, now: datetime) -> None:
         """The owner's feed secret is now the one of `token_hash` (the old one dies)."""
@@ -602,6 +660,7 @@ async def erase_book(session: AsyncSession, owner: str) -> dict[str, int]:
         (ChangeLog, ChangeLog.owner_id == owner),
         (CalendarToken, CalendarToken.owner_id == owner),
         (DuplicateDismissal, DuplicateDismissal.owner_id == owner),
+        (Merge, Merge.owner_id == owner),
     ):
         result = await session.execute(delete(table).where(of_owner).returning(literal(1)))
         counts[str(table.__tablename__)] = len(result.all())
