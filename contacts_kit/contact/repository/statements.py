@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     ColumnElement,
@@ -24,7 +25,10 @@ from sqlalchemy import (
     select,
     tuple_,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from contacts_kit.contact.birthdays import FEB_28, FEB_29, BirthdayWindow
 from contacts_kit.contact.models import (
@@ -44,8 +48,31 @@ from contacts_kit.contact.text import LIKE_ESCAPE, like_pattern, search_text, ta
 Statement: TypeAlias = Select[*tuple[Any, ...]]
 """A read statement whose values are all bound parameters."""
 
-# What every statement returns, in the order of `ContactRecord`'s fields: plain rows, no ORM
-# objects to build and track.
+
+class _Lists(FunctionElement[Any]):
+    """A contact's JSON lists as one JSON array, so that a row costs the driver one JSON
+    value to decode instead of six (the decoding of each is a Python call: on a page of
+    full cards it was a tenth of the read)."""
+
+    type = JSON()
+    inherit_cache = True
+    name = "contacts_kit_lists"
+
+
+@compiles(_Lists, "postgresql")
+def _lists_postgresql(element: _Lists, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_build_array({compiler.process(element.clause_expr.element, **kw)})"
+
+
+@compiles(_Lists)
+def _lists(element: _Lists, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite stores JSON as text: json() makes each a JSON value of the array, not a string.
+    parts = (compiler.process(part, **kw) for part in element.clauses)
+    return f"json_array({', '.join(f'json({part})' for part in parts)})"
+
+
+# What every statement returns: plain rows, no ORM objects to build and track, each made a
+# record by `record`.
 READ_COLUMNS = (
     Contact.id,
     Contact.first_name,
@@ -53,10 +80,6 @@ READ_COLUMNS = (
     func.nullif(Contact.last_name, "").label("last_name"),
     Contact.email,
     Contact.phone,
-    Contact.emails,
-    Contact.phones,
-    Contact.addresses,
-    Contact.urls,
     Contact.nickname,
     Contact.organization,
     Contact.job_title,
@@ -64,12 +87,13 @@ READ_COLUMNS = (
     Contact.anniversary,
     Contact.notes,
     Contact.favorite,
-    Contact.tags,
     Contact.photo_url,
     Contact.version,
-    Contact.extra,
     Contact.created_at,
     Contact.updated_at,
+    _Lists(
+        Contact.emails, Contact.phones, Contact.addresses, Contact.urls, Contact.tags, Contact.extra
+    ).label("lists"),
 )
 
 # Every read statement is built once per shape, with each value a bound parameter: a request
@@ -303,9 +327,57 @@ def search_text_of(values: dict[str, Any]) -> str:
     return search_text(values.get("first_name"), values.get("last_name"), emails, others)
 
 
+def _record_values(row: Any) -> Any:
+    """The values of a `ContactRecord`, in its fields' order, from a row of
+    `READ_COLUMNS` (its lists in one JSON value)."""
+    (
+        contact_id,
+        first_name,
+        last_name,
+        email,
+        phone,
+        nickname,
+        organization,
+        job_title,
+        birthday,
+        anniversary,
+        notes,
+        favorite,
+        photo_url,
+        version,
+        created_at,
+        updated_at,
+        (emails, phones, addresses, urls, tags, extra),
+    ) = row
+    return (
+        contact_id,
+        first_name,
+        last_name,
+        email,
+        phone,
+        emails,
+        phones,
+        addresses,
+        urls,
+        nickname,
+        organization,
+        job_title,
+        birthday,
+        anniversary,
+        notes,
+        favorite,
+        tags,
+        photo_url,
+        version,
+        extra,
+        created_at,
+        updated_at,
+    )
+
+
 def record(row: Any) -> ContactRecord:
     """The record of a row of `READ_COLUMNS`."""
-    return ContactRecord(*row)
+    return ContactRecord(*_record_values(row))
 
 
 def _tag_order(name: str) -> tuple[str, str]:
@@ -333,7 +405,8 @@ def sorted_stored_tags(tags: dict[str, StoredTag]) -> list[StoredTag]:
 
 def trashed_record(row: Any) -> TrashedRecord:
     """The record of a row of `READ_COLUMNS`, `deleted_at` and `merged_into`."""
-    return TrashedRecord(*row)
+    values: list[Any] = [*_record_values(row[:-2]), row[-2], row[-1]]
+    return TrashedRecord(*values)
 
 
 # The changes feed: the owner's counter, then the contacts and tombstones after a position
