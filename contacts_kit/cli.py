@@ -1,4 +1,4 @@
-"""The `contacts-kit` command: `serve`, `migrate`, `purge` and `erase-owner`."""
+"""The `contacts-kit` command: `serve`, `migrate`, `purge`, `worker` and `erase-owner`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import copy
 import gc
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -170,6 +171,25 @@ def _purge(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _work(settings: Settings) -> None:
+    from contacts_kit.kit import ContactsKit
+
+    # The worker runs the jobs itself, whatever the servers do.
+    kit = ContactsKit(settings.model_copy(update={"jobs_in_process": False}), owner=_nobody)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with kit.lifespan():
+        logging.getLogger("contacts_kit").info("worker started: webhooks and the purge")
+        await kit.run_jobs(stop)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    asyncio.run(_work(Settings()))
+    return 0
+
+
 def _nobody() -> str:
     raise RuntimeError("the command line serves no request")
 
@@ -218,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(run it daily from cron or a scheduled job)",
     )
     purge.set_defaults(handler=_purge)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run the background work until stopped (SIGTERM): send webhook messages, purge "
+        "the trash every PURGE_INTERVAL; run any number beside servers with "
+        "JOBS_IN_PROCESS=false",
+    )
+    worker.set_defaults(handler=_worker)
 
     erase_owner = commands.add_parser(
         "erase-owner",

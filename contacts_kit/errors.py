@@ -186,6 +186,27 @@ class ErrorCode(StrEnum):
         "The merged contact changed since the merge (the detail names the fields): undo "
         "with `?force=true` to keep those changes on it.",
     )
+    WEBHOOK_NOT_FOUND = (
+        "WEBHOOK_NOT_FOUND",
+        404,
+        "No webhook endpoint with this id among yours.",
+    )
+    DELIVERY_NOT_FOUND = (
+        "DELIVERY_NOT_FOUND",
+        404,
+        "No message with this id for this webhook endpoint.",
+    )
+    WEBHOOK_LIMIT_REACHED = (
+        "WEBHOOK_LIMIT_REACHED",
+        409,
+        "You have 20 webhook endpoints, the most an owner may have; delete one first.",
+    )
+    WEBHOOKS_NOT_CONFIGURED = (
+        "WEBHOOKS_NOT_CONFIGURED",
+        503,
+        "The server has no key to keep webhook secrets with (`CONTACTS_KIT_WEBHOOK_SECRET_KEY` "
+        "or `CONTACTS_KIT_JWT_SECRET`): ask its operator.",
+    )
     CALENDAR_NOT_FOUND = (
         "CALENDAR_NOT_FOUND",
         404,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import secrets
@@ -71,6 +72,11 @@ from contacts_kit.users.router import (
     get_two_factor_router,
     get_users_router,
 )
+from contacts_kit.webhooks.deps import WebhookDependencies
+from contacts_kit.webhooks.dispatcher import Dispatcher, DispatchSettings
+from contacts_kit.webhooks.repository import erase_webhooks
+from contacts_kit.webhooks.routers import get_webhooks_router
+from contacts_kit.webhooks.secrets import WebhookSecrets
 
 logger = logging.getLogger("contacts_kit")
 
@@ -164,6 +170,20 @@ class ContactsKit:
             # owner's generation read in the same round trip as the cached user.
             self.accounts = self._accounts(context)
         self.contacts = self._contacts(context, owner, owner_errors)
+        self.webhooks = WebhookDependencies(self.contacts, lambda: self.webhook_secrets)
+        self.dispatcher = Dispatcher(
+            self.sessions,
+            lambda: self.webhook_secrets,
+            DispatchSettings(
+                schedule=tuple(settings.webhook_retry_schedule),
+                timeout=settings.webhook_timeout,
+                disable_after=settings.webhook_disable_after,
+                allow_private=settings.webhook_allow_private_urls,
+            ),
+            clock=lambda: self.now(),
+        )
+        """Sends the webhook messages the outbox holds (in the server process, unless
+        `jobs_in_process` is off; `contacts-kit worker` runs one too)."""
         self.current_owner = self.contacts.current_owner
         """The owner dependency of every contacts route (override it in tests)."""
         self.health_router = get_health_router(
@@ -327,6 +347,24 @@ class ContactsKit:
         (`/users/me/calendar-token`), relative to where you include it."""
         return get_calendar_router(self.contacts)
 
+    def get_webhooks_router(self) -> APIRouter:
+        """The current owner's webhook endpoints, without a prefix: `kit.router` puts them
+        at `/webhooks`."""
+        return get_webhooks_router(self.webhooks)
+
+    @cached_property
+    def webhook_secrets(self) -> WebhookSecrets | None:
+        """What seals the webhooks' signing secrets: under `webhook_secret_key`, else the
+        JWT secret (in development, the generated one); None in production without either
+        (creating a webhook then answers 503)."""
+        settings = self.settings
+        key = settings.webhook_secret_key or settings.jwt_secret
+        if key is not None:
+            return WebhookSecrets(key.get_secret_value().encode())
+        if settings.environment == "production":
+            return None
+        return WebhookSecrets(_development_secret(settings.jwt_secret_file))
+
     def get_auth_router(self) -> APIRouter:
         """Signup, login, tokens, logout, verification, password reset (kit accounts only):
         `kit.router` puts them at `/auth`."""
@@ -377,6 +415,7 @@ class ContactsKit:
         routers: list[tuple[APIRouter, str, str]] = [
             (self.get_contacts_router(), "/contacts", "contacts"),
             (self.get_tags_router(), "/tags", "tags"),
+            (self.get_webhooks_router(), "/webhooks", "webhooks"),
         ]
         if self.accounts is not None:
             routers += [
@@ -405,6 +444,8 @@ class ContactsKit:
         key = owner_key(owner_id)
         async with self.sessions.begin() as session:
             erasure = await erase(session, key)
+            webhooks = await erase_webhooks(session, key)
+        erasure = dataclasses.replace(erasure, rows=erasure.rows | webhooks)
         await self.photos.remove(erasure.files)
         if self.kept is not None:
             await self.kept.forget(key)
@@ -414,6 +455,7 @@ class ContactsKit:
         """What goes with a deleted account besides its rows: its address book (the photos'
         files once the deletion has committed)."""
         erasure = await erase(session, owner_key(user_id))
+        await erase_webhooks(session, owner_key(user_id))
         self.photos.remove_after_commit(session, erasure.files)
 
     async def purge(self, now: datetime | None = None) -> tuple[int, int]:
@@ -425,14 +467,37 @@ class ContactsKit:
         purged = await purge(self.sessions, now, settings.trash_retention, photos=self.photos)
         return purged, await prune(self.sessions, now, settings.tombstone_retention)
 
+    async def run_jobs(self, stop: asyncio.Event) -> None:
+        """The background work, until `stop` is set: webhook messages sent as they are due,
+        and every `purge_interval` the purge (`kit.purge`). The server processes run it
+        (`jobs_in_process`), or `contacts-kit worker`; any number may run at once."""
+        await asyncio.gather(self.dispatcher.run(stop), self._purge_every(stop))
+
+    async def _purge_every(self, stop: asyncio.Event) -> None:
+        interval = self.settings.purge_interval.total_seconds()
+        while not stop.is_set():
+            try:
+                purged, pruned = await self.purge()
+                if purged or pruned:
+                    logger.info("purged %d contact(s), forgot %d deletion(s)", purged, pruned)
+            except Exception:  # the database away, say: the next round tries again
+                logger.exception("the periodic purge failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
     @asynccontextmanager
     async def lifespan(self, app: FastAPI | None = None) -> AsyncIterator[None]:
         """Open nothing eagerly but the replica checks (when there are replicas); on the way
         out close the cache, the Redis client and the engines' pools."""
         checks = asyncio.create_task(self.replicas.run()) if self.replicas.enabled else None
+        stop = asyncio.Event()
+        jobs = asyncio.create_task(self.run_jobs(stop)) if self.settings.jobs_in_process else None
         try:
             yield
         finally:
+            stop.set()
+            if jobs is not None:
+                await jobs
             if checks is not None:
                 checks.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -468,6 +468,53 @@ class Settings(BaseSettings):
     timezone: str = Field(
         "UTC", description="IANA time zone that decides what 'today' is for birthdays."
     )
+    webhook_secret_key: SecretStr | None = Field(
+        None,
+        description="The key that keeps webhook signing secrets encrypted at rest; defaults to "
+        "the JWT secret (in development, the generated one). Without either in production, "
+        "creating a webhook answers 503.",
+    )
+    webhook_allow_private_urls: bool = Field(
+        False,
+        description="Allow webhooks to loopback, private and link-local addresses, and plain "
+        "`http` (development and tests only: in production it opens the network behind the "
+        "server to anyone who can add a webhook).",
+    )
+    webhook_timeout: Duration = Field(
+        timedelta(seconds=5),
+        description="How long one attempt to send a webhook message may take.",
+    )
+    webhook_retry_schedule: Annotated[list[Duration], NoDecode] = Field(
+        [
+            timedelta(seconds=5),
+            timedelta(minutes=5),
+            timedelta(minutes=30),
+            timedelta(hours=2),
+            timedelta(hours=5),
+            timedelta(hours=10),
+            timedelta(hours=10),
+        ],
+        description="The waits between attempts after a failed one (Standard Webhooks' "
+        "schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), comma-separated; after the last "
+        "the message is `failed`.",
+    )
+    webhook_disable_after: Duration = Field(
+        timedelta(days=5),
+        description="An endpoint whose every attempt failed for this long is disabled (the "
+        "`on_webhook_disabled` hook tells its owner); its owner turns it back on.",
+    )
+    jobs_in_process: bool = Field(
+        True,
+        description="Run the background work in the server processes: sending webhook "
+        "messages, and every `purge_interval` the purge of the trash and of old deletions. "
+        "Turn it off where `contacts-kit worker` processes do it.",
+    )
+    purge_interval: Duration = Field(
+        timedelta(hours=1),
+        description="How often the background work empties the trash of what is older than "
+        "`trash_retention` and forgets deletions older than `tombstone_retention` (as "
+        "`contacts-kit purge` does).",
+    )
     load_entry_points: bool = Field(
         True,
         description="Load third-party plugins installed under the `contacts_kit` entry point.",
@@ -494,6 +541,7 @@ class Settings(BaseSettings):
         "cors_allow_headers",
         "oauth_redirect_allowlist",
         "database_replica_urls",
+        "webhook_retry_schedule",
         mode="before",
     )
     @classmethod

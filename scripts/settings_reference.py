@@ -69,6 +69,8 @@ def env_value(value: Any) -> str:
         return ""
     if isinstance(value, timedelta):
         return str(TypeAdapter(timedelta).dump_python(value, mode="json"))
+    if isinstance(value, list) and value and all(isinstance(v, timedelta) for v in value):
+        return ",".join(env_value(v) for v in value)  # durations: comma-separated
     if isinstance(value, list):
         return json.dumps(value)
     if isinstance(value, Path):
@@ -88,6 +90,8 @@ GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
             "phone_default_region",
             "trash_retention",
             "tombstone_retention",
+            "jobs_in_process",
+            "purge_interval",
             "import_max_bytes",
             "import_max_records",
             "max_body_bytes",
@@ -146,6 +150,11 @@ GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
         "Avatars and storage",
         "The local disk by default; Cloudinary with `CLOUDINARY_URL`.",
         ("media_", "avatar_max_bytes", "cloudinary_url"),
+    ),
+    (
+        "Webhooks",
+        "Where messages may go, how long an attempt takes, the retries and who sends them.",
+        ("webhook_",),
     ),
 ]
 """Every setting in one topic: a name in the list, or a prefix ending in `_`."""

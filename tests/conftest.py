@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -62,7 +63,18 @@ def postgres_database_url(postgres_server_url: str | None) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_server_url() -> Iterator[str | None]:
     with services.redis_server() as url:
-        yield url
+        yield None if url is None else _database_of_this_worker(url)
+
+
+def _database_of_this_worker(url: str) -> str:
+    """The Redis URL with a database of this test process's own: under pytest-xdist each
+    worker empties only its database (`gw0` keeps the one given, `gw1` the one below...)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    parsed = make_url(url)
+    base = int(parsed.database or 0)
+    return parsed.set(database=str((base - int(worker.removeprefix("gw"))) % 16)).render_as_string(
+        hide_password=False
+    )
 
 
 @pytest.fixture
@@ -115,6 +127,8 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
         "require_verified_email": False,
         # Tests sign up and log in far faster than a person; the limits have their own tests.
         "rate_limit_enabled": False,
+        # The webhook tests run their dispatcher themselves; no test has background jobs.
+        "jobs_in_process": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -3,7 +3,6 @@ codes, and the encryption of the secrets at rest. No SQL and no HTTP here."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -11,10 +10,8 @@ from datetime import datetime
 
 import pyotp
 import segno
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from contacts_kit import secretbox
 
 RECOVERY_CODES = 10
 """Recovery codes given when two-factor authentication is turned on."""
@@ -25,30 +22,13 @@ _DRIFT_STEPS = 1
 """Codes of the time steps next to the current one are accepted too (clock drift)."""
 
 
-class SecretBox:
-    """AES-GCM encryption of TOTP secrets under a key derived (HKDF-SHA256) from the kit's
-    signing secret: a copy of the database alone does not give anyone's second factor.
-    Rotating the signing secret makes the stored secrets unreadable: users enrol again."""
+class SecretBox(secretbox.SecretBox):
+    """The TOTP secrets' box (`contacts_kit.secretbox`): a copy of the database alone does
+    not give anyone's second factor. Rotating the signing secret makes the stored secrets
+    unreadable: users enrol again."""
 
     def __init__(self, secret: bytes) -> None:
-        key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"contacts-kit totp secrets"
-        ).derive(secret)
-        self._aead = AESGCM(key)
-
-    def seal(self, plain: str, user_id: str) -> str:
-        """The secret encrypted, bound to its user (a row copied to another user fails)."""
-        nonce = secrets.token_bytes(12)
-        sealed = self._aead.encrypt(nonce, plain.encode(), user_id.encode())
-        return base64.urlsafe_b64encode(nonce + sealed).decode()
-
-    def open(self, sealed: str, user_id: str) -> str | None:
-        """The secret, or None when it was sealed under another key or for another user."""
-        raw = base64.urlsafe_b64decode(sealed.encode())
-        try:
-            return self._aead.decrypt(raw[:12], raw[12:], user_id.encode()).decode()
-        except InvalidTag:
-            return None
+        super().__init__(secret, b"contacts-kit totp secrets")
 
 
 def new_secret() -> str:

@@ -27,6 +27,7 @@ from contacts_kit.db.session import after_commit
 from contacts_kit.deps import Plumbing
 from contacts_kit.errors import ContactsKitError
 from contacts_kit.ratelimit import RateLimit, RateLimits, per_ip
+from contacts_kit.webhooks.outbox import Outbox
 
 OwnerDependency = Callable[..., Any]
 """A FastAPI dependency giving the id of the owner of the request's address book (an int, a
@@ -128,6 +129,7 @@ class ContactDependencies:
             phone_region=self.settings.phone_default_region,
             clock=self.clock,
             photos=self.photos,
+            outbox=Outbox(session, owner, self.clock),
         )
 
     def queries(self, engine: AsyncEngine, owner: str) -> ContactQueries:

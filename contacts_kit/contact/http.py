@@ -52,6 +52,12 @@ TagId = Annotated[int, Path(ge=1, le=MAX_ID, description="The tag's id."), Befor
 MergeId = Annotated[
     int, Path(ge=1, le=MAX_ID, description="The merge's id."), BeforeValidator(_digits)
 ]
+
+
+DIGITS_ONLY = BeforeValidator(_digits)
+"""Refuses an id in a path written otherwise than in digits (for the other modules' ids)."""
+
+
 MAX_TAG_FILTERS = 10
 IfMatch = Annotated[
     str | None,

@@ -59,9 +59,20 @@ class ContactQueries:
             raise ContactNotFound()
         return contact
 
+    async def get_json(self, contact_id: int) -> tuple[bytes, int]:
+        """The contact as its answer's JSON, and its version; `ContactNotFound`."""
+        found = await self.contacts.get_json(contact_id)
+        if found is None:
+            raise ContactNotFound()
+        return found
+
     async def search(self, filters: ContactFilters, limit: int, offset: int) -> list[ContactRecord]:
         """A page of matching contacts."""
         return await self.contacts.search(filters, limit, offset)
+
+    async def search_json(self, filters: ContactFilters, limit: int, offset: int) -> bytes:
+        """A page of matching contacts, as the list answers it (JSON)."""
+        return await self.contacts.search_json(filters, limit, offset)
 
     async def changes(self, since: str | None, limit: int) -> ChangesPage:
         """What changed after `since` (the whole book, page by page, without it)."""

@@ -50,8 +50,6 @@ from contacts_kit.contact.repository import ContactFilters
 from contacts_kit.contact.schemas import (
     BIRTHDAYS_JSON,
     CHANGES_JSON,
-    CONTACT_JSON,
-    CONTACTS_JSON,
     TAGS_JSON,
     TRASH_JSON,
     BatchDelete,
@@ -81,6 +79,7 @@ from contacts_kit.contact.service import (
     ExportFormat,
     Folded,
     OnConflict,
+    entity_tag,
     etag,
     listing_etag,
     none_match,
@@ -121,7 +120,7 @@ async def list_contacts(
     )
 
     async def page() -> Page:
-        body = CONTACTS_JSON.dump_json(await contacts.search(filters, limit, offset))
+        body = await contacts.search_json(filters, limit, offset)
         return Page(body, listing_etag(body))
 
     return answer(await kept.page(page), if_none_match)
@@ -136,8 +135,8 @@ async def get_contact(
     """One contact, with its `ETag`; a 304 when `If-None-Match` names the current one."""
 
     async def page() -> Page:
-        record = await contacts.get(contact_id)
-        return Page(CONTACT_JSON.dump_json(record), etag(record))
+        body, version = await contacts.get_json(contact_id)
+        return Page(body, entity_tag(contact_id, version))
 
     return answer(await kept.page(page), if_none_match)
 
@@ -263,9 +262,7 @@ async def list_merges(
     """Your merges, the newest first, each saying whether it can still be undone."""
     offset = _offset(cursor)
     found = await contacts.merges(limit + 1, offset)
-    page = Merges(
-        items=found[:limit], next=_cursor(offset + limit) if len(found) > limit else None
-    )
+    page = Merges(items=found[:limit], next=_cursor(offset + limit) if len(found) > limit else None)
     return json_answer(page.model_dump_json().encode())
 
 

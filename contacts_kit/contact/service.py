@@ -58,6 +58,7 @@ from contacts_kit.contact.repository import (
 )
 from contacts_kit.contact.schemas import (
     CARD_LISTS,
+    CONTACT_JSON,
     MAX_TAGS_PER_OWNER,
     NEEDS_A_WAY_TO_REACH,
     BatchCreate,
@@ -75,13 +76,19 @@ from contacts_kit.contact.schemas import (
 )
 from contacts_kit.contact.text import tag_key
 from contacts_kit.errors import ContactsKitError, InvalidData, InvalidField
+from contacts_kit.webhooks.outbox import EventType, Outbox
 
 
-def etag(record: ContactRecord) -> str:
+def entity_tag(contact_id: int, version: int) -> str:
     """The strong entity tag of a contact's representation: its id and its version. Ids are
     never reused and the version changes with every change, so no two representations of
     any two contacts share a tag."""
-    return f'"{record.id}-{record.version}"'
+    return f'"{contact_id}-{version}"'
+
+
+def etag(record: ContactRecord) -> str:
+    """The entity tag of the record's representation (`entity_tag`)."""
+    return entity_tag(record.id, record.version)
 
 
 _ENTITY_TAG = re.compile(r'^(W/)?"([\x21\x23-\x7e\x80-\xff]*)"$')
@@ -359,11 +366,20 @@ class ContactService:
         phone_region: str,
         clock: Callable[[], datetime],
         photos: Photos | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.contacts = contacts
         self.phone_region = phone_region
         self.now = clock
         self.photos = photos
+        self.outbox = outbox
+
+    async def _announce(self, event_type: EventType, data: ContactRecord | dict[str, Any]) -> None:
+        """Write an event to the outbox, in this transaction (webhooks send it once it
+        commits; a rollback takes it back)."""
+        if self.outbox is not None:
+            raw = CONTACT_JSON.dump_json(data) if isinstance(data, ContactRecord) else data
+            await self.outbox.add(event_type, raw)
 
     def _phone(self, raw: str, field: str) -> str:
         try:
@@ -397,10 +413,15 @@ class ContactService:
         return values
 
     async def create(
-        self, data: ContactCreate, card: Mapping[str, Any] | None = None
+        self,
+        data: ContactCreate,
+        card: Mapping[str, Any] | None = None,
+        *,
+        announce: bool = True,
     ) -> ContactRecord:
         """Add a contact; `ContactEmailExists` when one of its emails is already in the book.
-        `card`: what an imported card had beyond the fields (`_card_columns`)."""
+        `card`: what an imported card had beyond the fields (`_card_columns`); `announce`:
+        a `contact.created` event (an import announces itself once)."""
         now = self.now()
         values = self._values(data.model_dump(), data.model_fields_set)
         values |= {"created_at": now, "updated_at": now}
@@ -410,6 +431,8 @@ class ContactService:
         record = await self.contacts.add(values)
         if tags:
             await self.contacts.link_tags(record.id, tags, new=True)
+        if announce:
+            await self._announce("contact.created", record)
         return record
 
     async def _current(
@@ -428,7 +451,10 @@ class ContactService:
         self, contact_id: int, data: ContactCreate, if_match: str | None
     ) -> ContactRecord:
         """Full replacement (`PUT`)."""
-        return await self._update(contact_id, data.model_dump(), if_match, data.model_fields_set)
+        sent = data.model_fields_set
+        return await self._updated(
+            await self._update(contact_id, data.model_dump(), if_match, sent)
+        )
 
     async def patch(
         self, contact_id: int, data: ContactUpdate, if_match: str | None
@@ -437,7 +463,14 @@ class ContactService:
         entry with every key)."""
         given = data.model_dump(exclude_unset=True)
         given |= data.model_dump(include=set(CARD_LISTS) & given.keys())
-        return await self._update(contact_id, given, if_match)
+        return await self._updated(await self._update(contact_id, given, if_match))
+
+    async def _updated(self, done: tuple[ContactRecord, bool]) -> ContactRecord:
+        """The record an update left; a `contact.updated` event when it changed it."""
+        record, changed = done
+        if changed:
+            await self._announce("contact.updated", record)
+        return record
 
     async def _update(
         self,
@@ -445,8 +478,9 @@ class ContactService:
         data: dict[str, Any],
         if_match: str | None,
         sent: set[str] | None = None,
-    ) -> ContactRecord:
-        """Write the fields of `data` that differ from the contact's.
+    ) -> tuple[ContactRecord, bool]:
+        """Write the fields of `data` that differ from the contact's: the contact, and
+        whether it changed.
 
         Optimistic: the contact is read without a lock, and the write names the version it
         read; a write in between (the version moved) means reading again, where `If-Match`
@@ -464,10 +498,10 @@ class ContactService:
                 break
             changed = self._changes(current, values)
             if not changed:
-                return current  # nothing changes: no new version, other clients' tags hold
+                return current, False  # no new version, other clients' tags hold
             record = await self.contacts.update(contact_id, current.version, changed)
             if record is not None:
-                return record
+                return record, True
         current = await self._current(contact_id, if_match)
         tags = None
         if "tags" in values and _tag_keys(values["tags"]) != _tag_keys(current.tags):
@@ -475,11 +509,11 @@ class ContactService:
             values = values | {"tags": [tag.name for tag in tags]}
         changed = self._changes(current, values)
         if not changed:
-            return current
+            return current, False
         record = await self._locked_update(contact_id, current, changed)
         if tags is not None:
             await self.contacts.link_tags(contact_id, tags)
-        return record
+        return record, True
 
     def _changes(self, current: ContactRecord, values: dict[str, Any]) -> dict[str, Any]:
         """The columns that change when `values` are written over `current` (none: nothing
@@ -575,11 +609,15 @@ class ContactService:
         tag = await self._tag(tag_id)
         if data.name != tag.name:
             await self.contacts.rename_tag(tag, data.name, self.now())
+            renamed = {"id": tag_id, "name": data.name, "previous_name": tag.name}
+            await self._announce("tag.renamed", renamed)
         return await self._tag_read(tag_id)
 
     async def delete_tag(self, tag_id: int) -> None:
         """Delete a tag; the contacts carrying it lose it (a new version of each)."""
-        await self.contacts.delete_tag(await self._tag(tag_id), self.now())
+        tag = await self._tag(tag_id)
+        await self.contacts.delete_tag(tag, self.now())
+        await self._announce("tag.deleted", {"id": tag.id, "name": tag.name})
 
     async def delete(self, contact_id: int, if_match: str | None, *, permanent: bool) -> None:
         """Move the contact to the trash or, `permanent`, delete it (live or trashed) for
@@ -588,10 +626,14 @@ class ContactService:
             await self._current(contact_id, if_match, "any")
             files = await self.contacts.delete(contact_id, self.now())
             self._remove_after_commit(files)
+            await self._announce("contact.purged", {"id": contact_id})
             return
         current = await self._current(contact_id, if_match)
         now = self.now()
-        await self._locked_update(contact_id, current, {"deleted_at": now, "updated_at": now})
+        trashed = await self._locked_update(
+            contact_id, current, {"deleted_at": now, "updated_at": now}
+        )
+        await self._announce("contact.deleted", trashed)
 
     async def restore(self, contact_id: int, if_match: str | None) -> ContactRecord:
         """Bring a contact back from the trash; `ContactEmailExists` when a live contact has
@@ -599,9 +641,11 @@ class ContactService:
         current = await self._current(contact_id, if_match, "trash")
         # One merged away, back on its own: its merge can no longer be undone.
         values = {"deleted_at": None, "merged_into": None, "updated_at": self.now()}
-        return await self._locked_update(
+        record = await self._locked_update(
             contact_id, current, values, ContactEmailExists(_RESTORE_CONFLICT)
         )
+        await self._announce("contact.restored", record)
+        return record
 
     async def merge(self, data: MergeContacts) -> Folded:
         """Fold the contacts into the primary (`contact.merges.merged`); the others go to
@@ -631,9 +675,13 @@ class ContactService:
             }
             if card is result.photo_from:
                 values |= main.photo.columns(card.record.extra)  # the photos swap
-            await self._locked_update(card.record.id, card.record, values)
+            trashed = await self._locked_update(card.record.id, card.record, values)
+            if source == "merge":  # an import announces itself once
+                await self._announce("contact.deleted", trashed)
         before = snapshot(main)
         record = await self._write_snapshot(main, result.values)
+        if source == "merge":
+            await self._announce("contact.updated", record)
         after = snapshot(MergedCard(record, result.values["photo_key"]))
         merged_ids = [card.record.id for card in cards[1:]]
         merge = Merge(
@@ -706,6 +754,7 @@ class ContactService:
             raise MergeChanged.of(changed)
         photo_back = photo_of(merge.after) == card.photo
         record = await self._write_snapshot(card, undone(merge.before, merge.after, now_values))
+        await self._announce("contact.updated", record)
         restored = []
         now = self.now()
         for contact_id in sorted(waiting):
@@ -722,6 +771,7 @@ class ContactService:
             assert back is not None, "a locked contact keeps its version"
             if merge.source == "merge":
                 restored.append(back)
+                await self._announce("contact.restored", back)
         await self.contacts.undone(merge, now)
         return Unfolded(record, restored)
 
@@ -775,6 +825,7 @@ class ContactService:
         }
         record = await self._locked_update(contact_id, current, values)
         self._remove_after_commit([previous] if previous else [])
+        await self._announce("contact.updated", record)
         return record
 
     def _importable(self, record: ParsedRecord) -> ContactCreate | None:
@@ -865,6 +916,15 @@ class ContactService:
                 await everything.rollback()
         done = [outcome for outcome in outcomes if outcome is not None]
         counts = Counter(outcome.outcome for outcome in done)
+        if not dry_run:
+            kinds: tuple[ImportOutcome, ...] = (
+                "created",
+                "updated",
+                "merged",
+                "skipped",
+                "invalid",
+            )
+            await self._announce("contacts.imported", {kind: counts[kind] for kind in kinds})
         return ImportReport(
             dry_run=dry_run,
             created=counts["created"],
@@ -922,7 +982,7 @@ class ContactService:
         given["extra"] = record.extra  # the card's own lines replace the contact's
         try:
             async with self.contacts.savepoint():
-                await self._update(existing, given, None)
+                await self._update(existing, given, None)  # the import announces itself
         except (TooManyTags, InvalidField, ContactEmailExists) as exc:
             record.errors.append(exc.detail)
             return _outcome(record, "invalid")
@@ -946,7 +1006,8 @@ class ContactService:
                 for index, contact in chunk:
                     try:
                         card = _card_columns(records[index])
-                        created.append((index, (await self.create(contact, card)).id))
+                        made = await self.create(contact, card, announce=False)
+                        created.append((index, made.id))
                     except TooManyTags as exc:
                         records[index].errors.append(exc.detail)
                 continue

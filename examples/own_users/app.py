@@ -101,6 +101,7 @@ def build_app(
     app.include_router(kit.get_contacts_router(), prefix="/api/contacts", tags=["contacts"])
     app.include_router(kit.get_tags_router(), prefix="/api/tags", tags=["tags"])
     app.include_router(kit.get_calendar_router(), prefix="/api", tags=["calendar"])
+    app.include_router(kit.get_webhooks_router(), prefix="/api/webhooks", tags=["webhooks"])
 
     @app.post("/register", status_code=status.HTTP_201_CREATED)
     async def register(

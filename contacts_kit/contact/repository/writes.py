@@ -57,6 +57,7 @@ from contacts_kit.contact.repository.statements import (
 from contacts_kit.contact.schemas import ContactRecord, TagRead
 from contacts_kit.contact.text import tag_key
 from contacts_kit.db.base import Base
+from contacts_kit.webhooks.outbox import Outbox
 
 
 def _insert(dialect: str) -> Any:
@@ -296,7 +297,7 @@ class ContactRepository:
     async def delete(self, contact_id: int, now: datetime) -> list[str]:
         """Delete the owner's contact for good, live or in the trash; a tombstone tells the
         changes feed. The storage keys of its photo, to delete once committed."""
-        return await bury(self.changes, self.owner_id, [contact_id], now)
+        return (await bury(self.changes, self.owner_id, [contact_id], now))[1]
 
     async def photo_key(self, contact_id: int) -> str | None:
         """Where the storage keeps the contact's photo (None: no stored photo)."""
@@ -578,7 +579,11 @@ async def purge_trash(
     changes = ChangeNumbers(session)
     keys: list[str] = []
     for owner_id, ids in owners.items():
-        keys += await bury(changes, owner_id, ids, now, trashed_only=True)
+        gone, files = await bury(changes, owner_id, ids, now, trashed_only=True)
+        keys += files
+        outbox = Outbox(session, owner_id, lambda: now)
+        for contact_id in gone:  # each told to the owner's webhooks, in this transaction
+            await outbox.add("contact.purged", {"id": contact_id})
     return len(rows), keys
 
 
@@ -589,9 +594,10 @@ async def bury(
     now: datetime,
     *,
     trashed_only: bool = False,
-) -> list[str]:
+) -> tuple[list[int], list[str]]:
     """Delete the owner's contacts for good (`trashed_only`: those still in the trash), with
-    one tombstone each for the changes feed; the storage keys of their photos."""
+    one tombstone each for the changes feed; the ids deleted, and the storage keys of their
+    photos."""
     session = changes.session
     seq = await changes.next(owner_id)
     condition = [Contact.id.in_(contact_ids), Contact.owner_id == owner_id]
@@ -610,7 +616,7 @@ async def bury(
                 for contact_id in gone
             ],
         )
-    return [row[1] for row in rows if row[1] is not None]
+    return gone, [row[1] for row in rows if row[1] is not None]
 
 
 async def prune_tombstones(session: AsyncSession, before: datetime) -> int:
