@@ -498,6 +498,7 @@ class ContactsKit:
             stop.set()
             if jobs is not None:
                 await jobs
+            await self.dispatcher.aclose()
             if checks is not None:
                 checks.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -76,17 +76,38 @@ class Dispatcher:
         self.on_disabled = on_disabled
         self.holder = secrets.token_hex(8)
         """This dispatcher's name on the leases it takes."""
+        self._client: httpx2.AsyncClient | None = None
+
+    def _http(self) -> httpx2.AsyncClient:
+        """One HTTP client for every send: its TLS context is built once. No connection is
+        kept between sends: they go to an address, not a name, and two names on one address
+        must not share a connection made for one of them."""
+        if self._client is None:
+            self._client = httpx2.AsyncClient(
+                timeout=self.settings.timeout.total_seconds(),
+                follow_redirects=False,
+                limits=httpx2.Limits(max_keepalive_connections=0),
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the HTTP client (the kit's lifespan does, on the way out)."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def run(self, stop: asyncio.Event, interval: float = 0.5) -> None:
-        """Send what is due every `interval` seconds (at once again after a full batch),
-        until `stop` is set; an error of one round is logged and the next one runs."""
+        """Send what is due, round after round while there is any (a round sends each
+        endpoint's oldest message: the next one is due once it is done), and look again
+        every `interval` seconds when there is none, until `stop` is set. An error of one
+        round is logged and the next one runs."""
         while not stop.is_set():
             try:
                 sent = await self.run_once()
             except Exception:  # the database away, say: try again next round
                 logger.exception("webhook dispatch round failed")
                 sent = 0
-            if sent < self.settings.batch:
+            if sent == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), interval)
 
@@ -135,15 +156,13 @@ class Dispatcher:
         request_headers["host"] = parts.netloc
         address = f"[{target.address}]" if ":" in target.address else target.address
         url = parts._replace(netloc=f"{address}:{parts.port}" if parts.port else address)
-        timeout = self.settings.timeout.total_seconds()
         try:
-            async with httpx2.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-                answer = await client.post(
-                    url.geturl(),
-                    content=body,
-                    headers=request_headers,
-                    extensions={"sni_hostname": host},
-                )
+            answer = await self._http().post(
+                url.geturl(),
+                content=body,
+                headers=request_headers,
+                extensions={"sni_hostname": host},
+            )
         except httpx2.TimeoutException:
             return Outcome(None, _ms(started), "timed out", None)
         except httpx2.HTTPError as exc:

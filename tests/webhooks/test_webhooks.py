@@ -284,6 +284,7 @@ async def test_two_dispatchers_send_each_message_once(app: Harness, hook: Receiv
         sent = await asyncio.gather(app.kit.dispatcher.run_once(), other.run_once())
         if sum(sent) == 0:
             break
+    await other.aclose()
     ids = [r.headers["webhook-id"] for r in hook.received]
     assert len(ids) == 60
     assert len(set(ids)) == 60  # none twice
