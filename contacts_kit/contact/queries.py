@@ -19,6 +19,7 @@ from contacts_kit.contact.repository import ContactFilters, ContactReads, Occasi
 from contacts_kit.contact.schemas import (
     BirthdayRecord,
     ChangesPage,
+    ContactRecord,
     MergeRead,
     TagRead,
     TrashedRecord,
@@ -51,12 +52,23 @@ class ContactQueries:
         """Today in the configured time zone."""
         return self.now().astimezone(self.timezone).date()
 
+    async def get(self, contact_id: int) -> ContactRecord:
+        """The contact, or `ContactNotFound` (also for another user's contact)."""
+        contact = await self.contacts.get(contact_id)
+        if contact is None:
+            raise ContactNotFound()
+        return contact
+
     async def get_json(self, contact_id: int) -> tuple[bytes, int]:
         """The contact as its answer's JSON, and its version; `ContactNotFound`."""
         found = await self.contacts.get_json(contact_id)
         if found is None:
             raise ContactNotFound()
         return found
+
+    async def search(self, filters: ContactFilters, limit: int, offset: int) -> list[ContactRecord]:
+        """A page of matching contacts."""
+        return await self.contacts.search(filters, limit, offset)
 
     async def search_json(self, filters: ContactFilters, limit: int, offset: int) -> bytes:
         """A page of matching contacts, as the list answers it (JSON)."""

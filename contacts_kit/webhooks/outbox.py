@@ -9,7 +9,7 @@ import json
 import secrets
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from sqlalchemy import Executable, String, Table, bindparam, cast, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,7 @@ EventType = Literal[
     "tag.renamed",
     "tag.deleted",
 ]
+EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 TEST_EVENT = "webhook.test"
 """The type of the message `POST /webhooks/{id}/test` sends."""
 

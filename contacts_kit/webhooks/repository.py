@@ -216,3 +216,11 @@ async def record(
             update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).values(**endpoint)
         )
     return True
+
+
+async def failing_since(session: AsyncSession, endpoint_id: int) -> datetime | None:
+    """Since when the endpoint has failed (None: its last attempt succeeded)."""
+    found: datetime | None = await session.scalar(
+        select(WebhookEndpoint.failing_since).where(WebhookEndpoint.id == endpoint_id)
+    )
+    return found

@@ -62,6 +62,11 @@ class ContactReads:
     async def _fetch(self, statement: Any, params: dict[str, Any]) -> list[Any]:
         return await self.rows.fetch(self.engine, statement, params)
 
+    async def get(self, contact_id: int) -> ContactRecord | None:
+        """The owner's live contact with this id, if any."""
+        found = await self._fetch(BY_ID, {"contact_id": contact_id, "owner_id": self.owner_id})
+        return record(found[0]) if found else None
+
     async def get_json(self, contact_id: int) -> tuple[bytes, int] | None:
         """The owner's live contact as its answer's JSON (written by PostgreSQL, as
         `search_json` does), and its version; None when there is none."""
@@ -87,7 +92,9 @@ class ContactReads:
         4.67 million instructions through records)."""
         statement, params = search_query(self.owner_id, filters, limit, offset)
         if self.engine.dialect.name != "postgresql":
-            return CONTACTS_JSON.dump_json(await self.search(filters, limit, offset))
+            return CONTACTS_JSON.dump_json(
+                [record(row) for row in await self._fetch(statement, params)]
+            )
         found = await self._fetch(as_json(statement), params)
         return f"[{','.join(row[0] for row in found)}]".encode()
 
